@@ -1,0 +1,394 @@
+"""What both matcher twins share: exceptions, constants, the expression tree and the parsers.
+
+This module is the executable form of SPEC §2-§3 and of docs/semantics.md. The C core
+(native/parse.c) is a port of the two parsers below and must produce the same accept/reject
+decisions, the same columns and the same message texts; the differential tests check that.
+
+Parsing is lazy and left to right: a token is read only when the grammar needs it and an atom is
+validated when it is taken as an operand, so the first error met in that order is the one reported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Optional, Union
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_JOB_ID",
+    "MAX_TIME",
+    "TYPES",
+    "STATE_NAMES",
+    "TERMINAL_STATES",
+    "TriggerSyntaxError",
+    "Atom",
+    "And",
+    "Or",
+    "Node",
+    "Event",
+    "WhyNot",
+    "parse",
+    "parse_event",
+]
+
+MAX_DEPTH = 256
+MAX_JOB_ID = 2**31 - 1
+MAX_TIME = 2**62
+
+#: Atom and event types, in the order error messages list them.
+TYPES = ("job", "subjob", "work", "host", "time", "repeat", "globaltime", "globalrepeat")
+GLOBAL_TYPES = ("globaltime", "globalrepeat")
+#: Names whose events set an item's state (SPEC §5).
+STATE_NAMES = frozenset(
+    ("complete", "failed", "killed", "blocked", "running", "waiting", "pending", "suspended")
+)
+TERMINAL_STATES = frozenset(("complete", "failed", "killed"))
+#: Item types that have a state (SPEC §5).
+STATEFUL_TYPES = frozenset(("job", "work", "subjob"))
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z", re.ASCII)
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+\Z", re.ASCII)
+_WHITESPACE = " \t\n\r\f\v"
+_WORD_END = _WHITESPACE + "()&|"
+_NOT_MESSAGE = "there is no NOT: events are edges, and 'did not happen' has no moment to fire at"
+_MISSING_EXTRA = {
+    "work": "a work name or '*'",
+    "subjob": "a subjob id or '*'",
+    "host": "a host name or '*'",
+    "time": "a Qube time",
+    "repeat": "a start and an interval (T-I)",
+}
+
+
+class TriggerSyntaxError(ValueError):
+    """A trigger expression that cannot be registered.
+
+    ``expression`` is the text, ``column`` the 0-based index of the offending character (it may
+    equal ``len(expression)`` when the expression ends too early) and ``message`` what is wrong.
+    ``str()`` adds the expression and a caret under the column.
+    """
+
+    def __init__(self, expression: str, column: int, message: str) -> None:
+        super().__init__(expression, column, message)
+        self.expression = expression
+        self.column = column
+        self.message = message
+
+    def __str__(self) -> str:
+        shown = self.expression.translate(_FLATTEN_WHITESPACE)
+        return f"{self.message} (column {self.column})\n    {shown}\n    {' ' * self.column}^"
+
+    def __reduce__(self):  # keep pickling working with the three-argument constructor
+        return (type(self), (self.expression, self.column, self.message))
+
+
+_FLATTEN_WHITESPACE = str.maketrans("\t\n\r\f\v", "     ")
+
+
+class Atom(NamedTuple):
+    """One event pattern. ``context`` is ``self``, ``parent``, ``id``, ``label`` or ``global``;
+    ``job`` is the id for ``id`` contexts, ``label`` the label for ``label`` contexts."""
+
+    name: str
+    type: str
+    context: str
+    job: Optional[int]
+    label: Optional[str]
+    extra: Optional[str]
+    column: int
+    text: str
+
+    def canonical(self) -> str:
+        """The atom in its own words: keywords lower-cased, a numeric job id without zeros."""
+        if self.context == "global":
+            return f"{self.name}-{self.type}-{self.extra}"
+        if self.context == "id":
+            where = str(self.job)
+        elif self.context == "label":
+            where = str(self.label)
+        else:
+            where = self.context
+        tail = "" if self.extra is None else f"-{self.extra}"
+        return f"{self.name}-{self.type}-{where}{tail}"
+
+
+class And(NamedTuple):
+    children: tuple
+
+
+class Or(NamedTuple):
+    children: tuple
+
+
+Node = Union[Atom, And, Or]
+
+
+class Event(NamedTuple):
+    """A parsed event string ``name-type-jobid[-extra]`` (``jobid`` is None for global types)."""
+
+    name: str
+    type: str
+    jobid: Optional[int]
+    extra: Optional[str]
+
+    def __str__(self) -> str:
+        parts = [self.name, self.type]
+        if self.jobid is not None:
+            parts.append(str(self.jobid))
+        if self.extra is not None:
+            parts.append(self.extra)
+        return "-".join(parts)
+
+
+class WhyNot(NamedTuple):
+    """Atoms of a callback in expression order, split by whether their latch is set."""
+
+    latched: tuple
+    awaited: tuple
+
+
+# --------------------------------------------------------------------------- expressions
+
+_ATOM, _LPAREN, _RPAREN, _AND, _OR, _END = range(6)
+
+
+class _Parser:
+    __slots__ = ("text", "pos", "tok", "tok_col", "tok_text", "depth", "owner", "pid")
+
+    def __init__(self, text: str, owner: Optional[int], pid: Optional[int]) -> None:
+        self.text = text
+        self.pos = 0
+        self.depth = 0
+        self.owner = owner
+        self.pid = pid
+        self.advance()
+
+    def fail(self, column: int, message: str):
+        raise TriggerSyntaxError(self.text, column, message)
+
+    def advance(self) -> None:
+        text, pos, n = self.text, self.pos, len(self.text)
+        while pos < n and text[pos] in _WHITESPACE:
+            pos += 1
+        self.tok_col = pos
+        if pos == n:
+            self.tok, self.tok_text, self.pos = _END, "", pos
+            return
+        ch = text[pos]
+        if ch == "(" or ch == ")":
+            self.tok = _LPAREN if ch == "(" else _RPAREN
+            self.tok_text, self.pos = ch, pos + 1
+            return
+        if ch == "&" or ch == "|":
+            if pos + 1 < n and text[pos + 1] == ch:
+                self.tok = _AND if ch == "&" else _OR
+                self.tok_text, self.pos = ch + ch, pos + 2
+                return
+            word = "and" if ch == "&" else "or"
+            self.fail(pos, f"single '{ch}': write '{ch}{ch}' or '{word}'")
+        end = pos
+        while end < n and text[end] not in _WORD_END:
+            end += 1
+        word = text[pos:end]
+        lowered = _ascii_lower(word)
+        if word[0] == "!" or lowered == "not":
+            self.fail(pos, _NOT_MESSAGE)
+        self.tok = _AND if lowered == "and" else _OR if lowered == "or" else _ATOM
+        self.tok_text, self.pos = word, end
+
+    def expression(self) -> Node:
+        branches = [self.conjunction()]
+        while self.tok == _OR:
+            self.advance()
+            branches.append(self.conjunction())
+        return branches[0] if len(branches) == 1 else Or(tuple(branches))
+
+    def conjunction(self) -> Node:
+        operands = [self.primary()]
+        while self.tok == _AND:
+            self.advance()
+            operands.append(self.primary())
+        if self.tok == _ATOM or self.tok == _LPAREN:
+            expected = "'&&', '||' or ')'" if self.depth else "'&&' or '||'"
+            self.fail(self.tok_col, f"expected {expected} before '{self.tok_text}'")
+        return operands[0] if len(operands) == 1 else And(tuple(operands))
+
+    def primary(self) -> Node:
+        tok = self.tok
+        if tok == _ATOM:
+            atom = _atom(self.tok_text, self.tok_col, self)
+            self.advance()
+            return atom
+        if tok == _LPAREN:
+            opened = self.tok_col
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                self.fail(opened, f"nesting deeper than {MAX_DEPTH} levels")
+            self.advance()
+            inner = self.expression()
+            if self.tok != _RPAREN:  # only _END can be left here
+                self.fail(opened, "'(' is never closed")
+            self.depth -= 1
+            self.advance()
+            return inner
+        if tok == _END:
+            self.fail(self.tok_col, "expected an event or '(' but the expression ends")
+        self.fail(self.tok_col, f"expected an event or '(' before '{self.tok_text}'")
+        raise AssertionError("unreachable")
+
+    def whole(self) -> Node:
+        if self.tok == _END:
+            self.fail(0, "empty expression")
+        tree = self.expression()
+        if self.tok == _RPAREN:
+            self.fail(self.tok_col, "unmatched ')'")
+        return tree
+
+
+def _ascii_lower(text: str) -> str:
+    return text.lower() if text.isascii() else "".join(
+        c.lower() if "A" <= c <= "Z" else c for c in text
+    )
+
+
+def _is_time(text: str) -> bool:
+    return _DIGITS.match(text) is not None and int(text) <= MAX_TIME
+
+
+def _is_repeat(text: str) -> bool:
+    start, sep, interval = text.partition("-")
+    return bool(sep) and _is_time(start) and _is_time(interval) and int(interval) >= 1
+
+
+def _atom(word: str, col: int, parser: _Parser) -> Atom:
+    fail = parser.fail
+    h1 = word.find("-")
+    if h1 < 0:
+        fail(col, f"incomplete event '{word}': expected name-type-context[-extra]")
+    name = word[:h1]
+    if _NAME.match(name) is None:
+        fail(col, f"bad event name '{name}': expected letters, digits and '_', starting with a letter")
+    h2 = word.find("-", h1 + 1)
+    type_text = word[h1 + 1 : h2 if h2 >= 0 else len(word)]
+    type_ = _ascii_lower(type_text)
+    if type_ not in TYPES:
+        fail(col + h1 + 1, f"unknown type '{type_text}': expected {', '.join(TYPES[:-1])} or {TYPES[-1]}")
+    name = name.lower()
+
+    if type_ in GLOBAL_TYPES:
+        extra = word[h2 + 1 :] if h2 >= 0 else ""
+        if not extra:
+            shape = "T" if type_ == "globaltime" else "T-I"
+            fail(col + len(word), f"missing time after '{type_text}': expected name-{type_}-{shape}")
+        if type_ == "globaltime" and not _is_time(extra):
+            fail(col + h2 + 1, f"bad time '{extra}': expected whole seconds since 2000-01-01 05:00 UTC (Qube time)")
+        if type_ == "globalrepeat" and not _is_repeat(extra):
+            fail(col + h2 + 1, f"bad repeat '{extra}': expected start-interval in whole seconds, e.g. 0-60")
+        return Atom(name, type_, "global", None, None, extra, col, word)
+
+    ctx_start = h2 + 1 if h2 >= 0 else len(word)
+    h3 = word.find("-", ctx_start) if h2 >= 0 else -1
+    ctx_text = word[ctx_start : h3 if h3 >= 0 else len(word)]
+    if not ctx_text:
+        fail(col + ctx_start, "missing context: expected name-type-context, the context being self, parent, a job id or a label")
+    ctx_lower = _ascii_lower(ctx_text)
+    job: Optional[int] = None
+    label: Optional[str] = None
+    if ctx_lower == "self" or ctx_lower == "parent":
+        context = ctx_lower
+        if context == "parent" and parser.owner is not None and parser.pid is None:
+            fail(col + ctx_start, f"'parent' needs a parent job, but job {parser.owner} has no pid")
+    elif _DIGITS.match(ctx_text):
+        job = int(ctx_text)
+        if job > MAX_JOB_ID:
+            fail(col + ctx_start, f"job id '{ctx_text}' is out of range (at most {MAX_JOB_ID})")
+        context = "id"
+    elif _LABEL.match(ctx_text):
+        context, label = "label", ctx_text
+    else:
+        fail(col + ctx_start, f"bad context '{ctx_text}': expected self, parent, a job id or a label")
+
+    extra: Optional[str] = word[h3 + 1 :] if h3 >= 0 else None
+    if type_ == "job":
+        if h3 >= 0:
+            fail(col + h3, f"a job event takes no extra, but '-{extra}' follows the context")
+    elif not extra:
+        fail(col + len(word), f"missing extra: a {type_} event needs {_MISSING_EXTRA[type_]} after the context")
+    elif type_ == "subjob" and extra != "*" and _DIGITS.match(extra) is None:
+        fail(col + h3 + 1, f"bad subjob id '{extra}': expected a number or '*'")
+    elif type_ == "time" and not _is_time(extra):
+        fail(col + h3 + 1, f"bad time '{extra}': expected whole seconds since 2000-01-01 05:00 UTC (Qube time)")
+    elif type_ == "repeat" and not _is_repeat(extra):
+        fail(col + h3 + 1, f"bad repeat '{extra}': expected start-interval in whole seconds, e.g. 0-60")
+    return Atom(name, type_, context, job, label, extra, col, word)
+
+
+def parse(expression: str, *, owner: Optional[int] = None, pid: Optional[int] = None) -> Node:
+    """Parse one trigger expression into a tree of :class:`Atom`, :class:`And` and :class:`Or`.
+
+    With ``owner`` given, ``parent`` is checked against ``pid`` (an error when it is None), as
+    ``Network.add`` does. Raises :class:`TriggerSyntaxError`.
+    """
+    if not isinstance(expression, str):
+        raise TypeError(f"a trigger expression must be a str, not {type(expression).__name__}")
+    return _Parser(expression, owner, pid).whole()
+
+
+def atoms_of(tree: Node) -> list:
+    """The atoms of a tree in expression order."""
+    out: list = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Atom):
+            out.append(node)
+        else:
+            stack.extend(reversed(node.children))
+    return out
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _bad_event(text: str, reason: str) -> ValueError:
+    return ValueError(f"bad event '{text}': {reason}")
+
+
+def parse_event(text: str) -> Event:
+    """Parse ``name-type-jobid[-extra]`` (or ``name-globaltime-T``, ``name-globalrepeat-T-I``).
+
+    Name and type are case-insensitive and come back lower-cased; the extra is kept as written.
+    Raises ValueError naming the event.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"an event must be a str, not {type(text).__name__}")
+    h1 = text.find("-")
+    h2 = text.find("-", h1 + 1) if h1 >= 0 else -1
+    if h2 < 0:
+        raise _bad_event(text, "expected name-type-jobid[-extra]")
+    name = text[:h1]
+    if _NAME.match(name) is None:
+        raise _bad_event(text, f"bad name '{name}'")
+    type_text = text[h1 + 1 : h2]
+    type_ = _ascii_lower(type_text)
+    if type_ not in TYPES:
+        raise _bad_event(text, f"unknown type '{type_text}'")
+    rest = text[h2 + 1 :]
+    if type_ in GLOBAL_TYPES:
+        if not rest:
+            raise _bad_event(text, f"a {type_} event needs a time")
+        return Event(name.lower(), type_, None, rest)
+    h3 = rest.find("-")
+    job_text = rest if h3 < 0 else rest[:h3]
+    if _DIGITS.match(job_text) is None or int(job_text) > MAX_JOB_ID:
+        raise _bad_event(text, f"job id '{job_text}' is not a number from 0 to {MAX_JOB_ID}")
+    extra: Optional[str] = None if h3 < 0 else rest[h3 + 1 :]
+    if type_ == "job":
+        if extra is not None:
+            raise _bad_event(text, "a job event takes no extra")
+    elif not extra:
+        raise _bad_event(text, f"a {type_} event needs an extra after the job id")
+    elif extra == "*":
+        raise _bad_event(text, "'*' is for triggers; an event names one item")
+    return Event(name.lower(), type_, int(job_text), extra)
