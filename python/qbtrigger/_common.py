@@ -34,6 +34,8 @@ __all__ = [
 MAX_DEPTH = 256
 MAX_JOB_ID = 2**31 - 1
 MAX_TIME = 2**62
+#: Atoms one callback may hold (the C core indexes them with 16 bits).
+MAX_ATOMS = 32000
 
 #: Atom and event types, in the order error messages list them.
 TYPES = ("job", "subjob", "work", "host", "time", "repeat", "globaltime", "globalrepeat")
@@ -346,6 +348,68 @@ def atoms_of(tree: Node) -> list:
         else:
             stack.extend(reversed(node.children))
     return out
+
+
+# --------------------------------------------------------------------------- arguments
+# Both twins validate their arguments with these, so types, order and texts agree.
+
+
+def check_id(value: object, what: str = "job id") -> int:
+    """An int from 0 to MAX_JOB_ID (bool is not an int here)."""
+    if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= MAX_JOB_ID:
+        raise ValueError(f"{what} {value} is out of range (0 to {MAX_JOB_ID})")
+    return int(value)
+
+
+def check_label(label: object) -> Optional[str]:
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label must be a str or None, not {type(label).__name__}")
+    return label
+
+
+def check_maximum(maximum: object) -> int:
+    """0 for unlimited (None), else an int >= 1."""
+    if maximum is None:
+        return 0
+    if not isinstance(maximum, int) or isinstance(maximum, bool):
+        raise TypeError(f"maximum must be an int or None, not {type(maximum).__name__}")
+    if maximum < 1:
+        raise ValueError("maximum must be at least 1")
+    return min(int(maximum), 2**32 - 1)
+
+
+def trigger_list(triggers: object) -> tuple:
+    """The expressions of a callback's ``triggers``: a str, or a list/tuple of str."""
+    if isinstance(triggers, str):
+        return (triggers,)
+    if not isinstance(triggers, (list, tuple)):
+        raise TypeError(f"triggers must be a str or a list of str, not {type(triggers).__name__}")
+    for index, item in enumerate(triggers):
+        if not isinstance(item, str):
+            raise TypeError(f"trigger {index} must be a str, not {type(item).__name__}")
+    return tuple(triggers)
+
+
+def check_time(now: object, clock: int) -> int:
+    if not isinstance(now, int) or isinstance(now, bool):
+        raise TypeError(f"the clock time must be an int, not {type(now).__name__}")
+    if now < clock:
+        raise ValueError(f"the clock cannot go back from {clock} to {now}")
+    if now > MAX_TIME:
+        raise ValueError(f"the clock time {now} is out of range (at most {MAX_TIME})")
+    return int(now)
+
+
+def too_many_atoms() -> ValueError:
+    return ValueError(f"a callback may hold at most {MAX_ATOMS} events")
+
+
+def event_index_error(event: str, error: ValueError, index: int) -> ValueError:
+    """Turns parse_event's "bad event 'x': reason" into "bad event 'x' at index N: reason"."""
+    reason = str(error)[len(f"bad event '{event}': ") :]
+    return ValueError(f"bad event '{event}' at index {index}: {reason}")
 
 
 # --------------------------------------------------------------------------- events

@@ -1,0 +1,178 @@
+/*
+ * internal.h: data layout of the matcher core, shared by the files of native/.
+ *
+ * Memory lives in a few growable arrays addressed by 32-bit indices, never by pointers, so that
+ * growing an array (realloc) invalidates nothing that is stored:
+ *
+ *   pool     uint32 words holding callback blocks: [header][latches][nodes]. A latch's alpha
+ *            links are word offsets into the pool; offset 0 is "none".
+ *   alpha    atom keys (name<<4|type, context, extra) with the head of their latch list, found
+ *            through an open-addressing table of (entry index, hash) slots.
+ *   intern   strings (names, labels, extras) as reference-counted ids; ids 0-10 are pinned.
+ *   jobs     job records, found by id (u64 map) and by (pgrp, label) (u64 map).
+ *   states   (state-aware only) the state of each item, chained per job so remove_job can
+ *            forget them.
+ *
+ * A latch is set when its 16-bit generation equals its callback's; firing bumps the callback's
+ * generation, which clears every latch and node counter in O(1). When the generation wraps, the
+ * callback's latches and nodes are reset explicitly (once every 65535 firings).
+ */
+#ifndef QBT_INTERNAL_H
+#define QBT_INTERNAL_H
+
+#include "qbtrigger.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef QBT_DEBUG
+#include <assert.h>
+#define QBT_ASSERT(x) assert(x)
+#else
+#define QBT_ASSERT(x) ((void)0)
+#endif
+
+#define NIL32 UINT32_MAX
+
+/* ---------------------------------------------------------------- allocation (mem.c) */
+void *qbt_malloc(size_t n);
+void *qbt_realloc(void *p, size_t n);
+void qbt_mfree(void *p);
+/* Grows *arr so that it holds at least need elements of size elem; capacity grows by 1.5x. */
+qbt_status qbt_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* ---------------------------------------------------------------- u64 -> u32 map (mem.c) */
+typedef struct {
+    uint64_t key;
+    uint32_t val; /* NIL32: empty */
+} u64map_slot;
+
+typedef struct {
+    u64map_slot *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t len;
+} u64map;
+
+uint32_t u64map_get(const u64map *m, uint64_t key);
+qbt_status u64map_reserve(u64map *m, size_t extra);
+void u64map_put(u64map *m, uint64_t key, uint32_t val); /* needs reserved room */
+void u64map_del(u64map *m, uint64_t key);
+void u64map_free(u64map *m);
+uint64_t qbt_mix64(uint64_t x);
+
+/* ---------------------------------------------------------------- strings (intern.c) */
+enum {
+    STR_NONE = 0, /* absent extra */
+    STR_STAR = 1,
+    STR_DONE = 2,
+    STR_COMPLETE = 3, /* 3..5: terminal states */
+    STR_FAILED = 4,
+    STR_KILLED = 5,
+    STR_BLOCKED = 6,
+    STR_RUNNING = 7,
+    STR_WAITING = 8,
+    STR_PENDING = 9,
+    STR_SUSPENDED = 10, /* 3..10: state names */
+    STR_PINNED = 11
+};
+#define IS_STATE_NAME(id) ((id) >= STR_COMPLETE && (id) <= STR_SUSPENDED)
+#define IS_TERMINAL(id) ((id) >= STR_COMPLETE && (id) <= STR_KILLED)
+
+typedef struct {
+    char *text;
+    uint32_t len;
+    uint32_t hash;
+    uint32_t refs; /* free entries: index of the next free id */
+} intern_entry;
+
+typedef struct {
+    intern_entry *entries;
+    size_t len, cap;
+    uint32_t free_head;
+    uint32_t *slots; /* entry ids; NIL32 empty */
+    size_t slot_cap, used;
+    size_t text_bytes;
+} intern_table;
+
+qbt_status intern_init(intern_table *t);
+void intern_free(intern_table *t);
+uint32_t intern_hash(const char *s, size_t n);
+uint32_t intern_find(const intern_table *t, const char *s, size_t n, uint32_t hash);
+/* Finds or adds the string and takes a reference. */
+qbt_status intern_ref(intern_table *t, const char *s, size_t n, uint32_t *id);
+void intern_incref(intern_table *t, uint32_t id);
+void intern_decref(intern_table *t, uint32_t id);
+qbt_status intern_reserve(intern_table *t, size_t extra);
+
+/* ---------------------------------------------------------------- parsing (parse.c) */
+enum { T_JOB, T_SUBJOB, T_WORK, T_HOST, T_TIME, T_REPEAT, T_GLOBALTIME, T_GLOBALREPEAT, T_COUNT };
+enum { CTX_SELF, CTX_PARENT, CTX_ID, CTX_LABEL, CTX_GLOBAL };
+
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *label; /* CTX_LABEL */
+    size_t label_len;
+    const char *extra; /* NULL: none */
+    size_t extra_len;
+    uint32_t job; /* CTX_ID */
+    uint32_t parent; /* node index, or NIL32 for the root */
+    uint8_t type;
+    uint8_t ctx;
+    uint64_t time, interval; /* time/repeat types */
+} tmp_atom;
+
+
+typedef struct {
+    uint32_t parent; /* NIL32: the root */
+    uint32_t nchild;
+    bool is_and;
+} tmp_node;
+
+typedef struct {
+    tmp_atom *atoms;
+    size_t natoms, atoms_cap;
+    tmp_node *nodes;
+    size_t nnodes, nodes_cap;
+    uint32_t *operands; /* stack of pending operands: atom i as 2i, node j as 2j+1 */
+    size_t noperands, operands_cap;
+} parse_scratch;
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+    size_t column;
+    uint64_t index;
+} error_buf;
+
+/* Parses one expression into the scratch, appending atoms and nodes and pushing its root on the
+ * operand stack. owner/has_pid drive the 'parent' check. On QBT_ESYNTAX the error buffer is
+ * filled. qbt_parse_join then folds the roots pushed since `base` into one OR (if several). */
+qbt_status qbt_parse_expr(parse_scratch *s, const char *text, size_t len, uint32_t owner,
+                          bool has_pid, error_buf *err);
+qbt_status qbt_parse_join(parse_scratch *s, size_t base);
+
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *extra; /* NULL: none */
+    size_t extra_len;
+    uint32_t job; /* NIL32 for global types */
+    uint8_t type;
+} parsed_event;
+
+/* index < 0: a single feed (no index in the message). */
+qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed_event *ev,
+                           error_buf *err);
+const char *qbt_type_name(int type, size_t *len);
+bool qbt_parse_repeat(const char *s, size_t n, uint64_t *start, uint64_t *interval);
+qbt_status err_set(error_buf *e, size_t column, const char *msg);
+void scratch_free(parse_scratch *s);
+
+/* ---------------------------------------------------------------- string builder (mem.c) */
+qbt_status sb_put(error_buf *b, const char *s, size_t n);
+qbt_status sb_puts(error_buf *b, const char *s);
+qbt_status sb_putu(error_buf *b, uint64_t v);
+
+#endif /* QBT_INTERNAL_H */

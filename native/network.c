@@ -1,0 +1,1326 @@
+/*
+ * network.c: jobs, the alpha index, callback blocks, latches and firing (SPEC §4-§6).
+ *
+ * Layout of one callback block in the pool (uint32 words):
+ *
+ *   cb_t     9 words  handle, owner job slot, job list links, count, maximum, generation, sizes
+ *   latch_t  4 words each, in expression order: alpha list links (next, prev), generation,
+ *                      parent node, own index (to find the block), context kind (for why_not)
+ *   node_t   2 words each: parent, generation, child count with the AND bit, true-children count
+ *
+ * A latch's `prev` is either the previous latch's offset or ALPHA_TAG|alpha entry when it heads
+ * the alpha entry's list, so unlinking needs no back-pointer to the alpha entry.
+ *
+ * Cost: an event probes at most 8 alpha keys (name/done x extra/'*' x job id/label); for each
+ * latch found, setting it walks up only while a node's truth flips. Firing sorts the (few)
+ * fired callbacks by handle, bumps their generation (clearing all their latches at once) and
+ * removes those that reached their maximum. Nothing here is proportional to the number of
+ * registered callbacks.
+ *
+ * Registration is two-phase: parse everything into scratch, take every reference and reserve
+ * every array it may need (undoing what was taken if anything fails), then commit, which
+ * cannot fail. So a failed qbt_add or qbt_add_job leaves the network exactly as it was.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ layout */
+
+typedef struct {
+    uint32_t handle_lo, handle_hi;
+    uint32_t owner; /* job slot */
+    uint32_t job_next, job_prev; /* blocks of the same owner; 0: none */
+    uint32_t count;
+    uint32_t maximum; /* 0: unlimited */
+    uint16_t gen, nlatch;
+    uint16_t nnode, unused;
+} cb_t;
+
+typedef struct {
+    uint32_t next, prev;
+    uint16_t gen, parent;
+    uint16_t index;
+    uint8_t ctx, unused;
+} latch_t;
+
+typedef struct {
+    uint16_t parent, gen;
+    uint16_t nchild; /* | AND_BIT */
+    uint16_t count;
+} node_t;
+
+#define CB_WORDS (sizeof(cb_t) / 4)
+#define LATCH_WORDS (sizeof(latch_t) / 4)
+#define NODE_WORDS (sizeof(node_t) / 4)
+#define PARENT_ROOT 0xFFFFu
+#define AND_BIT 0x8000u
+#define ALPHA_TAG 0x80000000u
+#define SMALL_CLASSES 64
+
+#define LABEL_BIT 0x80000000u
+#define GLOBAL_CTX 0xFFFFFFFFu
+#define IS_LABEL_CTX(c) (((c) & LABEL_BIT) && (c) != GLOBAL_CTX)
+
+#define TYPE_BITS 3
+#define INHEAP_BIT 0x8u
+#define NAMETYPE(name, type) (((name) << 4) | (uint32_t)(type))
+#define NT_NAME(nt) ((nt) >> 4)
+#define NT_TYPE(nt) ((nt)&7u)
+
+typedef struct {
+    uint32_t nametype; /* 0: free entry */
+    uint32_t ctx;
+    uint32_t extra;
+    uint32_t head; /* first latch, 0: none; free entries: next free */
+} alpha_entry;
+
+typedef struct {
+    uint32_t idx; /* NIL32: empty */
+    uint32_t hash;
+} alpha_slot;
+
+typedef struct {
+    uint64_t key; /* pgrp << 32 | label id */
+    uint32_t refs; /* free entries: next free */
+} labelref;
+
+typedef struct {
+    uint32_t id, pgrp, pid; /* pid QBT_NO_PID: none */
+    uint32_t label; /* intern id, STR_NONE: none */
+    uint32_t ref; /* labelref of (pgrp, label), NIL32: none */
+    uint32_t cb_head; /* first callback block, 0: none; free slots: next free */
+} job_t;
+
+typedef struct {
+    uint32_t job, extra, next; /* next: in the job's chain, or the free list */
+    uint8_t type, state;
+} state_t;
+
+typedef struct {
+    uint64_t due;
+    uint32_t alpha;
+} heap_item;
+
+struct qbt_net {
+    bool state_aware;
+    uint64_t clock;
+    uint64_t next_handle;
+
+    uint32_t *pool;
+    size_t pool_len, pool_cap;
+    uint32_t free_small[SMALL_CLASSES];
+    u64map free_large; /* block size in words -> first free block */
+    u64map handles; /* handle -> block */
+    size_t ncallbacks, nlatches;
+
+    alpha_entry *alpha;
+    size_t alpha_len, alpha_cap, alpha_live;
+    uint32_t alpha_free;
+    alpha_slot *aslots;
+    size_t aslot_cap;
+    size_t n_done_alpha, n_star_alpha, n_label_alpha;
+
+    intern_table strings;
+
+    labelref *refs;
+    size_t refs_len, refs_cap;
+    uint32_t refs_free;
+    u64map ref_index;
+
+    job_t *jobs;
+    size_t jobs_len, jobs_cap, njobs;
+    uint32_t jobs_free;
+    u64map job_index; /* job id -> slot */
+    u64map label_index; /* pgrp << 32 | label id -> slot */
+
+    state_t *states;
+    size_t states_len, states_cap;
+    uint32_t states_free;
+    u64map state_index; /* item key -> state entry */
+    u64map state_heads; /* job id -> first state entry of its chain (jobs need not be added) */
+
+    heap_item *heap;
+    size_t heap_len, heap_cap;
+
+    uint32_t *fired; /* blocks fired by the event being applied */
+    size_t nfired, fired_cap;
+    qbt_firing *out;
+    size_t out_len, out_cap;
+    uint64_t *catchup;
+    size_t ncatchup, catchup_cap;
+
+    parse_scratch scratch;
+    parsed_event *events;
+    size_t events_cap;
+    uint32_t *taken; /* ids referenced while preparing a registration */
+    size_t ntaken, taken_cap;
+    char *lower; /* lower-cased copy of an atom name */
+    size_t lower_cap;
+
+    error_buf err;
+};
+
+static inline cb_t *cb_at(const qbt_net *net, uint32_t block) { return (cb_t *)(net->pool + block); }
+static inline latch_t *latch_at(const qbt_net *net, uint32_t off) { return (latch_t *)(net->pool + off); }
+static inline uint32_t latch_off(uint32_t block, uint32_t i) {
+    return block + (uint32_t)CB_WORDS + i * (uint32_t)LATCH_WORDS;
+}
+static inline node_t *nodes_of(const qbt_net *net, uint32_t block, const cb_t *cb) {
+    return (node_t *)(net->pool + block + CB_WORDS + (size_t)cb->nlatch * LATCH_WORDS);
+}
+static inline uint64_t cb_handle(const cb_t *cb) { return (uint64_t)cb->handle_hi << 32 | cb->handle_lo; }
+static inline size_t block_words(size_t nlatch, size_t nnode) {
+    return CB_WORDS + nlatch * LATCH_WORDS + nnode * NODE_WORDS;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+qbt_net *qbt_new(int state_aware) {
+    qbt_net *net = qbt_malloc(sizeof *net);
+    if (!net)
+        return NULL;
+    memset(net, 0, sizeof *net);
+    net->state_aware = state_aware != 0;
+    net->next_handle = 1;
+    net->alpha_free = net->refs_free = net->jobs_free = net->states_free = NIL32;
+    for (size_t i = 0; i < SMALL_CLASSES; i++)
+        net->free_small[i] = 0;
+    net->pool_len = 1; /* offset 0 means "none" */
+    void *pool = NULL;
+    if (qbt_grow(&pool, &net->pool_cap, 1024, sizeof(uint32_t)) != QBT_OK || intern_init(&net->strings) != QBT_OK) {
+        qbt_mfree(pool);
+        intern_free(&net->strings);
+        qbt_mfree(net);
+        return NULL;
+    }
+    net->pool = pool;
+    return net;
+}
+
+void qbt_free(qbt_net *net) {
+    if (!net)
+        return;
+    qbt_mfree(net->pool);
+    u64map_free(&net->free_large);
+    u64map_free(&net->handles);
+    qbt_mfree(net->alpha);
+    qbt_mfree(net->aslots);
+    intern_free(&net->strings);
+    qbt_mfree(net->refs);
+    u64map_free(&net->ref_index);
+    qbt_mfree(net->jobs);
+    u64map_free(&net->job_index);
+    u64map_free(&net->label_index);
+    qbt_mfree(net->states);
+    u64map_free(&net->state_index);
+    u64map_free(&net->state_heads);
+    qbt_mfree(net->heap);
+    qbt_mfree(net->fired);
+    qbt_mfree(net->out);
+    qbt_mfree(net->catchup);
+    scratch_free(&net->scratch);
+    qbt_mfree(net->events);
+    qbt_mfree(net->taken);
+    qbt_mfree(net->lower);
+    qbt_mfree(net->err.text);
+    qbt_mfree(net);
+}
+
+int qbt_state_aware(const qbt_net *net) { return net->state_aware; }
+uint64_t qbt_clock(const qbt_net *net) { return net->clock; }
+
+const qbt_firing *qbt_output(const qbt_net *net, size_t *count) {
+    *count = net->out_len;
+    return net->out;
+}
+
+const char *qbt_error_message(const qbt_net *net, size_t *len) {
+    *len = net->err.len;
+    return net->err.text ? net->err.text : "";
+}
+size_t qbt_error_column(const qbt_net *net) { return net->err.column; }
+uint64_t qbt_error_index(const qbt_net *net) { return net->err.index; }
+
+/* ------------------------------------------------------------------ pool blocks */
+
+static uint32_t *free_head_slot(qbt_net *net, size_t words) {
+    return words < SMALL_CLASSES ? &net->free_small[words] : NULL;
+}
+
+static uint32_t free_block_of(const qbt_net *net, size_t words) {
+    if (words < SMALL_CLASSES)
+        return net->free_small[words];
+    uint32_t head = u64map_get(&net->free_large, words);
+    return head == NIL32 ? 0 : head;
+}
+
+static qbt_status block_reserve(qbt_net *net, size_t words) {
+    if (free_block_of(net, words))
+        return QBT_OK;
+    if (net->pool_len + words > UINT32_MAX / 2)
+        return QBT_ETOO_LARGE;
+    void *pool = net->pool;
+    qbt_status st = qbt_grow(&pool, &net->pool_cap, net->pool_len + words, sizeof(uint32_t));
+    net->pool = pool;
+    if (st == QBT_OK && words >= SMALL_CLASSES)
+        st = u64map_reserve(&net->free_large, 1); /* so freeing it later cannot fail */
+    return st;
+}
+
+static uint32_t block_take(qbt_net *net, size_t words) {
+    uint32_t block = free_block_of(net, words);
+    if (block) {
+        uint32_t next = net->pool[block];
+        uint32_t *head = free_head_slot(net, words);
+        if (head)
+            *head = next;
+        else if (next)
+            u64map_put(&net->free_large, words, next);
+        else
+            u64map_del(&net->free_large, words);
+        return block;
+    }
+    block = (uint32_t)net->pool_len;
+    net->pool_len += words;
+    return block;
+}
+
+static void block_give(qbt_net *net, uint32_t block, size_t words) {
+    uint32_t *head = free_head_slot(net, words);
+    if (head) {
+        net->pool[block] = *head;
+        *head = block;
+        return;
+    }
+    uint32_t old = u64map_get(&net->free_large, words);
+    net->pool[block] = old == NIL32 ? 0 : old;
+    /* A free large block of this size existed or room was reserved when one was allocated. */
+    if (u64map_reserve(&net->free_large, 1) == QBT_OK)
+        u64map_put(&net->free_large, words, block);
+}
+
+/* ------------------------------------------------------------------ alpha index */
+
+static inline uint32_t alpha_hash(uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    uint64_t x = ((uint64_t)nametype << 32 | ctx) * 0x9E3779B97F4A7C15ULL;
+    x ^= (uint64_t)extra * 0xC2B2AE3D27D4EB4FULL;
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 32;
+    return (uint32_t)x;
+}
+
+static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    if (net->aslot_cap == 0)
+        return NIL32;
+    uint32_t hash = alpha_hash(nametype, ctx, extra);
+    size_t mask = net->aslot_cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        const alpha_slot *s = &net->aslots[i];
+        if (s->idx == NIL32)
+            return NIL32;
+        if (s->hash == hash) {
+            const alpha_entry *e = &net->alpha[s->idx];
+            if ((e->nametype & ~INHEAP_BIT) == nametype && e->ctx == ctx && e->extra == extra)
+                return s->idx;
+        }
+    }
+}
+
+static void aslot_insert(alpha_slot *slots, size_t mask, uint32_t idx, uint32_t hash) {
+    size_t i = hash & mask;
+    while (slots[i].idx != NIL32)
+        i = (i + 1) & mask;
+    slots[i].idx = idx;
+    slots[i].hash = hash;
+}
+
+static qbt_status alpha_reserve(qbt_net *net, size_t extra) {
+    void *arr = net->alpha;
+    qbt_status st = qbt_grow(&arr, &net->alpha_cap, net->alpha_len + extra, sizeof(alpha_entry));
+    net->alpha = arr;
+    if (st != QBT_OK)
+        return st;
+    size_t need = net->alpha_live + extra;
+    if (need * 4 <= net->aslot_cap * 3)
+        return QBT_OK;
+    size_t cap = net->aslot_cap ? net->aslot_cap : 64;
+    while (need * 4 > cap * 3)
+        cap *= 2;
+    alpha_slot *slots = qbt_malloc(cap * sizeof *slots);
+    if (!slots)
+        return QBT_ENOMEM;
+    for (size_t i = 0; i < cap; i++)
+        slots[i].idx = NIL32;
+    for (size_t i = 0; i < net->aslot_cap; i++)
+        if (net->aslots[i].idx != NIL32)
+            aslot_insert(slots, cap - 1, net->aslots[i].idx, net->aslots[i].hash);
+    qbt_mfree(net->aslots);
+    net->aslots = slots;
+    net->aslot_cap = cap;
+    return QBT_OK;
+}
+
+static uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    uint32_t idx;
+    if (net->alpha_free != NIL32) {
+        idx = net->alpha_free;
+        net->alpha_free = net->alpha[idx].head;
+    } else {
+        idx = (uint32_t)net->alpha_len++;
+    }
+    alpha_entry *e = &net->alpha[idx];
+    e->nametype = nametype;
+    e->ctx = ctx;
+    e->extra = extra;
+    e->head = 0;
+    aslot_insert(net->aslots, net->aslot_cap - 1, idx, alpha_hash(nametype, ctx, extra));
+    net->alpha_live++;
+    net->n_done_alpha += NT_NAME(nametype) == STR_DONE;
+    net->n_star_alpha += extra == STR_STAR;
+    net->n_label_alpha += IS_LABEL_CTX(ctx);
+    return idx;
+}
+
+static void labelref_decref(qbt_net *net, uint32_t ref);
+
+/* Frees an alpha entry once no latch waits on it and the clock no longer holds it. */
+static void alpha_release(qbt_net *net, uint32_t idx) {
+    alpha_entry *e = &net->alpha[idx];
+    if (e->head != 0 || (e->nametype & INHEAP_BIT))
+        return;
+    uint32_t hash = alpha_hash(e->nametype, e->ctx, e->extra);
+    size_t mask = net->aslot_cap - 1;
+    size_t i = hash & mask;
+    while (net->aslots[i].idx != idx)
+        i = (i + 1) & mask;
+    size_t hole = i;
+    for (size_t j = (hole + 1) & mask; net->aslots[j].idx != NIL32; j = (j + 1) & mask) {
+        size_t home = net->aslots[j].hash & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            net->aslots[hole] = net->aslots[j];
+            hole = j;
+        }
+    }
+    net->aslots[hole].idx = NIL32;
+    net->alpha_live--;
+    net->n_done_alpha -= NT_NAME(e->nametype) == STR_DONE;
+    net->n_star_alpha -= e->extra == STR_STAR;
+    net->n_label_alpha -= IS_LABEL_CTX(e->ctx);
+    intern_decref(&net->strings, NT_NAME(e->nametype));
+    intern_decref(&net->strings, e->extra);
+    if (IS_LABEL_CTX(e->ctx))
+        labelref_decref(net, e->ctx & ~LABEL_BIT);
+    e->nametype = 0;
+    e->head = net->alpha_free;
+    net->alpha_free = idx;
+}
+
+/* ------------------------------------------------------------------ label references */
+
+static uint64_t label_key(uint32_t pgrp, uint32_t label) { return (uint64_t)pgrp << 32 | label; }
+
+static qbt_status labelref_take(qbt_net *net, uint32_t pgrp, uint32_t label, uint32_t *out) {
+    uint64_t key = label_key(pgrp, label);
+    uint32_t ref = u64map_get(&net->ref_index, key);
+    if (ref != NIL32) {
+        net->refs[ref].refs++;
+        *out = ref;
+        return QBT_OK;
+    }
+    void *arr = net->refs;
+    qbt_status st = qbt_grow(&arr, &net->refs_cap, net->refs_len + 1, sizeof(labelref));
+    net->refs = arr;
+    if (st == QBT_OK)
+        st = u64map_reserve(&net->ref_index, 1);
+    if (st != QBT_OK)
+        return st;
+    if (net->refs_free != NIL32) {
+        ref = net->refs_free;
+        net->refs_free = net->refs[ref].refs;
+    } else {
+        if (net->refs_len >= LABEL_BIT - 1)
+            return QBT_ETOO_LARGE;
+        ref = (uint32_t)net->refs_len++;
+    }
+    net->refs[ref].key = key;
+    net->refs[ref].refs = 1;
+    u64map_put(&net->ref_index, key, ref);
+    intern_incref(&net->strings, label);
+    *out = ref;
+    return QBT_OK;
+}
+
+static void labelref_decref(qbt_net *net, uint32_t ref) {
+    labelref *r = &net->refs[ref];
+    if (--r->refs > 0)
+        return;
+    u64map_del(&net->ref_index, r->key);
+    intern_decref(&net->strings, (uint32_t)r->key);
+    r->refs = net->refs_free;
+    net->refs_free = ref;
+}
+
+/* ------------------------------------------------------------------ latches and firing */
+
+static inline uint32_t block_of_latch(const latch_t *l, uint32_t off) {
+    return off - (uint32_t)CB_WORDS - (uint32_t)l->index * (uint32_t)LATCH_WORDS;
+}
+
+static inline void set_latch(qbt_net *net, uint32_t off) {
+    latch_t *l = latch_at(net, off);
+    uint32_t block = block_of_latch(l, off);
+    cb_t *cb = cb_at(net, block);
+    uint16_t gen = cb->gen;
+    if (l->gen == gen)
+        return;
+    l->gen = gen;
+    uint16_t p = l->parent;
+    if (p != PARENT_ROOT) {
+        node_t *nodes = nodes_of(net, block, cb);
+        do {
+            node_t *nd = &nodes[p];
+            if (nd->gen != gen) {
+                nd->gen = gen;
+                nd->count = 0;
+            }
+            nd->count++;
+            if (nd->nchild & AND_BIT) {
+                if (nd->count != (nd->nchild & ~AND_BIT))
+                    return;
+            } else if (nd->count != 1) {
+                return;
+            }
+            p = nd->parent;
+        } while (p != PARENT_ROOT);
+    }
+    QBT_ASSERT(net->nfired < net->fired_cap);
+    net->fired[net->nfired++] = block;
+}
+
+static void unset_latch(qbt_net *net, uint32_t off) {
+    latch_t *l = latch_at(net, off);
+    uint32_t block = block_of_latch(l, off);
+    cb_t *cb = cb_at(net, block);
+    uint16_t gen = cb->gen;
+    if (l->gen != gen)
+        return;
+    l->gen = (uint16_t)(gen - 1);
+    node_t *nodes = nodes_of(net, block, cb);
+    for (uint16_t p = l->parent; p != PARENT_ROOT;) {
+        node_t *nd = &nodes[p];
+        QBT_ASSERT(nd->gen == gen && nd->count > 0);
+        bool is_and = nd->nchild & AND_BIT;
+        uint16_t n = nd->nchild & ~AND_BIT;
+        bool was = is_and ? nd->count == n : nd->count >= 1;
+        nd->count--;
+        bool now = is_and ? nd->count == n : nd->count >= 1;
+        if (was == now)
+            return;
+        p = nd->parent;
+    }
+    QBT_ASSERT(!"a callback's expression was true between events");
+}
+
+static void set_all(qbt_net *net, uint32_t alpha_idx) {
+    for (uint32_t off = net->alpha[alpha_idx].head; off;) {
+        uint32_t next = latch_at(net, off)->next;
+        set_latch(net, off);
+        off = next;
+    }
+}
+
+static void unset_all(qbt_net *net, uint32_t alpha_idx) {
+    for (uint32_t off = net->alpha[alpha_idx].head; off; off = latch_at(net, off)->next)
+        unset_latch(net, off);
+}
+
+/* Clears every latch of the callback: a new generation, with an explicit reset on wrap-around. */
+static void clear_callback(qbt_net *net, uint32_t block) {
+    cb_t *cb = cb_at(net, block);
+    if (++cb->gen != 0)
+        return;
+    for (uint32_t i = 0; i < cb->nlatch; i++)
+        latch_at(net, latch_off(block, i))->gen = 0;
+    node_t *nodes = nodes_of(net, block, cb);
+    for (uint32_t j = 0; j < cb->nnode; j++)
+        nodes[j].gen = 0;
+    cb->gen = 1;
+}
+
+static void unlink_latch(qbt_net *net, uint32_t off) {
+    latch_t *l = latch_at(net, off);
+    uint32_t next = l->next, prev = l->prev;
+    if (prev & ALPHA_TAG) {
+        uint32_t a = prev & ~ALPHA_TAG;
+        net->alpha[a].head = next;
+        if (next)
+            latch_at(net, next)->prev = prev;
+        else
+            alpha_release(net, a);
+        return;
+    }
+    latch_at(net, prev)->next = next;
+    if (next)
+        latch_at(net, next)->prev = prev;
+}
+
+static void remove_callback(qbt_net *net, uint32_t block) {
+    cb_t *cb = cb_at(net, block);
+    size_t nlatch = cb->nlatch, nnode = cb->nnode;
+    for (uint32_t i = 0; i < nlatch; i++)
+        unlink_latch(net, latch_off(block, i));
+    cb = cb_at(net, block);
+    job_t *job = &net->jobs[cb->owner];
+    if (cb->job_prev)
+        cb_at(net, cb->job_prev)->job_next = cb->job_next;
+    else
+        job->cb_head = cb->job_next;
+    if (cb->job_next)
+        cb_at(net, cb->job_next)->job_prev = cb->job_prev;
+    u64map_del(&net->handles, cb_handle(cb));
+    net->ncallbacks--;
+    net->nlatches -= nlatch;
+    block_give(net, block, block_words(nlatch, nnode));
+}
+
+static inline bool handle_less(const qbt_net *net, uint32_t a, uint32_t b) {
+    return cb_handle(cb_at(net, a)) < cb_handle(cb_at(net, b));
+}
+
+static void sift_down(const qbt_net *net, uint32_t *f, size_t root, size_t n) {
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && handle_less(net, f[child], f[child + 1]))
+            child++;
+        if (!handle_less(net, f[root], f[child]))
+            return;
+        uint32_t t = f[root];
+        f[root] = f[child];
+        f[child] = t;
+    }
+}
+
+/* Registration order is handle order. Usually one or two callbacks fire per event: insertion
+ * sort; an event completing many callbacks at once gets a heapsort (no allocation). */
+static void sort_fired(qbt_net *net) {
+    uint32_t *f = net->fired;
+    size_t n = net->nfired;
+    if (n > 24) {
+        for (size_t i = n / 2; i-- > 0;)
+            sift_down(net, f, i, n);
+        for (size_t end = n - 1; end > 0; end--) {
+            uint32_t t = f[0];
+            f[0] = f[end];
+            f[end] = t;
+            sift_down(net, f, 0, end);
+        }
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = f[i];
+        size_t j = i;
+        while (j > 0 && handle_less(net, x, f[j - 1])) {
+            f[j] = f[j - 1];
+            j--;
+        }
+        f[j] = x;
+    }
+}
+
+static qbt_status out_reserve(qbt_net *net, size_t extra) {
+    void *arr = net->out;
+    qbt_status st = qbt_grow(&arr, &net->out_cap, net->out_len + extra, sizeof(qbt_firing));
+    net->out = arr;
+    return st;
+}
+
+/* Fires the callbacks collected in net->fired, in handle order, reporting each as (key, handle)
+ * in the output buffer (or, for catch-up, in the catch-up queue). */
+static qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
+    if (net->nfired == 0)
+        return QBT_OK;
+    sort_fired(net);
+    qbt_status st;
+    if (catchup) {
+        void *arr = net->catchup;
+        st = qbt_grow(&arr, &net->catchup_cap, net->ncatchup + net->nfired, sizeof(uint64_t));
+        net->catchup = arr;
+    } else {
+        st = out_reserve(net, net->nfired);
+    }
+    for (size_t i = 0; i < net->nfired; i++) {
+        uint32_t block = net->fired[i];
+        cb_t *cb = cb_at(net, block);
+        clear_callback(net, block);
+        if (st != QBT_OK)
+            continue; /* no room to report it: it re-arms uncounted (documented for ENOMEM) */
+        uint64_t handle = cb_handle(cb);
+        cb->count++;
+        if (catchup) {
+            net->catchup[net->ncatchup++] = handle;
+        } else {
+            net->out[net->out_len].key = key;
+            net->out[net->out_len].handle = handle;
+            net->out_len++;
+        }
+        if (cb->maximum && cb->count >= cb->maximum)
+            remove_callback(net, block);
+    }
+    net->nfired = 0;
+    return st;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+static job_t *find_job(const qbt_net *net, uint32_t jobid, uint32_t *slot_out) {
+    uint32_t slot = u64map_get(&net->job_index, jobid);
+    if (slot_out)
+        *slot_out = slot;
+    return slot == NIL32 ? NULL : &net->jobs[slot];
+}
+
+qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *label, size_t label_len,
+                       uint32_t pid) {
+    if (jobid > QBT_MAX_JOB_ID || pgrp > QBT_MAX_JOB_ID || (pid != QBT_NO_PID && pid > QBT_MAX_JOB_ID))
+        return QBT_ERANGE;
+    if (find_job(net, jobid, NULL))
+        return QBT_EDUPLICATE_JOB;
+    uint32_t label_id = STR_NONE, ref = NIL32;
+    if (label) {
+        uint32_t found = intern_find(&net->strings, label, label_len, intern_hash(label, label_len));
+        if (found != NIL32) {
+            uint32_t other = u64map_get(&net->label_index, label_key(pgrp, found));
+            if (other != NIL32) {
+                net->err.index = net->jobs[other].id;
+                return QBT_EDUPLICATE_LABEL;
+            }
+        }
+    }
+    void *arr = net->jobs;
+    qbt_status st = qbt_grow(&arr, &net->jobs_cap, net->jobs_len + 1, sizeof(job_t));
+    net->jobs = arr;
+    if (st == QBT_OK)
+        st = u64map_reserve(&net->job_index, 1);
+    if (st == QBT_OK && label)
+        st = u64map_reserve(&net->label_index, 1);
+    if (st == QBT_OK && label && (st = intern_ref(&net->strings, label, label_len, &label_id)) == QBT_OK) {
+        st = labelref_take(net, pgrp, label_id, &ref);
+        if (st != QBT_OK)
+            intern_decref(&net->strings, label_id);
+    }
+    if (st != QBT_OK)
+        return st;
+    uint32_t slot;
+    if (net->jobs_free != NIL32) {
+        slot = net->jobs_free;
+        net->jobs_free = net->jobs[slot].cb_head;
+    } else {
+        slot = (uint32_t)net->jobs_len++;
+    }
+    job_t *job = &net->jobs[slot];
+    job->id = jobid;
+    job->pgrp = pgrp;
+    job->pid = pid;
+    job->label = label_id;
+    job->ref = ref;
+    job->cb_head = 0;
+    u64map_put(&net->job_index, jobid, slot);
+    if (label)
+        u64map_put(&net->label_index, label_key(pgrp, label_id), slot);
+    net->njobs++;
+    return QBT_OK;
+}
+
+static uint64_t state_key(uint32_t job, uint8_t type, uint32_t extra) {
+    return (uint64_t)job << 33 | (uint64_t)type << 31 | extra;
+}
+
+qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
+    uint32_t slot;
+    job_t *job = find_job(net, jobid, &slot);
+    if (!job)
+        return QBT_EUNKNOWN_JOB;
+    while (net->jobs[slot].cb_head)
+        remove_callback(net, net->jobs[slot].cb_head);
+    job = &net->jobs[slot];
+    uint32_t first_state = u64map_get(&net->state_heads, jobid);
+    if (first_state != NIL32)
+        u64map_del(&net->state_heads, jobid);
+    for (uint32_t st = first_state; st != NIL32;) {
+        state_t *e = &net->states[st];
+        uint32_t next = e->next;
+        u64map_del(&net->state_index, state_key(e->job, e->type, e->extra));
+        intern_decref(&net->strings, e->extra);
+        e->next = net->states_free;
+        net->states_free = st;
+        st = next;
+    }
+    if (job->label != STR_NONE) {
+        u64map_del(&net->label_index, label_key(job->pgrp, job->label));
+        labelref_decref(net, job->ref);
+        intern_decref(&net->strings, job->label);
+    }
+    u64map_del(&net->job_index, jobid);
+    job->cb_head = net->jobs_free;
+    net->jobs_free = slot;
+    net->njobs--;
+    return QBT_OK;
+}
+
+/* ------------------------------------------------------------------ clock heap */
+
+static void heap_push(qbt_net *net, uint64_t due, uint32_t alpha_idx) {
+    QBT_ASSERT(net->heap_len < net->heap_cap);
+    size_t i = net->heap_len++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (net->heap[up].due <= due)
+            break;
+        net->heap[i] = net->heap[up];
+        i = up;
+    }
+    net->heap[i].due = due;
+    net->heap[i].alpha = alpha_idx;
+    net->alpha[alpha_idx].nametype |= INHEAP_BIT;
+}
+
+static uint32_t heap_pop(qbt_net *net) {
+    uint32_t top = net->heap[0].alpha;
+    heap_item last = net->heap[--net->heap_len];
+    size_t n = net->heap_len, i = 0;
+    for (size_t child; (child = 2 * i + 1) < n; i = child) {
+        if (child + 1 < n && net->heap[child + 1].due < net->heap[child].due)
+            child++;
+        if (last.due <= net->heap[child].due)
+            break;
+        net->heap[i] = net->heap[child];
+    }
+    if (n)
+        net->heap[i] = last;
+    net->alpha[top].nametype &= ~INHEAP_BIT;
+    return top;
+}
+
+/* First moment after the clock at which a new time atom is due; 0 when never. */
+static uint64_t first_due(const qbt_net *net, const tmp_atom *a) {
+    uint64_t clock = net->clock;
+    if (a->type == T_TIME || a->type == T_GLOBALTIME)
+        return a->time > clock ? a->time : 0;
+    if (a->time > clock)
+        return a->time;
+    uint64_t k = (clock - a->time) / a->interval + 1;
+    if (k > (UINT64_MAX - a->time) / a->interval)
+        return 0;
+    return a->time + k * a->interval;
+}
+
+static bool is_time_type(int type) {
+    return type == T_TIME || type == T_REPEAT || type == T_GLOBALTIME || type == T_GLOBALREPEAT;
+}
+
+/* ------------------------------------------------------------------ registration */
+
+/* References taken for one atom while preparing a registration; committed or dropped. */
+typedef struct {
+    uint32_t name, extra, ref; /* ref NIL32: none */
+    uint32_t ctx;
+} atom_ids;
+
+static void drop_ids(qbt_net *net, const atom_ids *ids, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        intern_decref(&net->strings, ids[i].name);
+        intern_decref(&net->strings, ids[i].extra);
+        if (ids[i].ref != NIL32)
+            labelref_decref(net, ids[i].ref);
+    }
+}
+
+static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *owner, atom_ids *ids) {
+    void *buf = net->lower;
+    qbt_status st = qbt_grow(&buf, &net->lower_cap, a->name_len, 1);
+    net->lower = buf;
+    if (st != QBT_OK)
+        return st;
+    for (size_t i = 0; i < a->name_len; i++) {
+        char c = a->name[i];
+        net->lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    ids->ref = NIL32;
+    ids->extra = STR_NONE;
+    if ((st = intern_ref(&net->strings, net->lower, a->name_len, &ids->name)) != QBT_OK)
+        return st;
+    if (a->extra && (st = intern_ref(&net->strings, a->extra, a->extra_len, &ids->extra)) != QBT_OK) {
+        intern_decref(&net->strings, ids->name);
+        return st;
+    }
+    switch (a->ctx) {
+    case CTX_SELF:
+        ids->ctx = owner->id;
+        break;
+    case CTX_PARENT:
+        ids->ctx = owner->pid;
+        break;
+    case CTX_ID:
+        ids->ctx = a->job;
+        break;
+    case CTX_GLOBAL:
+        ids->ctx = GLOBAL_CTX;
+        break;
+    default: {
+        uint32_t label;
+        st = intern_ref(&net->strings, a->label, a->label_len, &label);
+        if (st == QBT_OK) {
+            st = labelref_take(net, owner->pgrp, label, &ids->ref);
+            intern_decref(&net->strings, label); /* the label reference holds its own */
+        }
+        if (st != QBT_OK) {
+            intern_decref(&net->strings, ids->name);
+            intern_decref(&net->strings, ids->extra);
+            return st;
+        }
+        ids->ctx = LABEL_BIT | ids->ref;
+    }
+    }
+    return QBT_OK;
+}
+
+static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const job_t *owner) {
+    const parse_scratch *s = &net->scratch;
+    for (uint32_t i = 0; i < s->natoms; i++) {
+        const tmp_atom *a = &s->atoms[i];
+        if (a->type == T_TIME || a->type == T_GLOBALTIME) {
+            if (a->time <= net->clock)
+                set_latch(net, latch_off(block, i));
+            continue;
+        }
+        if (a->type > T_WORK || ids[i].extra == STR_STAR)
+            continue;
+        uint32_t jobid = ids[i].ctx;
+        if (a->ctx == CTX_LABEL) {
+            uint32_t slot = u64map_get(&net->label_index, label_key(owner->pgrp, (uint32_t)net->refs[ids[i].ref].key));
+            if (slot == NIL32)
+                continue;
+            jobid = net->jobs[slot].id;
+        }
+        uint32_t entry = u64map_get(&net->state_index, state_key(jobid, a->type, ids[i].extra));
+        if (entry == NIL32)
+            continue;
+        uint32_t state = net->states[entry].state;
+        if (ids[i].name == state || (ids[i].name == STR_DONE && IS_TERMINAL(state)))
+            set_latch(net, latch_off(block, i));
+    }
+}
+
+qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n, uint32_t owner_id,
+                   uint32_t maximum, uint64_t *handle_out) {
+    uint32_t owner_slot;
+    if (!find_job(net, owner_id, &owner_slot))
+        return QBT_EUNKNOWN_JOB;
+    if (n == 0)
+        return QBT_EEMPTY_LIST;
+    parse_scratch *s = &net->scratch;
+    s->natoms = s->nnodes = s->noperands = 0;
+    const job_t *owner = &net->jobs[owner_slot];
+    bool has_pid = owner->pid != QBT_NO_PID;
+    qbt_status st = QBT_OK;
+    for (size_t i = 0; i < n && st == QBT_OK; i++) {
+        st = qbt_parse_expr(s, exprs[i], lens[i], owner_id, has_pid, &net->err);
+        net->err.index = i;
+    }
+    if (st == QBT_OK)
+        st = qbt_parse_join(s, 0);
+    if (st != QBT_OK)
+        return st;
+    if (s->natoms > QBT_MAX_ATOMS)
+        return QBT_ETOO_LARGE;
+    size_t natoms = s->natoms, nnodes = s->nnodes;
+
+    /* Phase 2: take references and reserve room; undo on failure. */
+    void *arr = net->taken;
+    st = qbt_grow(&arr, &net->taken_cap, natoms * (sizeof(atom_ids) / sizeof(uint32_t)), sizeof(uint32_t));
+    net->taken = arr;
+    if (st != QBT_OK)
+        return st;
+    atom_ids *ids = (atom_ids *)net->taken;
+    size_t taken = 0, ntime = 0;
+    for (; taken < natoms && st == QBT_OK; taken++) {
+        st = take_atom_ids(net, &s->atoms[taken], &net->jobs[owner_slot], &ids[taken]);
+        ntime += is_time_type(s->atoms[taken].type);
+    }
+    if (st != QBT_OK) {
+        drop_ids(net, ids, taken - 1);
+        return st;
+    }
+    size_t words = block_words(natoms, nnodes);
+    st = block_reserve(net, words);
+    if (st == QBT_OK)
+        st = u64map_reserve(&net->handles, 1);
+    if (st == QBT_OK)
+        st = alpha_reserve(net, natoms);
+    if (st == QBT_OK) {
+        arr = net->fired;
+        st = qbt_grow(&arr, &net->fired_cap, net->ncallbacks + 1, sizeof(uint32_t));
+        net->fired = arr;
+    }
+    if (st == QBT_OK && ntime) {
+        arr = net->heap;
+        st = qbt_grow(&arr, &net->heap_cap, net->heap_len + ntime, sizeof(heap_item));
+        net->heap = arr;
+    }
+    if (st == QBT_OK && net->state_aware) {
+        arr = net->catchup;
+        st = qbt_grow(&arr, &net->catchup_cap, net->ncatchup + 1, sizeof(uint64_t));
+        net->catchup = arr;
+    }
+    if (st != QBT_OK) {
+        drop_ids(net, ids, natoms);
+        return st;
+    }
+
+    /* Phase 3: commit; nothing below can fail. */
+    job_t *job = &net->jobs[owner_slot];
+    uint32_t block = block_take(net, words);
+    cb_t *cb = cb_at(net, block);
+    uint64_t handle = net->next_handle++;
+    cb->handle_lo = (uint32_t)handle;
+    cb->handle_hi = (uint32_t)(handle >> 32);
+    cb->owner = owner_slot;
+    cb->job_prev = 0;
+    cb->job_next = job->cb_head;
+    if (job->cb_head)
+        cb_at(net, job->cb_head)->job_prev = block;
+    job->cb_head = block;
+    cb->count = 0;
+    cb->maximum = maximum;
+    cb->gen = 1;
+    cb->nlatch = (uint16_t)natoms;
+    cb->nnode = (uint16_t)nnodes;
+    cb->unused = 0;
+    u64map_put(&net->handles, handle, block);
+    for (uint32_t i = 0; i < natoms; i++) {
+        const tmp_atom *a = &s->atoms[i];
+        uint32_t nametype = NAMETYPE(ids[i].name, a->type);
+        uint32_t idx = alpha_find(net, nametype, ids[i].ctx, ids[i].extra);
+        if (idx == NIL32) {
+            idx = alpha_insert(net, nametype, ids[i].ctx, ids[i].extra); /* takes the references */
+            uint64_t due = is_time_type(a->type) ? first_due(net, a) : 0;
+            if (due)
+                heap_push(net, due, idx);
+        } else {
+            drop_ids(net, &ids[i], 1);
+        }
+        uint32_t off = latch_off(block, i);
+        latch_t *l = latch_at(net, off);
+        l->gen = 0;
+        l->parent = a->parent == NIL32 ? PARENT_ROOT : (uint16_t)a->parent;
+        l->index = (uint16_t)i;
+        l->ctx = a->ctx;
+        l->unused = 0;
+        alpha_entry *e = &net->alpha[idx];
+        l->prev = ALPHA_TAG | idx;
+        l->next = e->head;
+        if (e->head)
+            latch_at(net, e->head)->prev = off;
+        e->head = off;
+    }
+    node_t *nodes = nodes_of(net, block, cb);
+    for (uint32_t j = 0; j < nnodes; j++) {
+        const tmp_node *t = &s->nodes[j];
+        nodes[j].parent = t->parent == NIL32 ? PARENT_ROOT : (uint16_t)t->parent;
+        nodes[j].gen = 0;
+        nodes[j].nchild = (uint16_t)(t->nchild | (t->is_and ? AND_BIT : 0));
+        nodes[j].count = 0;
+    }
+    net->ncallbacks++;
+    net->nlatches += natoms;
+    *handle_out = handle;
+    if (net->state_aware) {
+        catch_up(net, block, ids, &net->jobs[owner_slot]);
+        fire(net, 0, true); /* room was reserved: cannot fail */
+    }
+    return QBT_OK;
+}
+
+qbt_status qbt_remove(qbt_net *net, uint64_t handle) {
+    uint32_t block = u64map_get(&net->handles, handle);
+    if (block == NIL32)
+        return QBT_EUNKNOWN_HANDLE;
+    remove_callback(net, block);
+    return QBT_OK;
+}
+
+/* ------------------------------------------------------------------ events */
+
+static uint32_t find_name(qbt_net *net, const char *s, size_t n) {
+    bool upper = false;
+    for (size_t i = 0; i < n; i++)
+        upper |= s[i] >= 'A' && s[i] <= 'Z';
+    if (!upper)
+        return intern_find(&net->strings, s, n, intern_hash(s, n));
+    char small[64];
+    char *buf = small;
+    if (n > sizeof small) {
+        void *p = net->lower;
+        if (qbt_grow(&p, &net->lower_cap, n, 1) != QBT_OK)
+            return NIL32 - 1;
+        buf = net->lower = p;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+    return intern_find(&net->strings, buf, n, intern_hash(buf, n));
+}
+
+/* Records the item's new state; *old gets the previous one (STR_NONE if new). */
+static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *extra_id, uint32_t state,
+                               uint32_t *old) {
+    uint64_t key = state_key(ev->job, ev->type, *extra_id == NIL32 ? 0 : *extra_id);
+    uint32_t entry = *extra_id == NIL32 ? NIL32 : u64map_get(&net->state_index, key);
+    if (entry == NIL32) {
+        void *arr = net->states;
+        qbt_status st = qbt_grow(&arr, &net->states_cap, net->states_len + 1, sizeof(state_t));
+        net->states = arr;
+        if (st == QBT_OK)
+            st = u64map_reserve(&net->state_index, 1);
+        if (st == QBT_OK)
+            st = u64map_reserve(&net->state_heads, 1);
+        if (st == QBT_OK) {
+            if (ev->type == T_JOB)
+                *extra_id = STR_NONE;
+            else
+                st = intern_ref(&net->strings, ev->extra, ev->extra_len, extra_id);
+        }
+        if (st != QBT_OK)
+            return st;
+        if (net->states_free != NIL32) {
+            entry = net->states_free;
+            net->states_free = net->states[entry].next;
+        } else {
+            entry = (uint32_t)net->states_len++;
+        }
+        state_t *e = &net->states[entry];
+        e->job = ev->job;
+        e->extra = *extra_id;
+        e->type = ev->type;
+        e->state = STR_NONE;
+        uint32_t head = u64map_get(&net->state_heads, ev->job);
+        e->next = head;
+        u64map_put(&net->state_heads, ev->job, entry);
+        u64map_put(&net->state_index, state_key(ev->job, ev->type, *extra_id), entry);
+    }
+    *old = net->states[entry].state;
+    net->states[entry].state = (uint8_t)state;
+    return QBT_OK;
+}
+
+static void for_contexts(qbt_net *net, uint32_t nametype, uint32_t ctx0, uint32_t ctx1, uint32_t extra,
+                         bool set) {
+    uint32_t a = alpha_find(net, nametype, ctx0, extra);
+    if (a != NIL32)
+        set ? set_all(net, a) : unset_all(net, a);
+    if (ctx1 != NIL32 && (a = alpha_find(net, nametype, ctx1, extra)) != NIL32)
+        set ? set_all(net, a) : unset_all(net, a);
+}
+
+static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key) {
+    uint32_t name = find_name(net, ev->name, ev->name_len);
+    if (name == NIL32 - 1)
+        return QBT_ENOMEM;
+    int type = ev->type;
+    uint32_t ctx0 = ev->job == NIL32 ? GLOBAL_CTX : ev->job, ctx1 = NIL32;
+    if (ev->job != NIL32 && net->n_label_alpha) {
+        const job_t *job = find_job(net, ev->job, NULL);
+        if (job && job->ref != NIL32)
+            ctx1 = LABEL_BIT | job->ref;
+    }
+    uint32_t extra = STR_NONE;
+    if (ev->extra)
+        extra = intern_find(&net->strings, ev->extra, ev->extra_len, intern_hash(ev->extra, ev->extra_len));
+    if (net->state_aware && type <= T_WORK && name != NIL32 && IS_STATE_NAME(name)) {
+        uint32_t old;
+        qbt_status st = update_state(net, ev, &extra, name, &old);
+        if (st != QBT_OK)
+            return st;
+        if (old != STR_NONE && old != name) {
+            for_contexts(net, NAMETYPE(old, type), ctx0, ctx1, extra, false);
+            if (IS_TERMINAL(old) && !IS_TERMINAL(name) && net->n_done_alpha)
+                for_contexts(net, NAMETYPE(STR_DONE, type), ctx0, ctx1, extra, false);
+        }
+    }
+    bool star = net->n_star_alpha && (type == T_WORK || type == T_SUBJOB || type == T_HOST);
+    if (name != NIL32) {
+        if (extra != NIL32)
+            for_contexts(net, NAMETYPE(name, type), ctx0, ctx1, extra, true);
+        if (star)
+            for_contexts(net, NAMETYPE(name, type), ctx0, ctx1, STR_STAR, true);
+    }
+    if (net->n_done_alpha && name != NIL32 && IS_TERMINAL(name)) {
+        if (extra != NIL32)
+            for_contexts(net, NAMETYPE(STR_DONE, type), ctx0, ctx1, extra, true);
+        if (star)
+            for_contexts(net, NAMETYPE(STR_DONE, type), ctx0, ctx1, STR_STAR, true);
+    }
+    return fire(net, key, false);
+}
+
+qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
+    parsed_event ev;
+    qbt_status st = qbt_parse_event(event, len, -1, &ev, &net->err);
+    if (st != QBT_OK)
+        return st;
+    net->out_len = 0;
+    return apply_event(net, &ev, 0);
+}
+
+qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n) {
+    void *arr = net->events;
+    qbt_status st = qbt_grow(&arr, &net->events_cap, n, sizeof(parsed_event));
+    net->events = arr;
+    if (st != QBT_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        if ((st = qbt_parse_event(events[i], lens[i], (long long)i, &net->events[i], &net->err)) != QBT_OK)
+            return st;
+    net->out_len = 0;
+    for (size_t i = 0; i < n && st == QBT_OK; i++)
+        st = apply_event(net, &net->events[i], i);
+    return st;
+}
+
+qbt_status qbt_advance(qbt_net *net, uint64_t now) {
+    if (now < net->clock)
+        return QBT_ECLOCK;
+    net->out_len = 0;
+    qbt_status st = QBT_OK;
+    while (net->heap_len && net->heap[0].due <= now) {
+        uint64_t t = net->heap[0].due;
+        while (net->heap_len && net->heap[0].due == t) {
+            uint32_t a = heap_pop(net);
+            alpha_entry *e = &net->alpha[a];
+            int type = NT_TYPE(e->nametype);
+            if (!e->head) {
+                alpha_release(net, a);
+                continue;
+            }
+            set_all(net, a);
+            if (type == T_REPEAT || type == T_GLOBALREPEAT) {
+                const intern_entry *text = &net->strings.entries[e->extra];
+                uint64_t start, interval;
+                if (qbt_parse_repeat(text->text, text->len, &start, &interval) && t <= UINT64_MAX - interval)
+                    heap_push(net, t + interval, a);
+            }
+        }
+        net->clock = t;
+        qbt_status fst = fire(net, t, false);
+        if (st == QBT_OK)
+            st = fst;
+    }
+    net->clock = now;
+    return st;
+}
+
+qbt_status qbt_drain_catch_up(qbt_net *net) {
+    qbt_status st = out_reserve(net, net->ncatchup);
+    if (st != QBT_OK)
+        return st;
+    for (size_t i = 0; i < net->ncatchup; i++) {
+        net->out[i].key = 0;
+        net->out[i].handle = net->catchup[i];
+    }
+    net->out_len = net->ncatchup;
+    net->ncatchup = 0;
+    return QBT_OK;
+}
+
+/* ------------------------------------------------------------------ introspection */
+
+static qbt_status atom_text(const qbt_net *net, uint32_t block, uint32_t i, error_buf *b) {
+    uint32_t off = latch_off(block, i);
+    const latch_t *l = latch_at(net, off);
+    uint32_t p = l->prev;
+    while (!(p & ALPHA_TAG))
+        p = latch_at(net, p)->prev;
+    const alpha_entry *e = &net->alpha[p & ~ALPHA_TAG];
+    const intern_entry *name = &net->strings.entries[NT_NAME(e->nametype)];
+    size_t type_len;
+    const char *type = qbt_type_name((int)NT_TYPE(e->nametype), &type_len);
+    b->len = 0;
+    qbt_status st = sb_put(b, name->text, name->len);
+    if (st == QBT_OK && (st = sb_puts(b, "-")) == QBT_OK)
+        st = sb_put(b, type, type_len);
+    if (st == QBT_OK && l->ctx != CTX_GLOBAL) {
+        st = sb_puts(b, "-");
+        if (st == QBT_OK) {
+            if (l->ctx == CTX_SELF)
+                st = sb_puts(b, "self");
+            else if (l->ctx == CTX_PARENT)
+                st = sb_puts(b, "parent");
+            else if (l->ctx == CTX_ID)
+                st = sb_putu(b, e->ctx);
+            else {
+                const intern_entry *label = &net->strings.entries[(uint32_t)net->refs[e->ctx & ~LABEL_BIT].key];
+                st = sb_put(b, label->text, label->len);
+            }
+        }
+    }
+    if (st == QBT_OK && e->extra != STR_NONE) {
+        const intern_entry *extra = &net->strings.entries[e->extra];
+        if ((st = sb_puts(b, "-")) == QBT_OK)
+            st = sb_put(b, extra->text, extra->len);
+    }
+    return st;
+}
+
+qbt_status qbt_why_not(qbt_net *net, uint64_t handle, qbt_atom_visitor visit, void *ctx) {
+    uint32_t block = u64map_get(&net->handles, handle);
+    if (block == NIL32)
+        return QBT_EUNKNOWN_HANDLE;
+    error_buf text = {0};
+    qbt_status st = QBT_OK;
+    uint32_t nlatch = cb_at(net, block)->nlatch;
+    for (uint32_t i = 0; i < nlatch && st == QBT_OK; i++) {
+        st = atom_text(net, block, i, &text);
+        if (st == QBT_OK) {
+            const cb_t *cb = cb_at(net, block);
+            int latched = latch_at(net, latch_off(block, i))->gen == cb->gen;
+            if (visit(ctx, text.text, text.len, latched) != 0)
+                st = QBT_ENOMEM;
+        }
+    }
+    qbt_mfree(text.text);
+    return st;
+}
+
+qbt_status qbt_callback_info(const qbt_net *net, uint64_t handle, uint32_t *owner, uint32_t *count) {
+    uint32_t block = u64map_get(&net->handles, handle);
+    if (block == NIL32)
+        return QBT_EUNKNOWN_HANDLE;
+    const cb_t *cb = cb_at(net, block);
+    *owner = net->jobs[cb->owner].id;
+    *count = cb->count;
+    return QBT_OK;
+}
+
+int qbt_has_callback(const qbt_net *net, uint64_t handle) { return u64map_get(&net->handles, handle) != NIL32; }
+int qbt_has_job(const qbt_net *net, uint32_t jobid) { return find_job(net, jobid, NULL) != NULL; }
+
+void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
+    const intern_table *t = &net->strings;
+    size_t maps = net->free_large.cap + net->handles.cap + net->ref_index.cap + net->job_index.cap +
+                  net->label_index.cap + net->state_index.cap + net->state_heads.cap;
+    out->callbacks = net->ncallbacks;
+    out->atoms = net->nlatches;
+    out->alpha_entries = net->alpha_live;
+    out->jobs = net->njobs;
+    out->bytes = sizeof *net + net->pool_cap * sizeof(uint32_t) + maps * sizeof(u64map_slot) +
+                 net->alpha_cap * sizeof(alpha_entry) + net->aslot_cap * sizeof(alpha_slot) +
+                 t->cap * sizeof(intern_entry) + t->slot_cap * sizeof(uint32_t) + t->text_bytes +
+                 net->refs_cap * sizeof(labelref) + net->jobs_cap * sizeof(job_t) +
+                 net->states_cap * sizeof(state_t) + net->heap_cap * sizeof(heap_item) +
+                 net->fired_cap * sizeof(uint32_t) + net->out_cap * sizeof(qbt_firing) +
+                 net->catchup_cap * sizeof(uint64_t) + net->scratch.atoms_cap * sizeof(tmp_atom) +
+                 net->scratch.nodes_cap * sizeof(tmp_node) + net->scratch.operands_cap * sizeof(uint32_t) +
+                 net->events_cap * sizeof(parsed_event) + net->taken_cap * sizeof(uint32_t) + net->lower_cap +
+                 net->err.cap;
+}

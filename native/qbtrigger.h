@@ -1,0 +1,116 @@
+/*
+ * qbtrigger.h: the matcher core, embeddable from C or C++ (no Python.h anywhere in native/).
+ *
+ * A qbt_net holds jobs, callbacks (trigger expressions compiled to small AND/OR trees) and one
+ * shared alpha index: a hash table from an atom key (name, type, context, extra) to the list of
+ * latches waiting on it. Feeding an event probes at most eight keys (its name and `done`, its
+ * extra and `*`, its job id and its job's label) and touches only the latches found there, so
+ * the cost of an event does not depend on how many callbacks are registered.
+ *
+ * Semantics are those of docs/semantics.md; the Python twin (python/qbtrigger/_pure.py) is the
+ * executable reference and the test suite checks that both agree on every generated case.
+ *
+ * Conventions
+ *  - Every function returns a qbt_status. On anything but QBT_OK the network is exactly as it was
+ *    before the call (registration reserves all memory it needs before it changes anything).
+ *  - Strings are (pointer, length) pairs of UTF-8 and may contain NUL bytes.
+ *  - Results of feed/advance/drain go to an output buffer owned by the network, valid until the
+ *    next call that changes the network: qbt_output() returns it.
+ *  - Error details (message text, column, index) are kept until the next failing call:
+ *    qbt_error_message(), qbt_error_column(), qbt_error_index().
+ *  - Not thread-safe: one network, one thread at a time.
+ */
+#ifndef QBTRIGGER_H
+#define QBTRIGGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qbt_net qbt_net;
+
+typedef enum {
+    QBT_OK = 0,
+    QBT_ENOMEM,          /* out of memory */
+    QBT_ESYNTAX,         /* bad trigger expression: message, column, index of the list item */
+    QBT_EEVENT,          /* malformed event string: message (and index for feed_many) */
+    QBT_EUNKNOWN_JOB,    /* job id not added */
+    QBT_EUNKNOWN_HANDLE, /* callback handle never issued or gone */
+    QBT_EDUPLICATE_JOB,  /* add_job of a job id already added */
+    QBT_EDUPLICATE_LABEL,/* label already held by another job of the pgrp: index = that job */
+    QBT_ERANGE,          /* a job id, pgrp or pid outside 0..QBT_MAX_JOB_ID */
+    QBT_EMAXIMUM,        /* maximum 0 passed where "at least 1" is meant */
+    QBT_ECLOCK,          /* advance() to a time before the clock */
+    QBT_EEMPTY_LIST,     /* add() of an empty trigger list */
+    QBT_ETOO_LARGE       /* an expression with more than QBT_MAX_ATOMS atoms, or a network full */
+} qbt_status;
+
+#define QBT_MAX_JOB_ID 2147483647u
+#define QBT_MAX_DEPTH 256
+#define QBT_MAX_ATOMS 32000u
+#define QBT_NO_PID UINT32_MAX
+
+/* An entry of the output buffer: (event index or moment, callback handle). */
+typedef struct {
+    uint64_t key;
+    uint64_t handle;
+} qbt_firing;
+
+typedef struct {
+    size_t callbacks;     /* live callbacks */
+    size_t atoms;         /* latches of live callbacks */
+    size_t alpha_entries; /* distinct atom keys */
+    size_t jobs;          /* added jobs */
+    size_t bytes;         /* memory held by the network, capacity included */
+} qbt_stats;
+
+qbt_net *qbt_new(int state_aware); /* NULL when out of memory */
+void qbt_free(qbt_net *net);
+
+qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *label,
+                       size_t label_len, uint32_t pid); /* label NULL: none; pid QBT_NO_PID: none */
+qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid);
+
+/* Registers one callback whose trigger is the OR of the n expressions. maximum 0: unlimited.
+ * With state_aware, catch-up firings go to a queue read by qbt_drain_catch_up(). */
+qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n,
+                   uint32_t owner, uint32_t maximum, uint64_t *handle_out);
+qbt_status qbt_remove(qbt_net *net, uint64_t handle);
+
+/* Events: output entries are (index of the event, handle); qbt_feed uses index 0. */
+qbt_status qbt_feed(qbt_net *net, const char *event, size_t len);
+qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n);
+/* Moves the clock to now; output entries are (moment, handle). */
+qbt_status qbt_advance(qbt_net *net, uint64_t now);
+uint64_t qbt_clock(const qbt_net *net);
+/* Handles fired at registration (state-aware catch-up) since the last drain; output key 0. */
+qbt_status qbt_drain_catch_up(qbt_net *net);
+
+const qbt_firing *qbt_output(const qbt_net *net, size_t *count);
+
+/* Calls visit(ctx, text, len, latched) for each atom of the callback, in expression order.
+ * A non-zero return from visit stops the walk and is passed back (as ENOMEM if not a status). */
+typedef int (*qbt_atom_visitor)(void *ctx, const char *text, size_t len, int latched);
+qbt_status qbt_why_not(qbt_net *net, uint64_t handle, qbt_atom_visitor visit, void *ctx);
+qbt_status qbt_callback_info(const qbt_net *net, uint64_t handle, uint32_t *owner, uint32_t *count);
+int qbt_has_callback(const qbt_net *net, uint64_t handle);
+int qbt_has_job(const qbt_net *net, uint32_t jobid);
+void qbt_get_stats(const qbt_net *net, qbt_stats *out);
+int qbt_state_aware(const qbt_net *net);
+
+const char *qbt_error_message(const qbt_net *net, size_t *len);
+size_t qbt_error_column(const qbt_net *net);
+uint64_t qbt_error_index(const qbt_net *net);
+
+/* Debug builds (QBT_DEBUG): live allocation count, and a switch that makes the n-th allocation
+ * from now fail (0: never), to test out-of-memory paths. Both are no-ops otherwise. */
+size_t qbt_debug_live_allocations(void);
+void qbt_debug_fail_allocation(size_t nth);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QBTRIGGER_H */

@@ -1,0 +1,337 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The C core behind the Network API: the only code touching both Python objects and native/.
+
+It converts arguments (validated by the helpers shared with the pure twin, so both raise the
+same errors), calls the C core and turns its status codes into exceptions in one place,
+_raise_status().
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport uint32_t, uint64_t
+
+from ._common import (
+    MAX_JOB_ID,
+    Event,
+    TriggerSyntaxError,
+    WhyNot,
+    check_id,
+    check_label,
+    check_maximum,
+    check_time,
+    event_index_error,
+    parse_event,
+    too_many_atoms,
+    trigger_list,
+)
+
+__all__ = ["Network", "debug_live_allocations", "debug_fail_allocation"]
+
+
+cdef inline const char *_utf8(object text, Py_ssize_t *size, list keep) except NULL:
+    """UTF-8 of a str without copying; lone surrogates go through 'surrogatepass' (kept alive
+    in `keep`) so that every str the pure twin accepts reaches the C core too."""
+    cdef const char *data = NULL
+    try:
+        data = PyUnicode_AsUTF8AndSize(text, size)
+    except UnicodeEncodeError:
+        raw = (<str>text).encode("utf-8", "surrogatepass")
+        keep.append(raw)
+        size[0] = len(raw)
+        data = raw
+    return data
+
+
+cdef str _decode(const char *data, size_t size):
+    return data[:size].decode("utf-8", "surrogatepass")
+
+
+cdef int _collect_atom(void *ctx, const char *text, size_t size, int latched) noexcept:
+    try:
+        (<list>ctx).append((_decode(text, size), latched))
+        return 0
+    except BaseException:
+        return 1
+
+
+def debug_live_allocations():
+    """Live allocations of the C core (debug builds only; 0 otherwise)."""
+    return qbt_debug_live_allocations()
+
+
+def debug_fail_allocation(size_t nth):
+    """Debug builds: make the nth allocation from now fail (0: never)."""
+    qbt_debug_fail_allocation(nth)
+
+
+cdef class Network:
+    """A trigger-matching network: jobs, callbacks and the shared alpha index (C core)."""
+
+    cdef qbt_net *net
+
+    def __cinit__(self, state_aware=False):
+        self.net = qbt_new(1 if state_aware else 0)
+        if self.net is NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        qbt_free(self.net)
+
+    # ------------------------------------------------------------------ errors
+
+    cdef int _raise_status(self, qbt_status status, object subject=None, object expressions=None) except -1:
+        """The one place where C status codes become exceptions."""
+        cdef size_t size = 0
+        cdef const char *text = qbt_error_message(self.net, &size)
+        if status == QBT_ENOMEM:
+            raise MemoryError()
+        if status == QBT_ESYNTAX:
+            raise TriggerSyntaxError(
+                expressions[qbt_error_index(self.net)], qbt_error_column(self.net), _decode(text, size)
+            )
+        if status == QBT_EEVENT:
+            raise ValueError(_decode(text, size))
+        if status == QBT_EUNKNOWN_JOB:
+            raise KeyError(f"unknown job {subject}")
+        if status == QBT_EUNKNOWN_HANDLE:
+            raise KeyError(f"unknown callback handle {subject}")
+        if status == QBT_EDUPLICATE_JOB:
+            raise ValueError(f"job {subject} is already added")
+        if status == QBT_EDUPLICATE_LABEL:
+            label, pgrp = subject
+            raise ValueError(
+                f"label '{label}' is already used in pgrp {pgrp} by job {qbt_error_index(self.net)}"
+            )
+        if status == QBT_EEMPTY_LIST:
+            raise TriggerSyntaxError("", 0, "empty trigger list")
+        if status == QBT_ETOO_LARGE:
+            raise too_many_atoms()
+        raise SystemError(f"qbtrigger C core returned status {<int>status}")
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def state_aware(self):
+        return bool(qbt_state_aware(self.net))
+
+    @property
+    def clock(self):
+        return qbt_clock(self.net)
+
+    def __len__(self):
+        cdef qbt_stats stats
+        qbt_get_stats(self.net, &stats)
+        return stats.callbacks
+
+    def __contains__(self, handle):
+        if type(handle) is not int or handle < 1 or handle >= 2**64:
+            return False
+        return bool(qbt_has_callback(self.net, handle))
+
+    # ------------------------------------------------------------------ jobs
+
+    def add_job(self, jobid, pgrp=None, label=None, pid=None):
+        """Adds a job; pgrp defaults to the job's own id."""
+        cdef uint32_t c_job = check_id(jobid)
+        cdef uint32_t c_pgrp = c_job if pgrp is None else check_id(pgrp, "pgrp")
+        cdef uint32_t c_pid = QBT_NO_PID if pid is None else check_id(pid, "pid")
+        check_label(label)
+        cdef Py_ssize_t size = 0
+        cdef const char *data = NULL
+        cdef list keep = []
+        if label is not None:
+            data = _utf8(label, &size, keep)
+        status = qbt_add_job(self.net, c_job, c_pgrp, data, size, c_pid)
+        if status != QBT_OK:
+            self._raise_status(status, (label, c_pgrp) if status == QBT_EDUPLICATE_LABEL else jobid)
+
+    def remove_job(self, jobid):
+        """Removes a job and every callback it owns."""
+        cdef uint32_t c_job = check_id(jobid)
+        status = qbt_remove_job(self.net, c_job)
+        if status != QBT_OK:
+            self._raise_status(status, jobid)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def add(self, triggers, owner, maximum=None):
+        """Registers a callback; returns its handle. `triggers`: str or list of str (an OR)."""
+        cdef tuple expressions = trigger_list(triggers)
+        cdef uint32_t c_owner = check_id(owner, "owner")
+        if not qbt_has_job(self.net, c_owner):
+            raise KeyError(f"unknown job {owner}")
+        cdef uint32_t c_maximum = check_maximum(maximum)
+        cdef Py_ssize_t n = len(expressions)
+        cdef Py_ssize_t i, size
+        cdef uint64_t handle = 0
+        cdef list keep = []
+        cdef const char *one_data
+        cdef size_t one_size
+        cdef const char **datas
+        cdef size_t *sizes
+        if n == 1:
+            one_data = _utf8(expressions[0], &size, keep)
+            one_size = <size_t>size
+            status = qbt_add(self.net, &one_data, &one_size, 1, c_owner, c_maximum, &handle)
+        else:
+            datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
+            sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
+            try:
+                if datas is NULL or sizes is NULL:
+                    raise MemoryError()
+                for i in range(n):
+                    datas[i] = _utf8(expressions[i], &size, keep)
+                    sizes[i] = <size_t>size
+                status = qbt_add(self.net, datas, sizes, n, c_owner, c_maximum, &handle)
+            finally:
+                PyMem_Free(datas)
+                PyMem_Free(sizes)
+        if status != QBT_OK:
+            self._raise_status(status, owner, expressions)
+        return handle
+
+    def remove(self, handle):
+        """Removes a callback."""
+        status = qbt_remove(self.net, self._handle(handle))
+        if status != QBT_OK:
+            self._raise_status(status, handle)
+
+    cdef uint64_t _handle(self, object handle) except? 0:
+        if type(handle) is int and 1 <= handle < 2**64:
+            return handle
+        if not isinstance(handle, int) or isinstance(handle, bool):
+            raise TypeError(f"a callback handle must be an int, not {type(handle).__name__}")
+        raise KeyError(f"unknown callback handle {handle}")
+
+    def count(self, handle):
+        """How many times the callback fired."""
+        cdef uint32_t owner = 0, count = 0
+        status = qbt_callback_info(self.net, self._handle(handle), &owner, &count)
+        if status != QBT_OK:
+            self._raise_status(status, handle)
+        return count
+
+    def owner(self, handle):
+        """The job that owns the callback."""
+        cdef uint32_t owner = 0, count = 0
+        status = qbt_callback_info(self.net, self._handle(handle), &owner, &count)
+        if status != QBT_OK:
+            self._raise_status(status, handle)
+        return owner
+
+    def why_not(self, handle):
+        """The callback's atoms, split into latched and still awaited (expression order)."""
+        cdef list atoms = []
+        status = qbt_why_not(self.net, self._handle(handle), _collect_atom, <void *>atoms)
+        if status != QBT_OK:
+            self._raise_status(status, handle)
+        return WhyNot(
+            tuple([text for text, latched in atoms if latched]),
+            tuple([text for text, latched in atoms if not latched]),
+        )
+
+    def drain_catch_up(self):
+        """Handles that fired at registration (state-aware catch-up) since the last call."""
+        status = qbt_drain_catch_up(self.net)
+        if status != QBT_OK:
+            self._raise_status(status)
+        cdef size_t count = 0, i
+        cdef const qbt_firing *out = qbt_output(self.net, &count)
+        return [out[i].handle for i in range(count)]
+
+    # ------------------------------------------------------------------ events
+
+    def feed(self, event):
+        """Applies one event ('name-type-jobid[-extra]'); returns the handles fired, in order."""
+        cdef Py_ssize_t size
+        cdef const char *data
+        cdef bytes raw
+        if type(event) is str:
+            try:
+                data = PyUnicode_AsUTF8AndSize(event, &size)
+            except UnicodeEncodeError:
+                raw = (<str>event).encode("utf-8", "surrogatepass")
+                data = raw
+                size = len(raw)
+        elif isinstance(event, Event):
+            return self.feed(str(event))
+        else:
+            parse_event(event)  # raises the TypeError the twin raises
+            raise AssertionError("unreachable")
+        status = qbt_feed(self.net, data, size)
+        if status != QBT_OK:
+            self._raise_status(status)
+        cdef size_t count = 0, i
+        cdef const qbt_firing *out = qbt_output(self.net, &count)
+        return [out[i].handle for i in range(count)]
+
+    def feed_many(self, events):
+        """Applies events in order; returns (index of the event, handle) for every firing.
+
+        Every event is parsed before any is applied: a malformed one leaves the network as it was.
+        """
+        cdef list items = events if type(events) is list else list(events)
+        cdef Py_ssize_t n = len(items)
+        cdef Py_ssize_t i, size
+        cdef list keep = []
+        cdef const char **datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
+        cdef size_t *sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
+        cdef size_t count = 0, k
+        cdef const qbt_firing *out
+        try:
+            if datas is NULL or sizes is NULL:
+                raise MemoryError()
+            for i in range(n):
+                item = items[i]
+                if type(item) is not str:
+                    if isinstance(item, Event):
+                        item = items[i] = str(item)
+                    else:
+                        self._check_prefix(items, i)
+                        parse_event(item)  # raises the TypeError the twin raises
+                datas[i] = _utf8(item, &size, keep)
+                sizes[i] = <size_t>size
+            status = qbt_feed_many(self.net, datas, sizes, n)
+        finally:
+            PyMem_Free(datas)
+            PyMem_Free(sizes)
+        if status != QBT_OK:
+            self._raise_status(status)
+        out = qbt_output(self.net, &count)
+        return [(out[k].key, out[k].handle) for k in range(count)]
+
+    cdef _check_prefix(self, list items, Py_ssize_t end):
+        # An earlier malformed event wins over a later non-string one, as in the twin.
+        for i in range(end):
+            try:
+                parse_event(items[i])
+            except ValueError as error:
+                raise event_index_error(items[i], error, i) from None
+
+    def advance(self, now):
+        """Moves the clock to `now` (Qube time); returns the handles fired, in moment order."""
+        return [handle for _, handle in self.advance_many(now)]
+
+    def advance_many(self, now):
+        """Like advance(), returning (moment, handle) pairs."""
+        cdef uint64_t c_now = check_time(now, qbt_clock(self.net))
+        status = qbt_advance(self.net, c_now)
+        if status != QBT_OK:
+            self._raise_status(status)
+        cdef size_t count = 0, i
+        cdef const qbt_firing *out = qbt_output(self.net, &count)
+        return [(out[i].key, out[i].handle) for i in range(count)]
+
+    # ------------------------------------------------------------------ introspection
+
+    def stats(self):
+        """Sizes of the network: callbacks, atoms, alpha entries, jobs and bytes held."""
+        cdef qbt_stats s
+        qbt_get_stats(self.net, &s)
+        return {
+            "callbacks": s.callbacks,
+            "atoms": s.atoms,
+            "alpha_entries": s.alpha_entries,
+            "jobs": s.jobs,
+            "bytes": s.bytes,
+        }
