@@ -81,10 +81,24 @@ typedef struct {
     uint32_t hash;
 } alpha_slot;
 
+/* Atoms per context, so an event probes only the keys that can exist: an event for a job no
+ * atom names costs one map probe, and '*' and `done` keys are probed only where some atom uses
+ * them. Kept for job-id contexts (ctx_t, found by job id, also holding the added job's slot) and
+ * for label contexts (in the label reference). */
+typedef struct {
+    uint32_t n_alpha, n_star, n_done;
+} ctx_counts;
+
 typedef struct {
     uint64_t key; /* pgrp << 32 | label id */
     uint32_t refs; /* free entries: next free */
+    ctx_counts counts;
 } labelref;
+
+typedef struct {
+    uint32_t job; /* slot of the added job with this id, NIL32: none; free entries: next free */
+    ctx_counts counts;
+} ctx_t;
 
 typedef struct {
     uint32_t id, pgrp, pid; /* pid QBT_NO_PID: none */
@@ -132,7 +146,10 @@ struct qbt_net {
     job_t *jobs;
     size_t jobs_len, jobs_cap, njobs;
     uint32_t jobs_free;
-    u64map job_index; /* job id -> slot */
+    ctx_t *ctxs;
+    size_t ctxs_len, ctxs_cap;
+    uint32_t ctxs_free;
+    u64map ctx_index; /* job id -> ctx_t, for ids that are added jobs or atom contexts */
     u64map label_index; /* pgrp << 32 | label id -> slot */
 
     state_t *states;
@@ -184,7 +201,7 @@ qbt_net *qbt_new(int state_aware) {
     memset(net, 0, sizeof *net);
     net->state_aware = state_aware != 0;
     net->next_handle = 1;
-    net->alpha_free = net->refs_free = net->jobs_free = net->states_free = NIL32;
+    net->alpha_free = net->refs_free = net->jobs_free = net->states_free = net->ctxs_free = NIL32;
     for (size_t i = 0; i < SMALL_CLASSES; i++)
         net->free_small[i] = 0;
     net->pool_len = 1; /* offset 0 means "none" */
@@ -211,7 +228,8 @@ void qbt_free(qbt_net *net) {
     qbt_mfree(net->refs);
     u64map_free(&net->ref_index);
     qbt_mfree(net->jobs);
-    u64map_free(&net->job_index);
+    qbt_mfree(net->ctxs);
+    u64map_free(&net->ctx_index);
     u64map_free(&net->label_index);
     qbt_mfree(net->states);
     u64map_free(&net->state_index);
@@ -301,6 +319,43 @@ static void block_give(qbt_net *net, uint32_t block, size_t words) {
         u64map_put(&net->free_large, words, block);
 }
 
+/* ------------------------------------------------------------------ job-id contexts */
+
+/* Finds or creates the record of a job id; the caller then counts something in it. */
+static qbt_status ctx_take(qbt_net *net, uint32_t jobid, uint32_t *out) {
+    uint32_t c = u64map_get(&net->ctx_index, jobid);
+    if (c == NIL32) {
+        void *arr = net->ctxs;
+        qbt_status st = qbt_grow(&arr, &net->ctxs_cap, net->ctxs_len + 1, sizeof(ctx_t));
+        net->ctxs = arr;
+        if (st == QBT_OK)
+            st = u64map_reserve(&net->ctx_index, 1);
+        if (st != QBT_OK)
+            return st;
+        if (net->ctxs_free != NIL32) {
+            c = net->ctxs_free;
+            net->ctxs_free = net->ctxs[c].job;
+        } else {
+            c = (uint32_t)net->ctxs_len++;
+        }
+        memset(&net->ctxs[c], 0, sizeof(ctx_t));
+        net->ctxs[c].job = NIL32;
+        u64map_put(&net->ctx_index, jobid, c);
+    }
+    *out = c;
+    return QBT_OK;
+}
+
+/* Frees the record of a job id once nothing uses it. */
+static void ctx_release(qbt_net *net, uint32_t jobid, uint32_t c) {
+    ctx_t *x = &net->ctxs[c];
+    if (x->job != NIL32 || x->counts.n_alpha)
+        return;
+    u64map_del(&net->ctx_index, jobid);
+    x->job = net->ctxs_free;
+    net->ctxs_free = c;
+}
+
 /* ------------------------------------------------------------------ alpha index */
 
 static inline uint32_t alpha_hash(uint32_t nametype, uint32_t ctx, uint32_t extra) {
@@ -363,6 +418,16 @@ static qbt_status alpha_reserve(qbt_net *net, size_t extra) {
     return QBT_OK;
 }
 
+/* The counters of a context (NULL for global atoms). n_alpha of a job-id context was counted
+ * when its references were taken (ctx_take in take_atom_ids). */
+static ctx_counts *counts_of(qbt_net *net, uint32_t ctx) {
+    if (ctx == GLOBAL_CTX)
+        return NULL;
+    if (ctx & LABEL_BIT)
+        return &net->refs[ctx & ~LABEL_BIT].counts;
+    return &net->ctxs[u64map_get(&net->ctx_index, ctx)].counts;
+}
+
 static uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
     uint32_t idx;
     if (net->alpha_free != NIL32) {
@@ -381,6 +446,12 @@ static uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint
     net->n_done_alpha += NT_NAME(nametype) == STR_DONE;
     net->n_star_alpha += extra == STR_STAR;
     net->n_label_alpha += IS_LABEL_CTX(ctx);
+    ctx_counts *counts = counts_of(net, ctx);
+    if (counts) {
+        counts->n_done += NT_NAME(nametype) == STR_DONE;
+        counts->n_star += extra == STR_STAR;
+        counts->n_alpha += IS_LABEL_CTX(ctx); /* job-id contexts were counted when taken */
+    }
     return idx;
 }
 
@@ -409,10 +480,18 @@ static void alpha_release(qbt_net *net, uint32_t idx) {
     net->n_done_alpha -= NT_NAME(e->nametype) == STR_DONE;
     net->n_star_alpha -= e->extra == STR_STAR;
     net->n_label_alpha -= IS_LABEL_CTX(e->ctx);
+    ctx_counts *counts = counts_of(net, e->ctx);
+    if (counts) {
+        counts->n_done -= NT_NAME(e->nametype) == STR_DONE;
+        counts->n_star -= e->extra == STR_STAR;
+        counts->n_alpha--;
+    }
     intern_decref(&net->strings, NT_NAME(e->nametype));
     intern_decref(&net->strings, e->extra);
     if (IS_LABEL_CTX(e->ctx))
         labelref_decref(net, e->ctx & ~LABEL_BIT);
+    else if (e->ctx != GLOBAL_CTX)
+        ctx_release(net, e->ctx, u64map_get(&net->ctx_index, e->ctx));
     e->nametype = 0;
     e->head = net->alpha_free;
     net->alpha_free = idx;
@@ -447,6 +526,7 @@ static qbt_status labelref_take(qbt_net *net, uint32_t pgrp, uint32_t label, uin
     }
     net->refs[ref].key = key;
     net->refs[ref].refs = 1;
+    memset(&net->refs[ref].counts, 0, sizeof(ctx_counts));
     u64map_put(&net->ref_index, key, ref);
     intern_incref(&net->strings, label);
     *out = ref;
@@ -675,7 +755,8 @@ static qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
 /* ------------------------------------------------------------------ jobs */
 
 static job_t *find_job(const qbt_net *net, uint32_t jobid, uint32_t *slot_out) {
-    uint32_t slot = u64map_get(&net->job_index, jobid);
+    uint32_t c = u64map_get(&net->ctx_index, jobid);
+    uint32_t slot = c == NIL32 ? NIL32 : net->ctxs[c].job;
     if (slot_out)
         *slot_out = slot;
     return slot == NIL32 ? NULL : &net->jobs[slot];
@@ -701,8 +782,9 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
     void *arr = net->jobs;
     qbt_status st = qbt_grow(&arr, &net->jobs_cap, net->jobs_len + 1, sizeof(job_t));
     net->jobs = arr;
+    uint32_t c = NIL32;
     if (st == QBT_OK)
-        st = u64map_reserve(&net->job_index, 1);
+        st = ctx_take(net, jobid, &c);
     if (st == QBT_OK && label)
         st = u64map_reserve(&net->label_index, 1);
     if (st == QBT_OK && label && (st = intern_ref(&net->strings, label, label_len, &label_id)) == QBT_OK) {
@@ -710,8 +792,11 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
         if (st != QBT_OK)
             intern_decref(&net->strings, label_id);
     }
-    if (st != QBT_OK)
+    if (st != QBT_OK) {
+        if (c != NIL32)
+            ctx_release(net, jobid, c);
         return st;
+    }
     uint32_t slot;
     if (net->jobs_free != NIL32) {
         slot = net->jobs_free;
@@ -726,7 +811,7 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
     job->label = label_id;
     job->ref = ref;
     job->cb_head = 0;
-    u64map_put(&net->job_index, jobid, slot);
+    net->ctxs[c].job = slot;
     if (label)
         u64map_put(&net->label_index, label_key(pgrp, label_id), slot);
     net->njobs++;
@@ -762,7 +847,9 @@ qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
         labelref_decref(net, job->ref);
         intern_decref(&net->strings, job->label);
     }
-    u64map_del(&net->job_index, jobid);
+    uint32_t c = u64map_get(&net->ctx_index, jobid);
+    net->ctxs[c].job = NIL32;
+    ctx_release(net, jobid, c);
     job->cb_head = net->jobs_free;
     net->jobs_free = slot;
     net->njobs--;
@@ -824,7 +911,7 @@ static bool is_time_type(int type) {
 
 /* References taken for one atom while preparing a registration; committed or dropped. */
 typedef struct {
-    uint32_t name, extra, ref; /* ref NIL32: none */
+    uint32_t name, extra, ref; /* ref: label reference, or ctx_t for a job-id context; NIL32: none */
     uint32_t ctx;
 } atom_ids;
 
@@ -832,8 +919,14 @@ static void drop_ids(qbt_net *net, const atom_ids *ids, size_t n) {
     for (size_t i = 0; i < n; i++) {
         intern_decref(&net->strings, ids[i].name);
         intern_decref(&net->strings, ids[i].extra);
-        if (ids[i].ref != NIL32)
+        if (ids[i].ref == NIL32)
+            continue;
+        if (IS_LABEL_CTX(ids[i].ctx)) {
             labelref_decref(net, ids[i].ref);
+        } else {
+            net->ctxs[ids[i].ref].counts.n_alpha--;
+            ctx_release(net, ids[i].ctx, ids[i].ref);
+        }
     }
 }
 
@@ -867,8 +960,8 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
         break;
     case CTX_GLOBAL:
         ids->ctx = GLOBAL_CTX;
-        break;
-    default: {
+        return QBT_OK;
+    case CTX_LABEL: {
         uint32_t label;
         st = intern_ref(&net->strings, a->label, a->label_len, &label);
         if (st == QBT_OK) {
@@ -881,8 +974,16 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
             return st;
         }
         ids->ctx = LABEL_BIT | ids->ref;
+        return QBT_OK;
     }
     }
+    /* A job-id context: count this atom in its record (dropped again if the key exists). */
+    if ((st = ctx_take(net, ids->ctx, &ids->ref)) != QBT_OK) {
+        intern_decref(&net->strings, ids->name);
+        intern_decref(&net->strings, ids->extra);
+        return st;
+    }
+    net->ctxs[ids->ref].counts.n_alpha++;
     return QBT_OK;
 }
 
@@ -1114,52 +1215,77 @@ static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *e
     return QBT_OK;
 }
 
-static void for_contexts(qbt_net *net, uint32_t nametype, uint32_t ctx0, uint32_t ctx1, uint32_t extra,
-                         bool set) {
-    uint32_t a = alpha_find(net, nametype, ctx0, extra);
-    if (a != NIL32)
-        set ? set_all(net, a) : unset_all(net, a);
-    if (ctx1 != NIL32 && (a = alpha_find(net, nametype, ctx1, extra)) != NIL32)
-        set ? set_all(net, a) : unset_all(net, a);
+/* One context an event can match through, with its counters (NULL: global, no counters). */
+typedef struct {
+    uint32_t ctx;
+    const ctx_counts *counts;
+} event_ctx;
+
+static void probe(qbt_net *net, const event_ctx *ctxs, int nctx, uint32_t name, int type, uint32_t extra,
+                  bool set) {
+    uint32_t nametype = NAMETYPE(name, type);
+    for (int i = 0; i < nctx; i++) {
+        const ctx_counts *c = ctxs[i].counts;
+        if (c && ((extra == STR_STAR && !c->n_star) || (name == STR_DONE && !c->n_done)))
+            continue;
+        uint32_t a = alpha_find(net, nametype, ctxs[i].ctx, extra);
+        if (a != NIL32)
+            set ? set_all(net, a) : unset_all(net, a);
+    }
 }
 
 static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key) {
+    int type = ev->type;
+    event_ctx ctxs[2];
+    int nctx = 0;
+    if (ev->job == NIL32) {
+        ctxs[nctx++] = (event_ctx){GLOBAL_CTX, NULL};
+    } else {
+        uint32_t c = u64map_get(&net->ctx_index, ev->job);
+        if (c != NIL32) {
+            const ctx_t *x = &net->ctxs[c];
+            if (x->counts.n_alpha)
+                ctxs[nctx++] = (event_ctx){ev->job, &x->counts};
+            if (x->job != NIL32 && net->jobs[x->job].ref != NIL32) {
+                uint32_t ref = net->jobs[x->job].ref;
+                if (net->refs[ref].counts.n_alpha)
+                    ctxs[nctx++] = (event_ctx){LABEL_BIT | ref, &net->refs[ref].counts};
+            }
+        }
+    }
+    bool stateful = net->state_aware && type <= T_WORK;
+    if (nctx == 0 && !stateful)
+        return QBT_OK; /* no atom names this job: nothing to do */
     uint32_t name = find_name(net, ev->name, ev->name_len);
     if (name == NIL32 - 1)
         return QBT_ENOMEM;
-    int type = ev->type;
-    uint32_t ctx0 = ev->job == NIL32 ? GLOBAL_CTX : ev->job, ctx1 = NIL32;
-    if (ev->job != NIL32 && net->n_label_alpha) {
-        const job_t *job = find_job(net, ev->job, NULL);
-        if (job && job->ref != NIL32)
-            ctx1 = LABEL_BIT | job->ref;
-    }
     uint32_t extra = STR_NONE;
     if (ev->extra)
         extra = intern_find(&net->strings, ev->extra, ev->extra_len, intern_hash(ev->extra, ev->extra_len));
-    if (net->state_aware && type <= T_WORK && name != NIL32 && IS_STATE_NAME(name)) {
+    if (stateful && name != NIL32 && IS_STATE_NAME(name)) {
         uint32_t old;
         qbt_status st = update_state(net, ev, &extra, name, &old);
         if (st != QBT_OK)
             return st;
         if (old != STR_NONE && old != name) {
-            for_contexts(net, NAMETYPE(old, type), ctx0, ctx1, extra, false);
-            if (IS_TERMINAL(old) && !IS_TERMINAL(name) && net->n_done_alpha)
-                for_contexts(net, NAMETYPE(STR_DONE, type), ctx0, ctx1, extra, false);
+            probe(net, ctxs, nctx, old, type, extra, false);
+            if (IS_TERMINAL(old) && !IS_TERMINAL(name))
+                probe(net, ctxs, nctx, STR_DONE, type, extra, false);
         }
     }
-    bool star = net->n_star_alpha && (type == T_WORK || type == T_SUBJOB || type == T_HOST);
+    bool star = type == T_WORK || type == T_SUBJOB || type == T_HOST;
+    bool done = name != NIL32 && IS_TERMINAL(name);
     if (name != NIL32) {
         if (extra != NIL32)
-            for_contexts(net, NAMETYPE(name, type), ctx0, ctx1, extra, true);
+            probe(net, ctxs, nctx, name, type, extra, true);
         if (star)
-            for_contexts(net, NAMETYPE(name, type), ctx0, ctx1, STR_STAR, true);
+            probe(net, ctxs, nctx, name, type, STR_STAR, true);
     }
-    if (net->n_done_alpha && name != NIL32 && IS_TERMINAL(name)) {
+    if (done) {
         if (extra != NIL32)
-            for_contexts(net, NAMETYPE(STR_DONE, type), ctx0, ctx1, extra, true);
+            probe(net, ctxs, nctx, STR_DONE, type, extra, true);
         if (star)
-            for_contexts(net, NAMETYPE(STR_DONE, type), ctx0, ctx1, STR_STAR, true);
+            probe(net, ctxs, nctx, STR_DONE, type, STR_STAR, true);
     }
     return fire(net, key, false);
 }
@@ -1307,7 +1433,7 @@ int qbt_has_job(const qbt_net *net, uint32_t jobid) { return find_job(net, jobid
 
 void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
     const intern_table *t = &net->strings;
-    size_t maps = net->free_large.cap + net->handles.cap + net->ref_index.cap + net->job_index.cap +
+    size_t maps = net->free_large.cap + net->handles.cap + net->ref_index.cap + net->ctx_index.cap +
                   net->label_index.cap + net->state_index.cap + net->state_heads.cap;
     out->callbacks = net->ncallbacks;
     out->atoms = net->nlatches;
@@ -1316,7 +1442,7 @@ void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
     out->bytes = sizeof *net + net->pool_cap * sizeof(uint32_t) + maps * sizeof(u64map_slot) +
                  net->alpha_cap * sizeof(alpha_entry) + net->aslot_cap * sizeof(alpha_slot) +
                  t->cap * sizeof(intern_entry) + t->slot_cap * sizeof(uint32_t) + t->text_bytes +
-                 net->refs_cap * sizeof(labelref) + net->jobs_cap * sizeof(job_t) +
+                 net->refs_cap * sizeof(labelref) + net->jobs_cap * sizeof(job_t) + net->ctxs_cap * sizeof(ctx_t) +
                  net->states_cap * sizeof(state_t) + net->heap_cap * sizeof(heap_item) +
                  net->fired_cap * sizeof(uint32_t) + net->out_cap * sizeof(qbt_firing) +
                  net->catchup_cap * sizeof(uint64_t) + net->scratch.atoms_cap * sizeof(tmp_atom) +
