@@ -1,25 +1,27 @@
 /*
  * network.c: jobs, the alpha index, callback blocks, latches and firing (SPEC §4-§6).
  *
- * Layout of one callback block in the pool (uint32 words):
+ * One callback is one block of 32-bit words in the pool:
  *
- *   cb_t     9 words  handle, owner job slot, job list links, count, maximum, generation, sizes
- *   latch_t  4 words each, in expression order: alpha list links (next, prev), generation,
- *                      parent node, own index (to find the block), context kind (for why_not)
- *   node_t   2 words each: parent, generation, child count with the AND bit, true-children count
+ *   cb_t     9 words   handle, owner job slot, links in the owner's list, count, maximum, sizes,
+ *                      and the root node's counters (every expression has exactly one root)
+ *   latch_t  3 words   per atom, in expression order: links in its alpha entry's list (next, prev),
+ *                      parent node, its own index (to find the block) and its "set" bit
+ *   node_t   2 words   per operator node below the root: parent, child count | AND, true children
  *
- * A latch's `prev` is either the previous latch's offset or ALPHA_TAG|alpha entry when it heads
- * the alpha entry's list, so unlinking needs no back-pointer to the alpha entry.
+ * A two-atom AND is 60 bytes. A latch's `prev` is either the previous latch or ALPHA_TAG | slot
+ * when it heads its alpha entry's list, so unlinking needs no pointer back to the alpha entry.
  *
- * Cost: an event probes at most 8 alpha keys (name/done x extra/'*' x job id/label); for each
- * latch found, setting it walks up only while a node's truth flips. Firing sorts the (few)
- * fired callbacks by handle, bumps their generation (clearing all their latches at once) and
- * removes those that reached their maximum. Nothing here is proportional to the number of
- * registered callbacks.
+ * Cost of an event: one map probe for its job's context counters, then at most eight alpha probes
+ * (name/done x extra/'*' x job id/label), skipped where the counters say no such key exists; for
+ * each latch found, setting it walks up only while a node's truth flips. Firing sorts the fired
+ * callbacks by handle (registration order), clears each one's latches and counters (a walk over
+ * its own block, which the event has just brought into cache) and removes those that reached
+ * their maximum. Nothing here is proportional to the number of registered callbacks.
  *
  * Registration is two-phase: parse everything into scratch, take every reference and reserve
- * every array it may need (undoing what was taken if anything fails), then commit, which
- * cannot fail. So a failed qbt_add or qbt_add_job leaves the network exactly as it was.
+ * every array it may need (undoing what was taken if anything fails), then commit, which cannot
+ * fail. So a failed qbt_add or qbt_add_job leaves the network exactly as it was.
  */
 #include "internal.h"
 
@@ -34,21 +36,23 @@ typedef struct {
     uint32_t job_next, job_prev; /* blocks of the same owner; 0: none */
     uint32_t count;
     uint32_t maximum; /* 0: unlimited */
-    uint16_t gen, nlatch;
-    uint16_t nnode, unused;
+    uint16_t nlatch, nnode; /* nnode: nodes below the root */
+    uint16_t root_nchild; /* | AND_BIT; a lone atom is an OR of one */
+    uint16_t root_count; /* children of the root that are true */
 } cb_t;
 
 typedef struct {
-    uint32_t next, prev;
-    uint16_t gen, parent;
-    uint16_t index;
-    uint8_t ctx, unused;
+    uint32_t next; /* next latch of the alpha entry (0: none); top 2 bits: context kind */
+    uint32_t prev; /* previous latch, or ALPHA_TAG | alpha slot for the first one */
+    uint16_t parent; /* node index, or PARENT_ROOT */
+    uint16_t index_set; /* position in the block << 1 | set */
 } latch_t;
 
 typedef struct {
-    uint16_t parent, gen;
+    uint16_t parent;
     uint16_t nchild; /* | AND_BIT */
     uint16_t count;
+    uint16_t unused;
 } node_t;
 
 #define CB_WORDS (sizeof(cb_t) / 4)
@@ -57,28 +61,48 @@ typedef struct {
 #define PARENT_ROOT 0xFFFFu
 #define AND_BIT 0x8000u
 #define ALPHA_TAG 0x80000000u
+#define NEXT_MASK 0x3FFFFFFFu
+#define KIND_SHIFT 30 /* CTX_SELF, CTX_PARENT or CTX_ID, for why_not's words */
 #define SMALL_CLASSES 64
+
+/* The pool is a list of 1 MiB chunks: it grows without copying big arrays and without slack, and
+ * a block never straddles two chunks. An offset is chunk << CHUNK_BITS | word, below 2^30. The
+ * last chunk starts small and grows by realloc (offsets are relative to it), so a small network
+ * stays small. */
+#define FIRST_CHUNK_WORDS ((size_t)1024)
+#define CHUNK_BITS 18
+#define CHUNK_WORDS ((size_t)1 << CHUNK_BITS)
+#define MAX_CHUNKS ((size_t)1 << (30 - CHUNK_BITS))
+
+/* Handles map to blocks through pages of 1024 slots, freed with their last callback: four bytes
+ * per callback, and flat under churn since handles are handed out in order. */
+#define HPAGE_BITS 10
+#define HPAGE_SLOTS ((size_t)1 << HPAGE_BITS)
+typedef struct {
+    uint32_t live;
+    uint32_t block[HPAGE_SLOTS]; /* 0: none */
+} hpage;
 
 #define LABEL_BIT 0x80000000u
 #define GLOBAL_CTX 0xFFFFFFFFu
 #define IS_LABEL_CTX(c) (((c) & LABEL_BIT) && (c) != GLOBAL_CTX)
 
-#define TYPE_BITS 3
 #define INHEAP_BIT 0x8u
 #define NAMETYPE(name, type) (((name) << 4) | (uint32_t)(type))
 #define NT_NAME(nt) ((nt) >> 4)
 #define NT_TYPE(nt) ((nt)&7u)
+#define NT_EMPTY 0u
+#define NT_TOMB 1u /* name id 0 is never an atom's name: neither value is a real key */
 
+/* The alpha index: open addressing with the key inline, so a probe touches one slot. Deleting
+ * leaves a tombstone, so a slot's index is stable between rehashes; a rehash re-points the first
+ * latch of every entry and the clock heap at the new slots. Capacity is any size (the hash is
+ * mapped by multiply-shift), grown by half, so the table stays between 1/2 and 3/4 full. */
 typedef struct {
-    uint32_t nametype; /* 0: free entry */
+    uint32_t nametype; /* NT_EMPTY, NT_TOMB, or name << 4 | INHEAP | type */
     uint32_t ctx;
     uint32_t extra;
-    uint32_t head; /* first latch, 0: none; free entries: next free */
-} alpha_entry;
-
-typedef struct {
-    uint32_t idx; /* NIL32: empty */
-    uint32_t hash;
+    uint32_t head; /* first latch, 0: none */
 } alpha_slot;
 
 /* Atoms per context, so an event probes only the keys that can exist: an event for a job no
@@ -114,7 +138,7 @@ typedef struct {
 
 typedef struct {
     uint64_t due;
-    uint32_t alpha;
+    uint32_t alpha; /* slot */
 } heap_item;
 
 struct qbt_net {
@@ -122,18 +146,17 @@ struct qbt_net {
     uint64_t clock;
     uint64_t next_handle;
 
-    uint32_t *pool;
-    size_t pool_len, pool_cap;
+    uint32_t *chunks[MAX_CHUNKS];
+    size_t nchunks, chunk_used, chunk_cap; /* words used in and allocated to the last chunk */
     uint32_t free_small[SMALL_CLASSES];
     u64map free_large; /* block size in words -> first free block */
-    u64map handles; /* handle -> block */
+    hpage **hpages;
+    size_t hpages_len, hpages_cap;
+    u64map hpage_index; /* handle >> HPAGE_BITS -> index in hpages */
     size_t ncallbacks, nlatches;
 
-    alpha_entry *alpha;
-    size_t alpha_len, alpha_cap, alpha_live;
-    uint32_t alpha_free;
-    alpha_slot *aslots;
-    size_t aslot_cap;
+    alpha_slot *alpha;
+    size_t alpha_cap, alpha_live, alpha_tombs;
     size_t n_done_alpha, n_star_alpha, n_label_alpha;
 
     intern_table strings;
@@ -150,7 +173,7 @@ struct qbt_net {
     size_t ctxs_len, ctxs_cap;
     uint32_t ctxs_free;
     u64map ctx_index; /* job id -> ctx_t, for ids that are added jobs or atom contexts */
-    u64map label_index; /* pgrp << 32 | label id -> slot */
+    u64map label_index; /* pgrp << 32 | label id -> job slot */
 
     state_t *states;
     size_t states_len, states_cap;
@@ -171,25 +194,31 @@ struct qbt_net {
     parse_scratch scratch;
     parsed_event *events;
     size_t events_cap;
-    uint32_t *taken; /* ids referenced while preparing a registration */
-    size_t ntaken, taken_cap;
-    char *lower; /* lower-cased copy of an atom name */
+    uint32_t *taken; /* atom_ids of a registration being prepared */
+    size_t taken_cap;
+    char *lower; /* lower-cased copy of a name */
     size_t lower_cap;
 
     error_buf err;
 };
 
-static inline cb_t *cb_at(const qbt_net *net, uint32_t block) { return (cb_t *)(net->pool + block); }
-static inline latch_t *latch_at(const qbt_net *net, uint32_t off) { return (latch_t *)(net->pool + off); }
+static inline uint32_t *word_at(const qbt_net *net, uint32_t off) {
+    return net->chunks[off >> CHUNK_BITS] + (off & (CHUNK_WORDS - 1));
+}
+static inline cb_t *cb_at(const qbt_net *net, uint32_t block) { return (cb_t *)word_at(net, block); }
+static inline latch_t *latch_at(const qbt_net *net, uint32_t off) { return (latch_t *)word_at(net, off); }
 static inline uint32_t latch_off(uint32_t block, uint32_t i) {
     return block + (uint32_t)CB_WORDS + i * (uint32_t)LATCH_WORDS;
 }
 static inline node_t *nodes_of(const qbt_net *net, uint32_t block, const cb_t *cb) {
-    return (node_t *)(net->pool + block + CB_WORDS + (size_t)cb->nlatch * LATCH_WORDS);
+    return (node_t *)word_at(net, block + (uint32_t)(CB_WORDS + (size_t)cb->nlatch * LATCH_WORDS));
 }
 static inline uint64_t cb_handle(const cb_t *cb) { return (uint64_t)cb->handle_hi << 32 | cb->handle_lo; }
 static inline size_t block_words(size_t nlatch, size_t nnode) {
     return CB_WORDS + nlatch * LATCH_WORDS + nnode * NODE_WORDS;
+}
+static inline uint32_t block_of_latch(const latch_t *l, uint32_t off) {
+    return off - (uint32_t)CB_WORDS - (uint32_t)(l->index_set >> 1) * (uint32_t)LATCH_WORDS;
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -201,29 +230,31 @@ qbt_net *qbt_new(int state_aware) {
     memset(net, 0, sizeof *net);
     net->state_aware = state_aware != 0;
     net->next_handle = 1;
-    net->alpha_free = net->refs_free = net->jobs_free = net->states_free = net->ctxs_free = NIL32;
-    for (size_t i = 0; i < SMALL_CLASSES; i++)
-        net->free_small[i] = 0;
-    net->pool_len = 1; /* offset 0 means "none" */
-    void *pool = NULL;
-    if (qbt_grow(&pool, &net->pool_cap, 1024, sizeof(uint32_t)) != QBT_OK || intern_init(&net->strings) != QBT_OK) {
-        qbt_mfree(pool);
+    net->refs_free = net->jobs_free = net->states_free = net->ctxs_free = NIL32;
+    net->chunks[0] = qbt_malloc(FIRST_CHUNK_WORDS * sizeof(uint32_t));
+    if (!net->chunks[0] || intern_init(&net->strings) != QBT_OK) {
+        qbt_mfree(net->chunks[0]);
         intern_free(&net->strings);
         qbt_mfree(net);
         return NULL;
     }
-    net->pool = pool;
+    net->nchunks = 1;
+    net->chunk_cap = FIRST_CHUNK_WORDS;
+    net->chunk_used = 1; /* offset 0 means "none" */
     return net;
 }
 
 void qbt_free(qbt_net *net) {
     if (!net)
         return;
-    qbt_mfree(net->pool);
+    for (size_t i = 0; i < net->nchunks; i++)
+        qbt_mfree(net->chunks[i]);
     u64map_free(&net->free_large);
-    u64map_free(&net->handles);
+    for (size_t i = 0; i < net->hpages_len; i++)
+        qbt_mfree(net->hpages[i]);
+    qbt_mfree(net->hpages);
+    u64map_free(&net->hpage_index);
     qbt_mfree(net->alpha);
-    qbt_mfree(net->aslots);
     intern_free(&net->strings);
     qbt_mfree(net->refs);
     u64map_free(&net->ref_index);
@@ -263,10 +294,6 @@ uint64_t qbt_error_index(const qbt_net *net) { return net->err.index; }
 
 /* ------------------------------------------------------------------ pool blocks */
 
-static uint32_t *free_head_slot(qbt_net *net, size_t words) {
-    return words < SMALL_CLASSES ? &net->free_small[words] : NULL;
-}
-
 static uint32_t free_block_of(const qbt_net *net, size_t words) {
     if (words < SMALL_CLASSES)
         return net->free_small[words];
@@ -277,46 +304,115 @@ static uint32_t free_block_of(const qbt_net *net, size_t words) {
 static qbt_status block_reserve(qbt_net *net, size_t words) {
     if (free_block_of(net, words))
         return QBT_OK;
-    if (net->pool_len + words > UINT32_MAX / 2)
+    /* Room in the free-list map now, so that freeing this block later cannot fail. */
+    qbt_status st = words >= SMALL_CLASSES ? u64map_reserve(&net->free_large, 1) : QBT_OK;
+    size_t need = net->chunk_used + words;
+    if (st != QBT_OK || need <= net->chunk_cap)
+        return st;
+    if (need <= CHUNK_WORDS) {
+        size_t cap = net->chunk_cap * 2 < need ? need : net->chunk_cap * 2;
+        cap = cap > CHUNK_WORDS ? CHUNK_WORDS : cap;
+        uint32_t *grown = qbt_realloc(net->chunks[net->nchunks - 1], cap * sizeof(uint32_t));
+        if (!grown)
+            return QBT_ENOMEM;
+        net->chunks[net->nchunks - 1] = grown;
+        net->chunk_cap = cap;
+        return QBT_OK;
+    }
+    if (net->nchunks == MAX_CHUNKS)
         return QBT_ETOO_LARGE;
-    void *pool = net->pool;
-    qbt_status st = qbt_grow(&pool, &net->pool_cap, net->pool_len + words, sizeof(uint32_t));
-    net->pool = pool;
-    if (st == QBT_OK && words >= SMALL_CLASSES)
-        st = u64map_reserve(&net->free_large, 1); /* so freeing it later cannot fail */
-    return st;
+    uint32_t *chunk = qbt_malloc(CHUNK_WORDS * sizeof(uint32_t));
+    if (!chunk)
+        return QBT_ENOMEM;
+    net->chunks[net->nchunks++] = chunk;
+    net->chunk_used = 0;
+    net->chunk_cap = CHUNK_WORDS;
+    return QBT_OK;
 }
 
 static uint32_t block_take(qbt_net *net, size_t words) {
     uint32_t block = free_block_of(net, words);
     if (block) {
-        uint32_t next = net->pool[block];
-        uint32_t *head = free_head_slot(net, words);
-        if (head)
-            *head = next;
+        uint32_t next = *word_at(net, block);
+        if (words < SMALL_CLASSES)
+            net->free_small[words] = next;
         else if (next)
             u64map_put(&net->free_large, words, next);
         else
             u64map_del(&net->free_large, words);
         return block;
     }
-    block = (uint32_t)net->pool_len;
-    net->pool_len += words;
+    block = (uint32_t)(((net->nchunks - 1) << CHUNK_BITS) | net->chunk_used);
+    net->chunk_used += words;
     return block;
 }
 
 static void block_give(qbt_net *net, uint32_t block, size_t words) {
-    uint32_t *head = free_head_slot(net, words);
-    if (head) {
-        net->pool[block] = *head;
-        *head = block;
+    if (words < SMALL_CLASSES) {
+        *word_at(net, block) = net->free_small[words];
+        net->free_small[words] = block;
         return;
     }
     uint32_t old = u64map_get(&net->free_large, words);
-    net->pool[block] = old == NIL32 ? 0 : old;
-    /* A free large block of this size existed or room was reserved when one was allocated. */
+    *word_at(net, block) = old == NIL32 ? 0 : old;
+    /* Room was reserved when a block of a new size was carved; if the map cannot grow the block
+     * is simply not reused. */
     if (u64map_reserve(&net->free_large, 1) == QBT_OK)
         u64map_put(&net->free_large, words, block);
+}
+
+/* ------------------------------------------------------------------ handles */
+
+static uint32_t handle_block(const qbt_net *net, uint64_t handle) {
+    uint32_t page = u64map_get(&net->hpage_index, handle >> HPAGE_BITS);
+    if (page == NIL32)
+        return 0;
+    return net->hpages[page]->block[handle & (HPAGE_SLOTS - 1)];
+}
+
+/* Makes sure the page of the next handle exists. */
+static qbt_status handle_reserve(qbt_net *net) {
+    uint64_t key = net->next_handle >> HPAGE_BITS;
+    if (u64map_get(&net->hpage_index, key) != NIL32)
+        return QBT_OK;
+    size_t slot = 0;
+    while (slot < net->hpages_len && net->hpages[slot])
+        slot++;
+    void *arr = net->hpages;
+    qbt_status st = qbt_grow(&arr, &net->hpages_cap, slot + 1, sizeof(hpage *));
+    net->hpages = arr;
+    if (st == QBT_OK)
+        st = u64map_reserve(&net->hpage_index, 1);
+    if (st != QBT_OK)
+        return st;
+    hpage *page = qbt_malloc(sizeof *page);
+    if (!page)
+        return QBT_ENOMEM;
+    memset(page, 0, sizeof *page);
+    if (slot == net->hpages_len)
+        net->hpages_len++;
+    net->hpages[slot] = page;
+    u64map_put(&net->hpage_index, key, (uint32_t)slot);
+    return QBT_OK;
+}
+
+static void handle_set(qbt_net *net, uint64_t handle, uint32_t block) {
+    hpage *page = net->hpages[u64map_get(&net->hpage_index, handle >> HPAGE_BITS)];
+    page->block[handle & (HPAGE_SLOTS - 1)] = block;
+    page->live++;
+}
+
+static void handle_clear(qbt_net *net, uint64_t handle) {
+    uint64_t key = handle >> HPAGE_BITS;
+    uint32_t slot = u64map_get(&net->hpage_index, key);
+    hpage *page = net->hpages[slot];
+    page->block[handle & (HPAGE_SLOTS - 1)] = 0;
+    /* The page of the next handle stays: it is about to be used. */
+    if (--page->live == 0 && key != net->next_handle >> HPAGE_BITS) {
+        u64map_del(&net->hpage_index, key);
+        qbt_mfree(page);
+        net->hpages[slot] = NULL;
+    }
 }
 
 /* ------------------------------------------------------------------ job-id contexts */
@@ -354,147 +450,6 @@ static void ctx_release(qbt_net *net, uint32_t jobid, uint32_t c) {
     u64map_del(&net->ctx_index, jobid);
     x->job = net->ctxs_free;
     net->ctxs_free = c;
-}
-
-/* ------------------------------------------------------------------ alpha index */
-
-static inline uint32_t alpha_hash(uint32_t nametype, uint32_t ctx, uint32_t extra) {
-    uint64_t x = ((uint64_t)nametype << 32 | ctx) * 0x9E3779B97F4A7C15ULL;
-    x ^= (uint64_t)extra * 0xC2B2AE3D27D4EB4FULL;
-    x ^= x >> 29;
-    x *= 0xBF58476D1CE4E5B9ULL;
-    x ^= x >> 32;
-    return (uint32_t)x;
-}
-
-static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
-    if (net->aslot_cap == 0)
-        return NIL32;
-    uint32_t hash = alpha_hash(nametype, ctx, extra);
-    size_t mask = net->aslot_cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        const alpha_slot *s = &net->aslots[i];
-        if (s->idx == NIL32)
-            return NIL32;
-        if (s->hash == hash) {
-            const alpha_entry *e = &net->alpha[s->idx];
-            if ((e->nametype & ~INHEAP_BIT) == nametype && e->ctx == ctx && e->extra == extra)
-                return s->idx;
-        }
-    }
-}
-
-static void aslot_insert(alpha_slot *slots, size_t mask, uint32_t idx, uint32_t hash) {
-    size_t i = hash & mask;
-    while (slots[i].idx != NIL32)
-        i = (i + 1) & mask;
-    slots[i].idx = idx;
-    slots[i].hash = hash;
-}
-
-static qbt_status alpha_reserve(qbt_net *net, size_t extra) {
-    void *arr = net->alpha;
-    qbt_status st = qbt_grow(&arr, &net->alpha_cap, net->alpha_len + extra, sizeof(alpha_entry));
-    net->alpha = arr;
-    if (st != QBT_OK)
-        return st;
-    size_t need = net->alpha_live + extra;
-    if (need * 4 <= net->aslot_cap * 3)
-        return QBT_OK;
-    size_t cap = net->aslot_cap ? net->aslot_cap : 64;
-    while (need * 4 > cap * 3)
-        cap *= 2;
-    alpha_slot *slots = qbt_malloc(cap * sizeof *slots);
-    if (!slots)
-        return QBT_ENOMEM;
-    for (size_t i = 0; i < cap; i++)
-        slots[i].idx = NIL32;
-    for (size_t i = 0; i < net->aslot_cap; i++)
-        if (net->aslots[i].idx != NIL32)
-            aslot_insert(slots, cap - 1, net->aslots[i].idx, net->aslots[i].hash);
-    qbt_mfree(net->aslots);
-    net->aslots = slots;
-    net->aslot_cap = cap;
-    return QBT_OK;
-}
-
-/* The counters of a context (NULL for global atoms). n_alpha of a job-id context was counted
- * when its references were taken (ctx_take in take_atom_ids). */
-static ctx_counts *counts_of(qbt_net *net, uint32_t ctx) {
-    if (ctx == GLOBAL_CTX)
-        return NULL;
-    if (ctx & LABEL_BIT)
-        return &net->refs[ctx & ~LABEL_BIT].counts;
-    return &net->ctxs[u64map_get(&net->ctx_index, ctx)].counts;
-}
-
-static uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
-    uint32_t idx;
-    if (net->alpha_free != NIL32) {
-        idx = net->alpha_free;
-        net->alpha_free = net->alpha[idx].head;
-    } else {
-        idx = (uint32_t)net->alpha_len++;
-    }
-    alpha_entry *e = &net->alpha[idx];
-    e->nametype = nametype;
-    e->ctx = ctx;
-    e->extra = extra;
-    e->head = 0;
-    aslot_insert(net->aslots, net->aslot_cap - 1, idx, alpha_hash(nametype, ctx, extra));
-    net->alpha_live++;
-    net->n_done_alpha += NT_NAME(nametype) == STR_DONE;
-    net->n_star_alpha += extra == STR_STAR;
-    net->n_label_alpha += IS_LABEL_CTX(ctx);
-    ctx_counts *counts = counts_of(net, ctx);
-    if (counts) {
-        counts->n_done += NT_NAME(nametype) == STR_DONE;
-        counts->n_star += extra == STR_STAR;
-        counts->n_alpha += IS_LABEL_CTX(ctx); /* job-id contexts were counted when taken */
-    }
-    return idx;
-}
-
-static void labelref_decref(qbt_net *net, uint32_t ref);
-
-/* Frees an alpha entry once no latch waits on it and the clock no longer holds it. */
-static void alpha_release(qbt_net *net, uint32_t idx) {
-    alpha_entry *e = &net->alpha[idx];
-    if (e->head != 0 || (e->nametype & INHEAP_BIT))
-        return;
-    uint32_t hash = alpha_hash(e->nametype, e->ctx, e->extra);
-    size_t mask = net->aslot_cap - 1;
-    size_t i = hash & mask;
-    while (net->aslots[i].idx != idx)
-        i = (i + 1) & mask;
-    size_t hole = i;
-    for (size_t j = (hole + 1) & mask; net->aslots[j].idx != NIL32; j = (j + 1) & mask) {
-        size_t home = net->aslots[j].hash & mask;
-        if (((j - home) & mask) >= ((j - hole) & mask)) {
-            net->aslots[hole] = net->aslots[j];
-            hole = j;
-        }
-    }
-    net->aslots[hole].idx = NIL32;
-    net->alpha_live--;
-    net->n_done_alpha -= NT_NAME(e->nametype) == STR_DONE;
-    net->n_star_alpha -= e->extra == STR_STAR;
-    net->n_label_alpha -= IS_LABEL_CTX(e->ctx);
-    ctx_counts *counts = counts_of(net, e->ctx);
-    if (counts) {
-        counts->n_done -= NT_NAME(e->nametype) == STR_DONE;
-        counts->n_star -= e->extra == STR_STAR;
-        counts->n_alpha--;
-    }
-    intern_decref(&net->strings, NT_NAME(e->nametype));
-    intern_decref(&net->strings, e->extra);
-    if (IS_LABEL_CTX(e->ctx))
-        labelref_decref(net, e->ctx & ~LABEL_BIT);
-    else if (e->ctx != GLOBAL_CTX)
-        ctx_release(net, e->ctx, u64map_get(&net->ctx_index, e->ctx));
-    e->nametype = 0;
-    e->head = net->alpha_free;
-    net->alpha_free = idx;
 }
 
 /* ------------------------------------------------------------------ label references */
@@ -543,29 +498,156 @@ static void labelref_decref(qbt_net *net, uint32_t ref) {
     net->refs_free = ref;
 }
 
+/* The counters of a context (NULL for global atoms). */
+static ctx_counts *counts_of(qbt_net *net, uint32_t ctx) {
+    if (ctx == GLOBAL_CTX)
+        return NULL;
+    if (ctx & LABEL_BIT)
+        return &net->refs[ctx & ~LABEL_BIT].counts;
+    return &net->ctxs[u64map_get(&net->ctx_index, ctx)].counts;
+}
+
+/* ------------------------------------------------------------------ alpha index */
+
+static inline uint32_t alpha_hash(uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    uint64_t x = ((uint64_t)nametype << 32 | ctx) * 0x9E3779B97F4A7C15ULL;
+    x ^= (uint64_t)extra * 0xC2B2AE3D27D4EB4FULL;
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 32;
+    return (uint32_t)x;
+}
+
+static inline size_t alpha_home(uint32_t hash, size_t cap) { return (size_t)(((uint64_t)hash * cap) >> 32); }
+
+static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    size_t cap = net->alpha_cap;
+    if (cap == 0)
+        return NIL32;
+    for (size_t i = alpha_home(alpha_hash(nametype, ctx, extra), cap);;) {
+        const alpha_slot *s = &net->alpha[i];
+        if (s->nametype == NT_EMPTY)
+            return NIL32;
+        if ((s->nametype & ~INHEAP_BIT) == nametype && s->ctx == ctx && s->extra == extra)
+            return (uint32_t)i;
+        if (++i == cap)
+            i = 0;
+    }
+}
+
+static size_t alpha_place(alpha_slot *slots, size_t cap, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    size_t i = alpha_home(alpha_hash(nametype, ctx, extra), cap);
+    while (slots[i].nametype != NT_EMPTY && slots[i].nametype != NT_TOMB)
+        if (++i == cap)
+            i = 0;
+    return i;
+}
+
+/* Room for `extra` more entries; a rehash drops the tombstones and re-points latches and heap. */
+static qbt_status alpha_reserve(qbt_net *net, size_t extra) {
+    size_t need = net->alpha_live + net->alpha_tombs + extra;
+    if (need * 4 <= net->alpha_cap * 3)
+        return QBT_OK;
+    size_t cap = (net->alpha_live + extra) * 2;
+    if (cap < 64)
+        cap = 64;
+    if (cap >= (size_t)1 << 31)
+        return QBT_ETOO_LARGE;
+    alpha_slot *slots = qbt_malloc(cap * sizeof *slots);
+    uint32_t *moved = net->heap_len ? qbt_malloc(net->alpha_cap * sizeof *moved) : NULL;
+    if (!slots || (net->heap_len && !moved)) {
+        qbt_mfree(slots);
+        qbt_mfree(moved);
+        return QBT_ENOMEM;
+    }
+    memset(slots, 0, cap * sizeof *slots);
+    for (size_t i = 0; i < net->alpha_cap; i++) {
+        const alpha_slot *old = &net->alpha[i];
+        if (old->nametype == NT_EMPTY || old->nametype == NT_TOMB)
+            continue;
+        size_t j = alpha_place(slots, cap, old->nametype & ~INHEAP_BIT, old->ctx, old->extra);
+        slots[j] = *old;
+        if (old->head)
+            latch_at(net, old->head)->prev = ALPHA_TAG | (uint32_t)j;
+        if (moved)
+            moved[i] = (uint32_t)j;
+    }
+    for (size_t h = 0; h < net->heap_len; h++)
+        net->heap[h].alpha = moved[net->heap[h].alpha];
+    qbt_mfree(moved);
+    qbt_mfree(net->alpha);
+    net->alpha = slots;
+    net->alpha_cap = cap;
+    net->alpha_tombs = 0;
+    return QBT_OK;
+}
+
+static uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    size_t i = alpha_place(net->alpha, net->alpha_cap, nametype, ctx, extra);
+    alpha_slot *s = &net->alpha[i];
+    if (s->nametype == NT_TOMB)
+        net->alpha_tombs--;
+    s->nametype = nametype;
+    s->ctx = ctx;
+    s->extra = extra;
+    s->head = 0;
+    net->alpha_live++;
+    net->n_done_alpha += NT_NAME(nametype) == STR_DONE;
+    net->n_star_alpha += extra == STR_STAR;
+    net->n_label_alpha += IS_LABEL_CTX(ctx);
+    ctx_counts *counts = counts_of(net, ctx);
+    if (counts) {
+        counts->n_done += NT_NAME(nametype) == STR_DONE;
+        counts->n_star += extra == STR_STAR;
+        counts->n_alpha += IS_LABEL_CTX(ctx); /* job-id contexts were counted when taken */
+    }
+    return (uint32_t)i;
+}
+
+/* Frees an alpha entry once no latch waits on it and the clock no longer holds it. */
+static void alpha_release(qbt_net *net, uint32_t idx) {
+    alpha_slot *e = &net->alpha[idx];
+    if (e->head != 0 || (e->nametype & INHEAP_BIT))
+        return;
+    net->alpha_live--;
+    net->n_done_alpha -= NT_NAME(e->nametype) == STR_DONE;
+    net->n_star_alpha -= e->extra == STR_STAR;
+    net->n_label_alpha -= IS_LABEL_CTX(e->ctx);
+    ctx_counts *counts = counts_of(net, e->ctx);
+    if (counts) {
+        counts->n_done -= NT_NAME(e->nametype) == STR_DONE;
+        counts->n_star -= e->extra == STR_STAR;
+        counts->n_alpha--;
+    }
+    intern_decref(&net->strings, NT_NAME(e->nametype));
+    intern_decref(&net->strings, e->extra);
+    if (IS_LABEL_CTX(e->ctx))
+        labelref_decref(net, e->ctx & ~LABEL_BIT);
+    else if (e->ctx != GLOBAL_CTX)
+        ctx_release(net, e->ctx, u64map_get(&net->ctx_index, e->ctx));
+    e->nametype = NT_TOMB;
+    net->alpha_tombs++;
+}
+
 /* ------------------------------------------------------------------ latches and firing */
 
-static inline uint32_t block_of_latch(const latch_t *l, uint32_t off) {
-    return off - (uint32_t)CB_WORDS - (uint32_t)l->index * (uint32_t)LATCH_WORDS;
+static inline bool root_true(const cb_t *cb) {
+    uint16_t n = cb->root_nchild & ~AND_BIT;
+    return (cb->root_nchild & AND_BIT) ? cb->root_count == n : cb->root_count >= 1;
 }
 
 static inline void set_latch(qbt_net *net, uint32_t off) {
     latch_t *l = latch_at(net, off);
+    if (l->index_set & 1)
+        return;
+    l->index_set |= 1;
     uint32_t block = block_of_latch(l, off);
     cb_t *cb = cb_at(net, block);
-    uint16_t gen = cb->gen;
-    if (l->gen == gen)
-        return;
-    l->gen = gen;
     uint16_t p = l->parent;
     if (p != PARENT_ROOT) {
         node_t *nodes = nodes_of(net, block, cb);
         do {
             node_t *nd = &nodes[p];
-            if (nd->gen != gen) {
-                nd->gen = gen;
-                nd->count = 0;
-            }
             nd->count++;
             if (nd->nchild & AND_BIT) {
                 if (nd->count != (nd->nchild & ~AND_BIT))
@@ -576,22 +658,26 @@ static inline void set_latch(qbt_net *net, uint32_t off) {
             p = nd->parent;
         } while (p != PARENT_ROOT);
     }
-    QBT_ASSERT(net->nfired < net->fired_cap);
-    net->fired[net->nfired++] = block;
+    cb->root_count++;
+    bool flipped = (cb->root_nchild & AND_BIT) ? cb->root_count == (cb->root_nchild & ~AND_BIT)
+                                              : cb->root_count == 1;
+    if (flipped) {
+        QBT_ASSERT(net->nfired < net->fired_cap);
+        net->fired[net->nfired++] = block;
+    }
 }
 
 static void unset_latch(qbt_net *net, uint32_t off) {
     latch_t *l = latch_at(net, off);
+    if (!(l->index_set & 1))
+        return;
+    l->index_set &= (uint16_t)~1u;
     uint32_t block = block_of_latch(l, off);
     cb_t *cb = cb_at(net, block);
-    uint16_t gen = cb->gen;
-    if (l->gen != gen)
-        return;
-    l->gen = (uint16_t)(gen - 1);
     node_t *nodes = nodes_of(net, block, cb);
     for (uint16_t p = l->parent; p != PARENT_ROOT;) {
         node_t *nd = &nodes[p];
-        QBT_ASSERT(nd->gen == gen && nd->count > 0);
+        QBT_ASSERT(nd->count > 0);
         bool is_and = nd->nchild & AND_BIT;
         uint16_t n = nd->nchild & ~AND_BIT;
         bool was = is_and ? nd->count == n : nd->count >= 1;
@@ -601,38 +687,38 @@ static void unset_latch(qbt_net *net, uint32_t off) {
             return;
         p = nd->parent;
     }
-    QBT_ASSERT(!"a callback's expression was true between events");
+    QBT_ASSERT(!root_true(cb)); /* never true between events */
+    cb->root_count--;
 }
 
-static void set_all(qbt_net *net, uint32_t alpha_idx) {
-    for (uint32_t off = net->alpha[alpha_idx].head; off;) {
-        uint32_t next = latch_at(net, off)->next;
+static void set_all(qbt_net *net, uint32_t slot) {
+    for (uint32_t off = net->alpha[slot].head; off;) {
+        uint32_t next = latch_at(net, off)->next & NEXT_MASK;
         set_latch(net, off);
         off = next;
     }
 }
 
-static void unset_all(qbt_net *net, uint32_t alpha_idx) {
-    for (uint32_t off = net->alpha[alpha_idx].head; off; off = latch_at(net, off)->next)
+static void unset_all(qbt_net *net, uint32_t slot) {
+    for (uint32_t off = net->alpha[slot].head; off; off = latch_at(net, off)->next & NEXT_MASK)
         unset_latch(net, off);
 }
 
-/* Clears every latch of the callback: a new generation, with an explicit reset on wrap-around. */
+/* Clears every latch and counter of a callback: it re-arms. */
 static void clear_callback(qbt_net *net, uint32_t block) {
     cb_t *cb = cb_at(net, block);
-    if (++cb->gen != 0)
-        return;
+    latch_t *latches = latch_at(net, latch_off(block, 0));
     for (uint32_t i = 0; i < cb->nlatch; i++)
-        latch_at(net, latch_off(block, i))->gen = 0;
+        latches[i].index_set &= (uint16_t)~1u;
     node_t *nodes = nodes_of(net, block, cb);
     for (uint32_t j = 0; j < cb->nnode; j++)
-        nodes[j].gen = 0;
-    cb->gen = 1;
+        nodes[j].count = 0;
+    cb->root_count = 0;
 }
 
 static void unlink_latch(qbt_net *net, uint32_t off) {
     latch_t *l = latch_at(net, off);
-    uint32_t next = l->next, prev = l->prev;
+    uint32_t next = l->next & NEXT_MASK, prev = l->prev;
     if (prev & ALPHA_TAG) {
         uint32_t a = prev & ~ALPHA_TAG;
         net->alpha[a].head = next;
@@ -642,7 +728,8 @@ static void unlink_latch(qbt_net *net, uint32_t off) {
             alpha_release(net, a);
         return;
     }
-    latch_at(net, prev)->next = next;
+    latch_t *before = latch_at(net, prev);
+    before->next = (before->next & ~NEXT_MASK) | next;
     if (next)
         latch_at(net, next)->prev = prev;
 }
@@ -652,7 +739,6 @@ static void remove_callback(qbt_net *net, uint32_t block) {
     size_t nlatch = cb->nlatch, nnode = cb->nnode;
     for (uint32_t i = 0; i < nlatch; i++)
         unlink_latch(net, latch_off(block, i));
-    cb = cb_at(net, block);
     job_t *job = &net->jobs[cb->owner];
     if (cb->job_prev)
         cb_at(net, cb->job_prev)->job_next = cb->job_next;
@@ -660,7 +746,7 @@ static void remove_callback(qbt_net *net, uint32_t block) {
         job->cb_head = cb->job_next;
     if (cb->job_next)
         cb_at(net, cb->job_next)->job_prev = cb->job_prev;
-    u64map_del(&net->handles, cb_handle(cb));
+    handle_clear(net, cb_handle(cb));
     net->ncallbacks--;
     net->nlatches -= nlatch;
     block_give(net, block, block_words(nlatch, nnode));
@@ -735,7 +821,7 @@ static qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
         cb_t *cb = cb_at(net, block);
         clear_callback(net, block);
         if (st != QBT_OK)
-            continue; /* no room to report it: it re-arms uncounted (documented for ENOMEM) */
+            continue; /* no room to report it: it re-arms uncounted (see qbtrigger.h on ENOMEM) */
         uint64_t handle = cb_handle(cb);
         cb->count++;
         if (catchup) {
@@ -768,7 +854,7 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
         return QBT_ERANGE;
     if (find_job(net, jobid, NULL))
         return QBT_EDUPLICATE_JOB;
-    uint32_t label_id = STR_NONE, ref = NIL32;
+    uint32_t label_id = STR_NONE, ref = NIL32, c = NIL32;
     if (label) {
         uint32_t found = intern_find(&net->strings, label, label_len, intern_hash(label, label_len));
         if (found != NIL32) {
@@ -782,15 +868,13 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
     void *arr = net->jobs;
     qbt_status st = qbt_grow(&arr, &net->jobs_cap, net->jobs_len + 1, sizeof(job_t));
     net->jobs = arr;
-    uint32_t c = NIL32;
-    if (st == QBT_OK)
-        st = ctx_take(net, jobid, &c);
     if (st == QBT_OK && label)
         st = u64map_reserve(&net->label_index, 1);
+    if (st == QBT_OK)
+        st = ctx_take(net, jobid, &c);
     if (st == QBT_OK && label && (st = intern_ref(&net->strings, label, label_len, &label_id)) == QBT_OK) {
         st = labelref_take(net, pgrp, label_id, &ref);
-        if (st != QBT_OK)
-            intern_decref(&net->strings, label_id);
+        intern_decref(&net->strings, label_id); /* the job keeps the label reference's own */
     }
     if (st != QBT_OK) {
         if (c != NIL32)
@@ -824,12 +908,11 @@ static uint64_t state_key(uint32_t job, uint8_t type, uint32_t extra) {
 
 qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
     uint32_t slot;
-    job_t *job = find_job(net, jobid, &slot);
-    if (!job)
+    if (!find_job(net, jobid, &slot))
         return QBT_EUNKNOWN_JOB;
     while (net->jobs[slot].cb_head)
         remove_callback(net, net->jobs[slot].cb_head);
-    job = &net->jobs[slot];
+    job_t *job = &net->jobs[slot];
     uint32_t first_state = u64map_get(&net->state_heads, jobid);
     if (first_state != NIL32)
         u64map_del(&net->state_heads, jobid);
@@ -845,7 +928,6 @@ qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
     if (job->label != STR_NONE) {
         u64map_del(&net->label_index, label_key(job->pgrp, job->label));
         labelref_decref(net, job->ref);
-        intern_decref(&net->strings, job->label);
     }
     uint32_t c = u64map_get(&net->ctx_index, jobid);
     net->ctxs[c].job = NIL32;
@@ -858,7 +940,7 @@ qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
 
 /* ------------------------------------------------------------------ clock heap */
 
-static void heap_push(qbt_net *net, uint64_t due, uint32_t alpha_idx) {
+static void heap_push(qbt_net *net, uint64_t due, uint32_t slot) {
     QBT_ASSERT(net->heap_len < net->heap_cap);
     size_t i = net->heap_len++;
     while (i > 0) {
@@ -869,8 +951,8 @@ static void heap_push(qbt_net *net, uint64_t due, uint32_t alpha_idx) {
         i = up;
     }
     net->heap[i].due = due;
-    net->heap[i].alpha = alpha_idx;
-    net->alpha[alpha_idx].nametype |= INHEAP_BIT;
+    net->heap[i].alpha = slot;
+    net->alpha[slot].nametype |= INHEAP_BIT;
 }
 
 static uint32_t heap_pop(qbt_net *net) {
@@ -911,7 +993,8 @@ static bool is_time_type(int type) {
 
 /* References taken for one atom while preparing a registration; committed or dropped. */
 typedef struct {
-    uint32_t name, extra, ref; /* ref: label reference, or ctx_t for a job-id context; NIL32: none */
+    uint32_t name, extra;
+    uint32_t ref; /* label reference, or ctx_t of a job-id context; NIL32: none (global) */
     uint32_t ctx;
 } atom_ids;
 
@@ -961,7 +1044,7 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
     case CTX_GLOBAL:
         ids->ctx = GLOBAL_CTX;
         return QBT_OK;
-    case CTX_LABEL: {
+    default: { /* CTX_LABEL */
         uint32_t label;
         st = intern_ref(&net->strings, a->label, a->label_len, &label);
         if (st == QBT_OK) {
@@ -1000,7 +1083,8 @@ static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const jo
             continue;
         uint32_t jobid = ids[i].ctx;
         if (a->ctx == CTX_LABEL) {
-            uint32_t slot = u64map_get(&net->label_index, label_key(owner->pgrp, (uint32_t)net->refs[ids[i].ref].key));
+            uint32_t label = (uint32_t)net->refs[ids[i].ref].key;
+            uint32_t slot = u64map_get(&net->label_index, label_key(owner->pgrp, label));
             if (slot == NIL32)
                 continue;
             jobid = net->jobs[slot].id;
@@ -1023,8 +1107,7 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
         return QBT_EEMPTY_LIST;
     parse_scratch *s = &net->scratch;
     s->natoms = s->nnodes = s->noperands = 0;
-    const job_t *owner = &net->jobs[owner_slot];
-    bool has_pid = owner->pid != QBT_NO_PID;
+    bool has_pid = net->jobs[owner_slot].pid != QBT_NO_PID;
     qbt_status st = QBT_OK;
     for (size_t i = 0; i < n && st == QBT_OK; i++) {
         st = qbt_parse_expr(s, exprs[i], lens[i], owner_id, has_pid, &net->err);
@@ -1036,7 +1119,10 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
         return st;
     if (s->natoms > QBT_MAX_ATOMS)
         return QBT_ETOO_LARGE;
-    size_t natoms = s->natoms, nnodes = s->nnodes;
+    size_t natoms = s->natoms;
+    /* The root is the last node built (nodes are made after their children), or a lone atom. */
+    bool root_is_node = s->noperands == 1 && (s->operands[0] & 1);
+    size_t nnodes = root_is_node ? s->nnodes - 1 : 0;
 
     /* Phase 2: take references and reserve room; undo on failure. */
     void *arr = net->taken;
@@ -1046,18 +1132,19 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
         return st;
     atom_ids *ids = (atom_ids *)net->taken;
     size_t taken = 0, ntime = 0;
-    for (; taken < natoms && st == QBT_OK; taken++) {
-        st = take_atom_ids(net, &s->atoms[taken], &net->jobs[owner_slot], &ids[taken]);
+    for (; taken < natoms; taken++) {
+        if ((st = take_atom_ids(net, &s->atoms[taken], &net->jobs[owner_slot], &ids[taken])) != QBT_OK)
+            break;
         ntime += is_time_type(s->atoms[taken].type);
     }
     if (st != QBT_OK) {
-        drop_ids(net, ids, taken - 1);
+        drop_ids(net, ids, taken);
         return st;
     }
     size_t words = block_words(natoms, nnodes);
     st = block_reserve(net, words);
     if (st == QBT_OK)
-        st = u64map_reserve(&net->handles, 1);
+        st = handle_reserve(net);
     if (st == QBT_OK)
         st = alpha_reserve(net, natoms);
     if (st == QBT_OK) {
@@ -1095,33 +1182,37 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
     job->cb_head = block;
     cb->count = 0;
     cb->maximum = maximum;
-    cb->gen = 1;
     cb->nlatch = (uint16_t)natoms;
     cb->nnode = (uint16_t)nnodes;
-    cb->unused = 0;
-    u64map_put(&net->handles, handle, block);
+    cb->root_count = 0;
+    if (root_is_node) {
+        const tmp_node *root = &s->nodes[s->nnodes - 1];
+        cb->root_nchild = (uint16_t)(root->nchild | (root->is_and ? AND_BIT : 0));
+    } else {
+        cb->root_nchild = 1;
+    }
+    handle_set(net, handle, block);
     for (uint32_t i = 0; i < natoms; i++) {
         const tmp_atom *a = &s->atoms[i];
         uint32_t nametype = NAMETYPE(ids[i].name, a->type);
-        uint32_t idx = alpha_find(net, nametype, ids[i].ctx, ids[i].extra);
-        if (idx == NIL32) {
-            idx = alpha_insert(net, nametype, ids[i].ctx, ids[i].extra); /* takes the references */
+        uint32_t slot = alpha_find(net, nametype, ids[i].ctx, ids[i].extra);
+        if (slot == NIL32) {
+            slot = alpha_insert(net, nametype, ids[i].ctx, ids[i].extra); /* takes the references */
             uint64_t due = is_time_type(a->type) ? first_due(net, a) : 0;
             if (due)
-                heap_push(net, due, idx);
+                heap_push(net, due, slot);
         } else {
             drop_ids(net, &ids[i], 1);
         }
         uint32_t off = latch_off(block, i);
         latch_t *l = latch_at(net, off);
-        l->gen = 0;
-        l->parent = a->parent == NIL32 ? PARENT_ROOT : (uint16_t)a->parent;
-        l->index = (uint16_t)i;
-        l->ctx = a->ctx;
-        l->unused = 0;
-        alpha_entry *e = &net->alpha[idx];
-        l->prev = ALPHA_TAG | idx;
-        l->next = e->head;
+        bool under_root = a->parent == NIL32 || (root_is_node && a->parent == s->nnodes - 1);
+        l->parent = under_root ? PARENT_ROOT : (uint16_t)a->parent;
+        l->index_set = (uint16_t)(i << 1);
+        uint32_t kind = a->ctx <= CTX_ID ? a->ctx : 0;
+        alpha_slot *e = &net->alpha[slot];
+        l->prev = ALPHA_TAG | slot;
+        l->next = (kind << KIND_SHIFT) | e->head;
         if (e->head)
             latch_at(net, e->head)->prev = off;
         e->head = off;
@@ -1129,10 +1220,11 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
     node_t *nodes = nodes_of(net, block, cb);
     for (uint32_t j = 0; j < nnodes; j++) {
         const tmp_node *t = &s->nodes[j];
-        nodes[j].parent = t->parent == NIL32 ? PARENT_ROOT : (uint16_t)t->parent;
-        nodes[j].gen = 0;
+        bool under_root = t->parent == s->nnodes - 1;
+        nodes[j].parent = under_root ? PARENT_ROOT : (uint16_t)t->parent;
         nodes[j].nchild = (uint16_t)(t->nchild | (t->is_and ? AND_BIT : 0));
         nodes[j].count = 0;
+        nodes[j].unused = 0;
     }
     net->ncallbacks++;
     net->nlatches += natoms;
@@ -1145,8 +1237,8 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
 }
 
 qbt_status qbt_remove(qbt_net *net, uint64_t handle) {
-    uint32_t block = u64map_get(&net->handles, handle);
-    if (block == NIL32)
+    uint32_t block = handle_block(net, handle);
+    if (!block)
         return QBT_EUNKNOWN_HANDLE;
     remove_callback(net, block);
     return QBT_OK;
@@ -1176,8 +1268,9 @@ static uint32_t find_name(qbt_net *net, const char *s, size_t n) {
 /* Records the item's new state; *old gets the previous one (STR_NONE if new). */
 static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *extra_id, uint32_t state,
                                uint32_t *old) {
-    uint64_t key = state_key(ev->job, ev->type, *extra_id == NIL32 ? 0 : *extra_id);
-    uint32_t entry = *extra_id == NIL32 ? NIL32 : u64map_get(&net->state_index, key);
+    uint32_t entry = NIL32;
+    if (*extra_id != NIL32)
+        entry = u64map_get(&net->state_index, state_key(ev->job, ev->type, *extra_id));
     if (entry == NIL32) {
         void *arr = net->states;
         qbt_status st = qbt_grow(&arr, &net->states_cap, net->states_len + 1, sizeof(state_t));
@@ -1205,8 +1298,7 @@ static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *e
         e->extra = *extra_id;
         e->type = ev->type;
         e->state = STR_NONE;
-        uint32_t head = u64map_get(&net->state_heads, ev->job);
-        e->next = head;
+        e->next = u64map_get(&net->state_heads, ev->job);
         u64map_put(&net->state_heads, ev->job, entry);
         u64map_put(&net->state_index, state_key(ev->job, ev->type, *extra_id), entry);
     }
@@ -1274,18 +1366,17 @@ static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key
         }
     }
     bool star = type == T_WORK || type == T_SUBJOB || type == T_HOST;
-    bool done = name != NIL32 && IS_TERMINAL(name);
     if (name != NIL32) {
         if (extra != NIL32)
             probe(net, ctxs, nctx, name, type, extra, true);
         if (star)
             probe(net, ctxs, nctx, name, type, STR_STAR, true);
-    }
-    if (done) {
-        if (extra != NIL32)
-            probe(net, ctxs, nctx, STR_DONE, type, extra, true);
-        if (star)
-            probe(net, ctxs, nctx, STR_DONE, type, STR_STAR, true);
+        if (IS_TERMINAL(name)) {
+            if (extra != NIL32)
+                probe(net, ctxs, nctx, STR_DONE, type, extra, true);
+            if (star)
+                probe(net, ctxs, nctx, STR_DONE, type, STR_STAR, true);
+        }
     }
     return fire(net, key, false);
 }
@@ -1323,13 +1414,13 @@ qbt_status qbt_advance(qbt_net *net, uint64_t now) {
         uint64_t t = net->heap[0].due;
         while (net->heap_len && net->heap[0].due == t) {
             uint32_t a = heap_pop(net);
-            alpha_entry *e = &net->alpha[a];
-            int type = NT_TYPE(e->nametype);
+            alpha_slot *e = &net->alpha[a];
             if (!e->head) {
                 alpha_release(net, a);
                 continue;
             }
             set_all(net, a);
+            int type = (int)NT_TYPE(e->nametype);
             if (type == T_REPEAT || type == T_GLOBALREPEAT) {
                 const intern_entry *text = &net->strings.entries[e->extra];
                 uint64_t start, interval;
@@ -1338,9 +1429,9 @@ qbt_status qbt_advance(qbt_net *net, uint64_t now) {
             }
         }
         net->clock = t;
-        qbt_status fst = fire(net, t, false);
+        qbt_status fired = fire(net, t, false);
         if (st == QBT_OK)
-            st = fst;
+            st = fired;
     }
     net->clock = now;
     return st;
@@ -1362,12 +1453,12 @@ qbt_status qbt_drain_catch_up(qbt_net *net) {
 /* ------------------------------------------------------------------ introspection */
 
 static qbt_status atom_text(const qbt_net *net, uint32_t block, uint32_t i, error_buf *b) {
-    uint32_t off = latch_off(block, i);
-    const latch_t *l = latch_at(net, off);
+    const latch_t *l = latch_at(net, latch_off(block, i));
+    uint32_t kind = l->next >> KIND_SHIFT;
     uint32_t p = l->prev;
     while (!(p & ALPHA_TAG))
         p = latch_at(net, p)->prev;
-    const alpha_entry *e = &net->alpha[p & ~ALPHA_TAG];
+    const alpha_slot *e = &net->alpha[p & ~ALPHA_TAG];
     const intern_entry *name = &net->strings.entries[NT_NAME(e->nametype)];
     size_t type_len;
     const char *type = qbt_type_name((int)NT_TYPE(e->nametype), &type_len);
@@ -1375,19 +1466,19 @@ static qbt_status atom_text(const qbt_net *net, uint32_t block, uint32_t i, erro
     qbt_status st = sb_put(b, name->text, name->len);
     if (st == QBT_OK && (st = sb_puts(b, "-")) == QBT_OK)
         st = sb_put(b, type, type_len);
-    if (st == QBT_OK && l->ctx != CTX_GLOBAL) {
+    if (st == QBT_OK && e->ctx != GLOBAL_CTX) {
         st = sb_puts(b, "-");
-        if (st == QBT_OK) {
-            if (l->ctx == CTX_SELF)
-                st = sb_puts(b, "self");
-            else if (l->ctx == CTX_PARENT)
-                st = sb_puts(b, "parent");
-            else if (l->ctx == CTX_ID)
-                st = sb_putu(b, e->ctx);
-            else {
-                const intern_entry *label = &net->strings.entries[(uint32_t)net->refs[e->ctx & ~LABEL_BIT].key];
-                st = sb_put(b, label->text, label->len);
-            }
+        if (st != QBT_OK)
+            return st;
+        if (IS_LABEL_CTX(e->ctx)) {
+            const intern_entry *label = &net->strings.entries[(uint32_t)net->refs[e->ctx & ~LABEL_BIT].key];
+            st = sb_put(b, label->text, label->len);
+        } else if (kind == CTX_SELF) {
+            st = sb_puts(b, "self");
+        } else if (kind == CTX_PARENT) {
+            st = sb_puts(b, "parent");
+        } else {
+            st = sb_putu(b, e->ctx);
         }
     }
     if (st == QBT_OK && e->extra != STR_NONE) {
@@ -1399,28 +1490,25 @@ static qbt_status atom_text(const qbt_net *net, uint32_t block, uint32_t i, erro
 }
 
 qbt_status qbt_why_not(qbt_net *net, uint64_t handle, qbt_atom_visitor visit, void *ctx) {
-    uint32_t block = u64map_get(&net->handles, handle);
-    if (block == NIL32)
+    uint32_t block = handle_block(net, handle);
+    if (!block)
         return QBT_EUNKNOWN_HANDLE;
     error_buf text = {0};
     qbt_status st = QBT_OK;
     uint32_t nlatch = cb_at(net, block)->nlatch;
     for (uint32_t i = 0; i < nlatch && st == QBT_OK; i++) {
         st = atom_text(net, block, i, &text);
-        if (st == QBT_OK) {
-            const cb_t *cb = cb_at(net, block);
-            int latched = latch_at(net, latch_off(block, i))->gen == cb->gen;
-            if (visit(ctx, text.text, text.len, latched) != 0)
-                st = QBT_ENOMEM;
-        }
+        int latched = latch_at(net, latch_off(block, i))->index_set & 1;
+        if (st == QBT_OK && visit(ctx, text.text, text.len, latched) != 0)
+            st = QBT_ENOMEM;
     }
     qbt_mfree(text.text);
     return st;
 }
 
 qbt_status qbt_callback_info(const qbt_net *net, uint64_t handle, uint32_t *owner, uint32_t *count) {
-    uint32_t block = u64map_get(&net->handles, handle);
-    if (block == NIL32)
+    uint32_t block = handle_block(net, handle);
+    if (!block)
         return QBT_EUNKNOWN_HANDLE;
     const cb_t *cb = cb_at(net, block);
     *owner = net->jobs[cb->owner].id;
@@ -1428,25 +1516,29 @@ qbt_status qbt_callback_info(const qbt_net *net, uint64_t handle, uint32_t *owne
     return QBT_OK;
 }
 
-int qbt_has_callback(const qbt_net *net, uint64_t handle) { return u64map_get(&net->handles, handle) != NIL32; }
+int qbt_has_callback(const qbt_net *net, uint64_t handle) { return handle_block(net, handle) != 0; }
 int qbt_has_job(const qbt_net *net, uint32_t jobid) { return find_job(net, jobid, NULL) != NULL; }
 
 void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
     const intern_table *t = &net->strings;
-    size_t maps = net->free_large.cap + net->handles.cap + net->ref_index.cap + net->ctx_index.cap +
+    size_t maps = net->free_large.cap + net->hpage_index.cap + net->ref_index.cap + net->ctx_index.cap +
                   net->label_index.cap + net->state_index.cap + net->state_heads.cap;
+    size_t live_pages = 0;
+    for (size_t i = 0; i < net->hpages_len; i++)
+        live_pages += net->hpages[i] != NULL;
     out->callbacks = net->ncallbacks;
     out->atoms = net->nlatches;
     out->alpha_entries = net->alpha_live;
     out->jobs = net->njobs;
-    out->bytes = sizeof *net + net->pool_cap * sizeof(uint32_t) + maps * sizeof(u64map_slot) +
-                 net->alpha_cap * sizeof(alpha_entry) + net->aslot_cap * sizeof(alpha_slot) +
-                 t->cap * sizeof(intern_entry) + t->slot_cap * sizeof(uint32_t) + t->text_bytes +
-                 net->refs_cap * sizeof(labelref) + net->jobs_cap * sizeof(job_t) + net->ctxs_cap * sizeof(ctx_t) +
-                 net->states_cap * sizeof(state_t) + net->heap_cap * sizeof(heap_item) +
-                 net->fired_cap * sizeof(uint32_t) + net->out_cap * sizeof(qbt_firing) +
-                 net->catchup_cap * sizeof(uint64_t) + net->scratch.atoms_cap * sizeof(tmp_atom) +
-                 net->scratch.nodes_cap * sizeof(tmp_node) + net->scratch.operands_cap * sizeof(uint32_t) +
-                 net->events_cap * sizeof(parsed_event) + net->taken_cap * sizeof(uint32_t) + net->lower_cap +
-                 net->err.cap;
+    out->bytes = sizeof *net + ((net->nchunks - 1) * CHUNK_WORDS + net->chunk_cap) * sizeof(uint32_t) +
+                 maps * sizeof(u64map_slot) +
+                 live_pages * sizeof(hpage) + net->hpages_cap * sizeof(hpage *) +
+                 net->alpha_cap * sizeof(alpha_slot) + t->cap * sizeof(intern_entry) +
+                 t->slot_cap * sizeof(uint32_t) + t->text_bytes + net->refs_cap * sizeof(labelref) +
+                 net->jobs_cap * sizeof(job_t) + net->ctxs_cap * sizeof(ctx_t) + net->states_cap * sizeof(state_t) +
+                 net->heap_cap * sizeof(heap_item) + net->fired_cap * sizeof(uint32_t) +
+                 net->out_cap * sizeof(qbt_firing) + net->catchup_cap * sizeof(uint64_t) +
+                 net->scratch.atoms_cap * sizeof(tmp_atom) + net->scratch.nodes_cap * sizeof(tmp_node) +
+                 net->scratch.operands_cap * sizeof(uint32_t) + net->events_cap * sizeof(parsed_event) +
+                 net->taken_cap * sizeof(uint32_t) + net->lower_cap + net->err.cap;
 }
