@@ -1,21 +1,10 @@
 /*
- * internal.h: data layout of the matcher core, shared by the files of native/.
+ * internal.h: what the files of native/ share: allocation, the u64 map, string interning, the
+ * parser's scratch form, and the error-text builder. The network's own layout (callback blocks,
+ * alpha slots, jobs, states) is private to network.c, whose opening comment describes it.
  *
- * Memory lives in a few growable arrays addressed by 32-bit indices, never by pointers, so that
- * growing an array (realloc) invalidates nothing that is stored:
- *
- *   pool     uint32 words holding callback blocks: [header][latches][nodes]. A latch's alpha
- *            links are word offsets into the pool; offset 0 is "none".
- *   alpha    atom keys (name<<4|type, context, extra) with the head of their latch list, found
- *            through an open-addressing table of (entry index, hash) slots.
- *   intern   strings (names, labels, extras) as reference-counted ids; ids 0-10 are pinned.
- *   jobs     job records, found by id (u64 map) and by (pgrp, label) (u64 map).
- *   states   (state-aware only) the state of each item, chained per job so remove_job can
- *            forget them.
- *
- * A latch is set when its 16-bit generation equals its callback's; firing bumps the callback's
- * generation, which clears every latch and node counter in O(1). When the generation wraps, the
- * callback's latches and nodes are reset explicitly (once every 65535 firings).
+ * Everything is addressed by 32-bit indices into growable arrays, never by pointers, so growing
+ * an array (realloc) invalidates nothing that is stored.
  */
 #ifndef QBT_INTERNAL_H
 #define QBT_INTERNAL_H

@@ -4,15 +4,19 @@
  * A qbt_net holds jobs, callbacks (trigger expressions compiled to small AND/OR trees) and one
  * shared alpha index: a hash table from an atom key (name, type, context, extra) to the list of
  * latches waiting on it. Feeding an event probes at most eight keys (its name and `done`, its
- * extra and `*`, its job id and its job's label) and touches only the latches found there, so
- * the cost of an event does not depend on how many callbacks are registered.
+ * extra and `*`, its job id and its job's label), skipping keys that per-context counters say
+ * cannot exist, and touches only the latches found there, so the cost of an event does not
+ * depend on how many callbacks are registered.
  *
  * Semantics are those of docs/semantics.md; the Python twin (python/qbtrigger/_pure.py) is the
  * executable reference and the test suite checks that both agree on every generated case.
  *
  * Conventions
  *  - Every function returns a qbt_status. On anything but QBT_OK the network is exactly as it was
- *    before the call (registration reserves all memory it needs before it changes anything).
+ *    before the call (registration reserves all memory it needs before it changes anything),
+ *    with one exception: QBT_ENOMEM while an event is being applied (feed, feed_many, advance)
+ *    leaves the events before it applied and that event possibly in part; callbacks it completed
+ *    but could not report re-arm uncounted. The network stays consistent and usable.
  *  - Strings are (pointer, length) pairs of UTF-8 and may contain NUL bytes.
  *  - Results of feed/advance/drain go to an output buffer owned by the network, valid until the
  *    next call that changes the network: qbt_output() returns it.
