@@ -25,9 +25,11 @@ static int should_fail(void) {
     return --fail_countdown == 0;
 }
 
+int qbt_debug_build(void) { return 1; }
 size_t qbt_debug_live_allocations(void) { return live_allocations; }
 void qbt_debug_fail_allocation(size_t nth) { fail_countdown = nth; }
 #else
+int qbt_debug_build(void) { return 0; }
 size_t qbt_debug_live_allocations(void) { return 0; }
 void qbt_debug_fail_allocation(size_t nth) { (void)nth; }
 #endif

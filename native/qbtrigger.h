@@ -111,6 +111,7 @@ uint64_t qbt_error_index(const qbt_net *net);
 
 /* Debug builds (QBT_DEBUG): live allocation count, and a switch that makes the n-th allocation
  * from now fail (0: never), to test out-of-memory paths. Both are no-ops otherwise. */
+int qbt_debug_build(void);
 size_t qbt_debug_live_allocations(void);
 void qbt_debug_fail_allocation(size_t nth);
 

@@ -62,5 +62,6 @@ cdef extern from "qbtrigger.h" nogil:
     const char *qbt_error_message(const qbt_net *net, size_t *len)
     size_t qbt_error_column(const qbt_net *net)
     uint64_t qbt_error_index(const qbt_net *net)
+    int qbt_debug_build()
     size_t qbt_debug_live_allocations()
     void qbt_debug_fail_allocation(size_t nth)

@@ -30,7 +30,10 @@ from ._common import (
     trigger_list,
 )
 
-__all__ = ["Network", "debug_live_allocations", "debug_fail_allocation"]
+__all__ = ["Network", "debug_build", "debug_live_allocations", "debug_fail_allocation"]
+
+#: True when the C core was built with QBTRIGGER_DEBUG_BUILD=1 (asserts, allocation counters).
+debug_build = bool(qbt_debug_build())
 
 
 cdef inline const char *_utf8(object text, Py_ssize_t *size, list keep) except NULL:
