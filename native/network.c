@@ -157,6 +157,7 @@ struct qbt_net {
 
     alpha_slot *alpha;
     size_t alpha_cap, alpha_live, alpha_tombs;
+    size_t alpha_waiting; /* live entries with no latch, kept only until the clock pops them */
     size_t n_done_alpha, n_star_alpha, n_label_alpha;
 
     intern_table strings;
@@ -604,11 +605,16 @@ static uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint
     return (uint32_t)i;
 }
 
-/* Frees an alpha entry once no latch waits on it and the clock no longer holds it. */
+/* Frees an alpha entry once no latch waits on it. One the clock heap still holds lingers, not
+ * counted in stats, until it is popped (or taken up again by a new atom with the same key). */
 static void alpha_release(qbt_net *net, uint32_t idx) {
     alpha_slot *e = &net->alpha[idx];
-    if (e->head != 0 || (e->nametype & INHEAP_BIT))
+    if (e->head != 0)
         return;
+    if (e->nametype & INHEAP_BIT) {
+        net->alpha_waiting++;
+        return;
+    }
     net->alpha_live--;
     net->n_done_alpha -= NT_NAME(e->nametype) == STR_DONE;
     net->n_star_alpha -= e->extra == STR_STAR;
@@ -1203,6 +1209,8 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
                 heap_push(net, due, slot);
         } else {
             drop_ids(net, &ids[i], 1);
+            if (net->alpha[slot].head == 0) /* it lingered for the clock: alive again */
+                net->alpha_waiting--;
         }
         uint32_t off = latch_off(block, i);
         latch_t *l = latch_at(net, off);
@@ -1416,6 +1424,7 @@ qbt_status qbt_advance(qbt_net *net, uint64_t now) {
             uint32_t a = heap_pop(net);
             alpha_slot *e = &net->alpha[a];
             if (!e->head) {
+                net->alpha_waiting--;
                 alpha_release(net, a);
                 continue;
             }
@@ -1528,7 +1537,7 @@ void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
         live_pages += net->hpages[i] != NULL;
     out->callbacks = net->ncallbacks;
     out->atoms = net->nlatches;
-    out->alpha_entries = net->alpha_live;
+    out->alpha_entries = net->alpha_live - net->alpha_waiting;
     out->jobs = net->njobs;
     out->bytes = sizeof *net + ((net->nchunks - 1) * CHUNK_WORDS + net->chunk_cap) * sizeof(uint32_t) +
                  maps * sizeof(u64map_slot) +
