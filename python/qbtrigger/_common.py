@@ -354,13 +354,23 @@ def atoms_of(tree: Node) -> list:
 # Both twins validate their arguments with these, so types, order and texts agree.
 
 
-def check_id(value: object, what: str = "job id") -> int:
-    """An int from 0 to MAX_JOB_ID (bool is not an int here)."""
-    if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
+def check_int(value: object, what: str) -> int:
+    """An int (bool is not an int here)."""
+    if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    return int(value)
+
+
+def check_id(value: object, what: str = "job id") -> int:
+    """An id to store (add_job's job id, pgrp, pid): an int from 0 to MAX_JOB_ID.
+
+    Ids that are only looked up (an owner, remove_job's id) need just check_int: any other int
+    is simply an unknown job.
+    """
+    value = check_int(value, what)
     if not 0 <= value <= MAX_JOB_ID:
         raise ValueError(f"{what} {value} is out of range (0 to {MAX_JOB_ID})")
-    return int(value)
+    return value
 
 
 def check_label(label: object) -> Optional[str]:
@@ -373,11 +383,10 @@ def check_maximum(maximum: object) -> int:
     """0 for unlimited (None), else an int >= 1."""
     if maximum is None:
         return 0
-    if not isinstance(maximum, int) or isinstance(maximum, bool):
-        raise TypeError(f"maximum must be an int or None, not {type(maximum).__name__}")
+    maximum = check_int(maximum, "maximum")
     if maximum < 1:
         raise ValueError("maximum must be at least 1")
-    return min(int(maximum), 2**32 - 1)
+    return maximum
 
 
 def trigger_list(triggers: object) -> tuple:
@@ -386,20 +395,35 @@ def trigger_list(triggers: object) -> tuple:
         return (triggers,)
     if not isinstance(triggers, (list, tuple)):
         raise TypeError(f"triggers must be a str or a list of str, not {type(triggers).__name__}")
-    for index, item in enumerate(triggers):
+    for item in triggers:
         if not isinstance(item, str):
-            raise TypeError(f"trigger {index} must be a str, not {type(item).__name__}")
+            raise TypeError(f"a trigger expression must be a str, not {type(item).__name__}")
     return tuple(triggers)
 
 
 def check_time(now: object, clock: int) -> int:
-    if not isinstance(now, int) or isinstance(now, bool):
-        raise TypeError(f"the clock time must be an int, not {type(now).__name__}")
+    now = check_int(now, "now")
     if now < clock:
         raise ValueError(f"the clock cannot go back from {clock} to {now}")
     if now > MAX_TIME:
-        raise ValueError(f"the clock time {now} is out of range (at most {MAX_TIME})")
-    return int(now)
+        raise ValueError(f"time {now} is out of range (0 to {MAX_TIME})")
+    return now
+
+
+def check_handle(handle: object) -> int:
+    if not isinstance(handle, int) or isinstance(handle, bool):
+        raise TypeError(f"a callback handle must be an int, not {type(handle).__name__}")
+    return int(handle)
+
+
+def event_type_error(event: object, index: Optional[int] = None) -> TypeError:
+    where = "" if index is None else f" (at index {index})"
+    return TypeError(f"an event must be a str or an Event, not {type(event).__name__}{where}")
+
+
+def check_event_batch(events: object) -> None:
+    if isinstance(events, (str, bytes)):
+        raise TypeError("feed_many takes an iterable of events, not a single str")
 
 
 def too_many_atoms() -> ValueError:

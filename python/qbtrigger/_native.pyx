@@ -20,11 +20,15 @@ from ._common import (
     Event,
     TriggerSyntaxError,
     WhyNot,
+    check_event_batch,
+    check_handle,
     check_id,
+    check_int,
     check_label,
     check_maximum,
     check_time,
     event_index_error,
+    event_type_error,
     parse_event,
     too_many_atoms,
     trigger_list,
@@ -172,8 +176,10 @@ cdef class Network:
 
     def remove_job(self, jobid):
         """Removes a job and every callback it owns."""
-        cdef uint32_t c_job = check_id(jobid)
-        status = qbt_remove_job(self.net, c_job)
+        jobid = check_int(jobid, "job id")
+        if not 0 <= jobid <= MAX_JOB_ID:
+            raise KeyError(f"unknown job {jobid}")
+        status = qbt_remove_job(self.net, jobid)
         if status != QBT_OK:
             self._raise_status(status, jobid)
 
@@ -182,10 +188,11 @@ cdef class Network:
     def add(self, triggers, owner, maximum=None):
         """Registers a callback; returns its handle. `triggers`: str or list of str (an OR)."""
         cdef tuple expressions = trigger_list(triggers)
-        cdef uint32_t c_owner = check_id(owner, "owner")
-        if not qbt_has_job(self.net, c_owner):
+        owner = check_int(owner, "owner")
+        if not 0 <= owner <= MAX_JOB_ID or not qbt_has_job(self.net, owner):
             raise KeyError(f"unknown job {owner}")
-        cdef uint32_t c_maximum = check_maximum(maximum)
+        cdef uint32_t c_owner = owner
+        cdef uint32_t c_maximum = min(check_maximum(maximum), 0xFFFFFFFF)
         cdef Py_ssize_t n = len(expressions)
         cdef Py_ssize_t i, size
         cdef uint64_t handle = 0
@@ -224,8 +231,9 @@ cdef class Network:
     cdef uint64_t _handle(self, object handle) except? 0:
         if type(handle) is int and 1 <= handle < 2**64:
             return handle
-        if not isinstance(handle, int) or isinstance(handle, bool):
-            raise TypeError(f"a callback handle must be an int, not {type(handle).__name__}")
+        handle = check_handle(handle)
+        if 1 <= handle < 2**64:
+            return handle
         raise KeyError(f"unknown callback handle {handle}")
 
     def count(self, handle):
@@ -280,9 +288,10 @@ cdef class Network:
                 size = len(raw)
         elif isinstance(event, Event):
             return self.feed(str(event))
+        elif isinstance(event, str):
+            return self.feed(str(event))
         else:
-            parse_event(event)  # raises the TypeError the twin raises
-            raise AssertionError("unreachable")
+            raise event_type_error(event)
         status = qbt_feed(self.net, data, size)
         if status != QBT_OK:
             self._raise_status(status)
@@ -295,6 +304,7 @@ cdef class Network:
 
         Every event is parsed before any is applied: a malformed one leaves the network as it was.
         """
+        check_event_batch(events)
         cdef list items = events if type(events) is list else list(events)
         cdef Py_ssize_t n = len(items)
         cdef Py_ssize_t i, size
@@ -309,11 +319,12 @@ cdef class Network:
             for i in range(n):
                 item = items[i]
                 if type(item) is not str:
-                    if isinstance(item, Event):
-                        item = items[i] = str(item)
+                    if isinstance(item, (Event, str)):
+                        item = str(item)  # kept alive in `keep`; the caller's list is left alone
+                        keep.append(item)
                     else:
                         self._check_prefix(items, i)
-                        parse_event(item)  # raises the TypeError the twin raises
+                        raise event_type_error(item, i)
                 datas[i] = _utf8(item, &size, keep)
                 sizes[i] = <size_t>size
             status = qbt_feed_many(self.net, datas, sizes, n)
