@@ -1398,6 +1398,53 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
     return apply_event(net, &ev, 0);
 }
 
+/* Prefetches the alpha slots an event will probe and returns its exact key's slot (NIL32 if
+ * none). Only a hint: nothing is changed, and apply_event looks everything up afresh. */
+static uint32_t prefetch_slots(const qbt_net *net, const parsed_event *ev) {
+    if (ev->job == NIL32)
+        return NIL32;
+    uint32_t c = u64map_get(&net->ctx_index, ev->job);
+    if (c == NIL32)
+        return NIL32;
+    const ctx_t *x = &net->ctxs[c];
+    uint32_t ctx = ev->job;
+    const ctx_counts *counts = &x->counts;
+    if (!counts->n_alpha) {
+        if (x->job == NIL32 || net->jobs[x->job].ref == NIL32)
+            return NIL32;
+        ctx = LABEL_BIT | net->jobs[x->job].ref;
+        counts = &net->refs[net->jobs[x->job].ref].counts;
+    }
+    uint32_t extra = STR_NONE;
+    if (ev->extra)
+        extra = intern_find(&net->strings, ev->extra, ev->extra_len, intern_hash(ev->extra, ev->extra_len));
+    uint32_t name = intern_find(&net->strings, ev->name, ev->name_len, intern_hash(ev->name, ev->name_len));
+    if (name == NIL32)
+        return NIL32;
+    size_t cap = net->alpha_cap;
+    uint32_t exact = NIL32;
+    if (extra != NIL32) {
+        exact = (uint32_t)alpha_home(alpha_hash(NAMETYPE(name, ev->type), ctx, extra), cap);
+        __builtin_prefetch(&net->alpha[exact]);
+    }
+    bool star = counts->n_star && ev->type != T_JOB;
+    if (star)
+        __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(name, ev->type), ctx, STR_STAR), cap)]);
+    if (counts->n_done && IS_TERMINAL(name)) {
+        if (extra != NIL32)
+            __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(STR_DONE, ev->type), ctx, extra), cap)]);
+        if (star)
+            __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(STR_DONE, ev->type), ctx, STR_STAR), cap)]);
+    }
+    return exact;
+}
+
+/* Events are applied one by one, but a batch is known in advance: on a network too big for the
+ * cache, the alpha slots of the event LOOKAHEAD places ahead are prefetched, and the first latch
+ * of the event half as far ahead, whose slot has arrived by then. */
+#define LOOKAHEAD 8
+#define PREFETCH_ABOVE_BYTES ((size_t)4 << 20)
+
 qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n) {
     void *arr = net->events;
     qbt_status st = qbt_grow(&arr, &net->events_cap, n, sizeof(parsed_event));
@@ -1408,8 +1455,36 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
         if ((st = qbt_parse_event(events[i], lens[i], (long long)i, &net->events[i], &net->err)) != QBT_OK)
             return st;
     net->out_len = 0;
-    for (size_t i = 0; i < n && st == QBT_OK; i++)
+    bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
+    uint32_t ahead[LOOKAHEAD];
+    for (size_t i = 0; i < LOOKAHEAD; i++)
+        ahead[i] = NIL32;
+    for (size_t i = 0; i < n && st == QBT_OK; i++) {
+        if (prefetch) {
+            size_t far = i + LOOKAHEAD, near = i + LOOKAHEAD / 2;
+            ahead[far % LOOKAHEAD] = far < n ? prefetch_slots(net, &net->events[far]) : NIL32;
+            uint32_t near_slot = ahead[near % LOOKAHEAD];
+            if (near < n && near_slot != NIL32) {
+                /* Linear probing: the key is at its home slot or soon after; follow its list. */
+                const alpha_slot *e = &net->alpha[near_slot];
+                if (e->nametype > NT_TOMB && e->head)
+                    __builtin_prefetch(word_at(net, e->head));
+            }
+            size_t next = i + LOOKAHEAD / 4;
+            uint32_t next_slot = ahead[next % LOOKAHEAD];
+            if (next < n && next_slot != NIL32) {
+                /* Its first latch has arrived: fetch its block's header and the next latch. */
+                const alpha_slot *e = &net->alpha[next_slot];
+                if (e->nametype > NT_TOMB && e->head) {
+                    const latch_t *l = latch_at(net, e->head);
+                    __builtin_prefetch(cb_at(net, block_of_latch(l, e->head)));
+                    if (l->next & NEXT_MASK)
+                        __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
+                }
+            }
+        }
         st = apply_event(net, &net->events[i], i);
+    }
     return st;
 }
 
