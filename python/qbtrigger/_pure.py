@@ -38,8 +38,6 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._common import (
     MAX_ATOMS,
-    MAX_JOB_ID,
-    MAX_TIME,
     STATE_NAMES,
     STATEFUL_TYPES,
     TERMINAL_STATES,
@@ -137,13 +135,12 @@ def _decode(event: object, index: Optional[int] = None) -> tuple:
 
     In ``feed_many`` the index goes into the message: "bad event '...' at index 3: reason".
     """
+    if isinstance(event, Event):
+        event = str(event)  # an Event is fed as its text, as the C core does: it names one item
     if type(event) is str:
         decoded = _fast_decode(event)
         if decoded is not None:
             return decoded
-    elif isinstance(event, Event):
-        name, type_, jobid, extra = event
-        return (name, type_, jobid, extra, _event_key(name, type_, jobid, extra))
     elif not isinstance(event, str):
         raise event_type_error(event, index)
     try:
