@@ -33,6 +33,16 @@ uint32_t intern_hash(const char *s, size_t n) {
     return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Names and extras are short: a plain loop beats a call to memcmp. */
+static inline bool same_bytes(const char *a, const char *b, size_t n) {
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 uint32_t intern_find(const intern_table *t, const char *s, size_t n, uint32_t hash) {
     size_t mask = t->slot_cap - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -40,7 +50,7 @@ uint32_t intern_find(const intern_table *t, const char *s, size_t n, uint32_t ha
         if (id == NIL32)
             return NIL32;
         const intern_entry *e = &t->entries[id];
-        if (e->hash == hash && e->len == n && memcmp(e->text, s, n) == 0)
+        if (e->hash == hash && e->len == n && same_bytes(e->text, s, n))
             return id;
     }
 }

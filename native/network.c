@@ -1334,6 +1334,21 @@ static void probe(qbt_net *net, const event_ctx *ctxs, int nctx, uint32_t name, 
     }
 }
 
+/* Resolves an event's name and extra to string ids while its text is at hand. Only where applying
+ * events interns nothing (not state-aware): then an id found now still means the same string
+ * when the event is applied (an id freed in between is held by no atom, so it matches nothing,
+ * which is right since the string's last atom went with it). */
+static void resolve_ids(qbt_net *net, parsed_event *ev) {
+    ev->name_id = ev->extra_id = NIL32;
+    if (net->state_aware || ev->name_upper)
+        return;
+    uint32_t name = intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
+    if (name == NIL32)
+        return; /* an unknown name: apply_event looks again (cheap) */
+    ev->extra_id = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
+    ev->name_id = name;
+}
+
 static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key) {
     int type = ev->type;
     event_ctx ctxs[2];
@@ -1356,12 +1371,14 @@ static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key
     bool stateful = net->state_aware && type <= T_WORK;
     if (nctx == 0 && !stateful)
         return QBT_OK; /* no atom names this job: nothing to do */
-    uint32_t name = find_name(net, ev->name, ev->name_len);
-    if (name == NIL32 - 1)
-        return QBT_ENOMEM;
-    uint32_t extra = STR_NONE;
-    if (ev->extra)
-        extra = intern_find(&net->strings, ev->extra, ev->extra_len, intern_hash(ev->extra, ev->extra_len));
+    uint32_t name = ev->name_id, extra = ev->extra_id;
+    if (name == NIL32 || stateful) { /* not resolved ahead (see resolve_ids) */
+        name = ev->name_upper ? find_name(net, ev->name, ev->name_len)
+                              : intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
+        if (name == NIL32 - 1)
+            return QBT_ENOMEM;
+        extra = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
+    }
     if (stateful && name != NIL32 && IS_STATE_NAME(name)) {
         uint32_t old;
         qbt_status st = update_state(net, ev, &extra, name, &old);
@@ -1394,6 +1411,7 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
     qbt_status st = qbt_parse_event(event, len, -1, &ev, &net->err);
     if (st != QBT_OK)
         return st;
+    ev.name_id = NIL32;
     net->out_len = 0;
     return apply_event(net, &ev, 0);
 }
@@ -1415,10 +1433,7 @@ static uint32_t prefetch_slots(const qbt_net *net, const parsed_event *ev) {
         ctx = LABEL_BIT | net->jobs[x->job].ref;
         counts = &net->refs[net->jobs[x->job].ref].counts;
     }
-    uint32_t extra = STR_NONE;
-    if (ev->extra)
-        extra = intern_find(&net->strings, ev->extra, ev->extra_len, intern_hash(ev->extra, ev->extra_len));
-    uint32_t name = intern_find(&net->strings, ev->name, ev->name_len, intern_hash(ev->name, ev->name_len));
+    uint32_t name = ev->name_id, extra = ev->extra_id;
     if (name == NIL32)
         return NIL32;
     size_t cap = net->alpha_cap;
@@ -1451,9 +1466,13 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
     net->events = arr;
     if (st != QBT_OK)
         return st;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (i + 4 < n)
+            __builtin_prefetch(events[i + 4]); /* event strings are scattered objects */
         if ((st = qbt_parse_event(events[i], lens[i], (long long)i, &net->events[i], &net->err)) != QBT_OK)
             return st;
+        resolve_ids(net, &net->events[i]);
+    }
     net->out_len = 0;
     bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
     uint32_t ahead[LOOKAHEAD];

@@ -476,10 +476,30 @@ static qbt_status bad_event(error_buf *e, const char *text, size_t len, long lon
 }
 
 qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed_event *ev, error_buf *err) {
-    const char *h1 = memchr(text, '-', len);
-    const char *h2 = h1 ? find_dash(text, (size_t)(h1 - text) + 1, len) : NULL;
+    /* One pass finds the first two hyphens and hashes the name (lower-cased) on the way. */
+    const char *h1 = NULL, *h2 = NULL;
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    bool upper = false;
+    size_t at = 0;
+    for (; at < len; at++) {
+        char c = text[at];
+        if (c == '-') {
+            h1 = text + at;
+            break;
+        }
+        upper |= c >= 'A' && c <= 'Z';
+        hash = (hash ^ (unsigned char)lower(c)) * 0x100000001b3ULL;
+    }
+    for (at++; h1 && at < len; at++) {
+        if (text[at] == '-') {
+            h2 = text + at;
+            break;
+        }
+    }
     if (!h2)
         return bad_event(err, text, len, index, "expected name-type-jobid[-extra]", NULL, 0, NULL);
+    ev->name_hash = (uint32_t)(hash ^ (hash >> 32));
+    ev->name_upper = upper;
     size_t i1 = (size_t)(h1 - text), i2 = (size_t)(h2 - text);
     if (!is_name(text, i1))
         return bad_event(err, text, len, index, "bad name ", text, i1, NULL);
@@ -511,6 +531,7 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
         ev->job = NIL32;
         ev->extra = rest;
         ev->extra_len = rest_len;
+        ev->extra_hash = intern_hash(rest, rest_len);
         return QBT_OK;
     }
     const char *h3 = memchr(rest, '-', rest_len);
@@ -537,5 +558,7 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
     } else if (ev->extra_len == 1 && ev->extra[0] == '*') {
         return bad_event(err, text, len, index, "'*' is for triggers; an event names one item", NULL, 0, NULL);
     }
+    if (ev->extra)
+        ev->extra_hash = intern_hash(ev->extra, ev->extra_len);
     return QBT_OK;
 }

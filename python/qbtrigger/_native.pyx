@@ -6,7 +6,11 @@ same errors), calls the C core and turns its status codes into exceptions in one
 _raise_status().
 """
 
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromUnsignedLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -14,6 +18,8 @@ from libc.stdint cimport uint32_t, uint64_t
 cdef extern from "Python.h":
     int PyGC_Disable()  # both return the previous state (CPython >= 3.10)
     int PyGC_Enable()
+    void *PyList_GET_ITEM(object, Py_ssize_t)
+    void __builtin_prefetch(const void *)
 
 from ._common import (
     MAX_JOB_ID,
@@ -66,10 +72,26 @@ cdef enum:
 
 
 cdef list _firings(const qbt_firing *out, size_t count):
+    """(key, handle) tuples: the list is made at its full size, and firings of one event share
+    the int of its index."""
     cdef size_t k
     cdef int was_enabled = PyGC_Disable() if count > _PAUSE_GC_ABOVE else 0
+    cdef list result
+    cdef object key = None, handle, pair
     try:
-        return [(out[k].key, out[k].handle) for k in range(count)]
+        result = PyList_New(count)
+        for k in range(count):
+            if k == 0 or out[k].key != out[k - 1].key:
+                key = PyLong_FromUnsignedLongLong(out[k].key)
+            handle = PyLong_FromUnsignedLongLong(out[k].handle)
+            pair = PyTuple_New(2)
+            Py_INCREF(key)
+            PyTuple_SET_ITEM(pair, 0, key)  # steals the reference taken just above
+            Py_INCREF(handle)
+            PyTuple_SET_ITEM(pair, 1, handle)
+            Py_INCREF(pair)
+            PyList_SET_ITEM(result, k, pair)
+        return result
     finally:
         if was_enabled:
             PyGC_Enable()
@@ -317,6 +339,8 @@ cdef class Network:
             if datas is NULL or sizes is NULL:
                 raise MemoryError()
             for i in range(n):
+                if i + 4 < n:  # the event strings are objects scattered over the heap
+                    __builtin_prefetch(PyList_GET_ITEM(items, i + 4))
                 item = items[i]
                 if type(item) is not str:
                     if isinstance(item, (Event, str)):
