@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.ccore import main
+
+sys.exit(main())
