@@ -308,9 +308,7 @@ cdef class Network:
                 raw = (<str>event).encode("utf-8", "surrogatepass")
                 data = raw
                 size = len(raw)
-        elif isinstance(event, Event):
-            return self.feed(str(event))
-        elif isinstance(event, str):
+        elif isinstance(event, (Event, str)):  # an Event is fed as its text; a str subclass as a str
             return self.feed(str(event))
         else:
             raise event_type_error(event)
