@@ -860,17 +860,7 @@ class Network:
         if st[leaf] > base:
             return
         st[leaf] = base + 1
-        par = cb.par
-        need = cb.need
-        node = par[leaf]
-        while node >= 0:
-            value = st[node]
-            value = value + 1 if value > base else base + 1
-            st[node] = value
-            if value - base != need[node]:
-                return
-            node = par[node]
-        fired.append(cb)
+        _climb(cb, leaf, fired)
 
     @staticmethod
     def _unset(cb: _Callback, leaf: int) -> None:
