@@ -1,0 +1,253 @@
+/*
+ * net.h: the layout of a network, shared by the files that implement it: pool.c (callback blocks
+ * and handles), alpha.c (the alpha index, job-id contexts and label references) and network.c
+ * (jobs, latches, firing, the clock, registration and events). network.c's opening comment
+ * describes the design; this header only holds what more than one of them needs.
+ */
+#ifndef QBT_NET_H
+#define QBT_NET_H
+
+#include "internal.h"
+
+
+typedef struct {
+    uint32_t handle_lo, handle_hi;
+    uint32_t owner; /* job slot */
+    uint32_t job_next, job_prev; /* blocks of the same owner; 0: none */
+    uint32_t count;
+    uint32_t maximum; /* 0: unlimited */
+    uint16_t nlatch, nnode; /* nnode: nodes below the root */
+    uint16_t root_nchild; /* | AND_BIT; a lone atom is an OR of one */
+    uint16_t root_count; /* children of the root that are true */
+} cb_t;
+
+typedef struct {
+    uint32_t next; /* next latch of the alpha entry (0: none); top 2 bits: context kind */
+    uint32_t prev; /* previous latch, or ALPHA_TAG | alpha slot for the first one */
+    uint16_t parent; /* node index, or PARENT_ROOT */
+    uint16_t index_set; /* position in the block << 1 | set */
+} latch_t;
+
+typedef struct {
+    uint16_t parent;
+    uint16_t nchild; /* | AND_BIT */
+    uint16_t count;
+    uint16_t unused;
+} node_t;
+
+#define CB_WORDS (sizeof(cb_t) / 4)
+#define LATCH_WORDS (sizeof(latch_t) / 4)
+#define NODE_WORDS (sizeof(node_t) / 4)
+#define PARENT_ROOT 0xFFFFu
+#define AND_BIT 0x8000u
+#define ALPHA_TAG 0x80000000u
+#define NEXT_MASK 0x3FFFFFFFu
+#define KIND_SHIFT 30 /* CTX_SELF, CTX_PARENT or CTX_ID, for why_not's words */
+#define SMALL_CLASSES 64
+
+/* The pool is a list of 1 MiB chunks: it grows without copying big arrays and without slack, and
+ * a block never straddles two chunks. An offset is chunk << CHUNK_BITS | word, below 2^30. The
+ * last chunk starts small and grows by realloc (offsets are relative to it), so a small network
+ * stays small. */
+#define FIRST_CHUNK_WORDS ((size_t)1024)
+#define CHUNK_BITS 18
+#define CHUNK_WORDS ((size_t)1 << CHUNK_BITS)
+#define MAX_CHUNKS ((size_t)1 << (30 - CHUNK_BITS))
+
+/* Handles map to blocks through pages of 1024 slots, freed with their last callback: four bytes
+ * per callback, and flat under churn since handles are handed out in order. */
+#define HPAGE_BITS 10
+#define HPAGE_SLOTS ((size_t)1 << HPAGE_BITS)
+typedef struct {
+    uint32_t live;
+    uint32_t block[HPAGE_SLOTS]; /* 0: none */
+} hpage;
+
+#define LABEL_BIT 0x80000000u
+#define GLOBAL_CTX 0xFFFFFFFFu
+#define IS_LABEL_CTX(c) (((c) & LABEL_BIT) && (c) != GLOBAL_CTX)
+
+#define INHEAP_BIT 0x8u
+#define NAMETYPE(name, type) (((name) << 4) | (uint32_t)(type))
+#define NT_NAME(nt) ((nt) >> 4)
+#define NT_TYPE(nt) ((nt)&7u)
+#define NT_EMPTY 0u
+#define NT_TOMB 1u /* name id 0 is never an atom's name: neither value is a real key */
+
+/* The alpha index: open addressing with the key inline, so a probe touches one slot. Deleting
+ * leaves a tombstone, so a slot's index is stable between rehashes; a rehash re-points the first
+ * latch of every entry and the clock heap at the new slots. Capacity is any size (the hash is
+ * mapped by multiply-shift), grown by half, so the table stays between 1/2 and 3/4 full. */
+typedef struct {
+    uint32_t nametype; /* NT_EMPTY, NT_TOMB, or name << 4 | INHEAP | type */
+    uint32_t ctx;
+    uint32_t extra;
+    uint32_t head; /* first latch, 0: none */
+} alpha_slot;
+
+/* Atoms per context, so an event probes only the keys that can exist: an event for a job no
+ * atom names costs one map probe, and '*' and `done` keys are probed only where some atom uses
+ * them. Kept for job-id contexts (ctx_t, found by job id, also holding the added job's slot) and
+ * for label contexts (in the label reference). */
+typedef struct {
+    uint32_t n_alpha, n_star, n_done;
+} ctx_counts;
+
+typedef struct {
+    uint64_t key; /* pgrp << 32 | label id */
+    uint32_t refs; /* free entries: next free */
+    ctx_counts counts;
+} labelref;
+
+typedef struct {
+    uint32_t job; /* slot of the added job with this id, NIL32: none; free entries: next free */
+    ctx_counts counts;
+} ctx_t;
+
+typedef struct {
+    uint32_t id, pgrp, pid; /* pid QBT_NO_PID: none */
+    uint32_t label; /* intern id, STR_NONE: none */
+    uint32_t ref; /* labelref of (pgrp, label), NIL32: none */
+    uint32_t cb_head; /* first callback block, 0: none; free slots: next free */
+} job_t;
+
+typedef struct {
+    uint32_t job, extra, next; /* next: in the job's chain, or the free list */
+    uint8_t type, state;
+} state_t;
+
+typedef struct {
+    uint64_t due;
+    uint32_t alpha; /* slot */
+} heap_item;
+
+struct qbt_net {
+    bool state_aware;
+    uint64_t clock;
+    uint64_t next_handle;
+
+    uint32_t *chunks[MAX_CHUNKS];
+    size_t nchunks, chunk_used, chunk_cap; /* words used in and allocated to the last chunk */
+    uint32_t free_small[SMALL_CLASSES];
+    u64map free_large; /* block size in words -> first free block */
+    hpage **hpages;
+    size_t hpages_len, hpages_cap;
+    u64map hpage_index; /* handle >> HPAGE_BITS -> index in hpages */
+    size_t ncallbacks, nlatches;
+
+    alpha_slot *alpha;
+    size_t alpha_cap, alpha_live, alpha_tombs;
+    size_t alpha_waiting; /* live entries with no latch, kept only until the clock pops them */
+    size_t n_done_alpha, n_star_alpha, n_label_alpha;
+
+    intern_table strings;
+
+    labelref *refs;
+    size_t refs_len, refs_cap;
+    uint32_t refs_free;
+    u64map ref_index;
+
+    job_t *jobs;
+    size_t jobs_len, jobs_cap, njobs;
+    uint32_t jobs_free;
+    ctx_t *ctxs;
+    size_t ctxs_len, ctxs_cap;
+    uint32_t ctxs_free;
+    u64map ctx_index; /* job id -> ctx_t, for ids that are added jobs or atom contexts */
+    u64map label_index; /* pgrp << 32 | label id -> job slot */
+
+    state_t *states;
+    size_t states_len, states_cap;
+    uint32_t states_free;
+    u64map state_index; /* item key -> state entry */
+    u64map state_heads; /* job id -> first state entry of its chain (jobs need not be added) */
+
+    heap_item *heap;
+    size_t heap_len, heap_cap;
+
+    uint32_t *fired; /* blocks fired by the event being applied */
+    size_t nfired, fired_cap;
+    qbt_firing *out;
+    size_t out_len, out_cap;
+    uint64_t *catchup;
+    size_t ncatchup, catchup_cap;
+
+    parse_scratch scratch;
+    parsed_event *events;
+    size_t events_cap;
+    uint32_t *taken; /* atom_ids of a registration being prepared */
+    size_t taken_cap;
+    char *lower; /* lower-cased copy of a name */
+    size_t lower_cap;
+
+    error_buf err;
+};
+
+static inline uint32_t *word_at(const qbt_net *net, uint32_t off) {
+    return net->chunks[off >> CHUNK_BITS] + (off & (CHUNK_WORDS - 1));
+}
+static inline cb_t *cb_at(const qbt_net *net, uint32_t block) { return (cb_t *)word_at(net, block); }
+static inline latch_t *latch_at(const qbt_net *net, uint32_t off) { return (latch_t *)word_at(net, off); }
+static inline uint32_t latch_off(uint32_t block, uint32_t i) {
+    return block + (uint32_t)CB_WORDS + i * (uint32_t)LATCH_WORDS;
+}
+static inline node_t *nodes_of(const qbt_net *net, uint32_t block, const cb_t *cb) {
+    return (node_t *)word_at(net, block + (uint32_t)(CB_WORDS + (size_t)cb->nlatch * LATCH_WORDS));
+}
+static inline uint64_t cb_handle(const cb_t *cb) { return (uint64_t)cb->handle_hi << 32 | cb->handle_lo; }
+static inline size_t block_words(size_t nlatch, size_t nnode) {
+    return CB_WORDS + nlatch * LATCH_WORDS + nnode * NODE_WORDS;
+}
+static inline uint32_t block_of_latch(const latch_t *l, uint32_t off) {
+    return off - (uint32_t)CB_WORDS - (uint32_t)(l->index_set >> 1) * (uint32_t)LATCH_WORDS;
+}
+
+static inline uint64_t label_key(uint32_t pgrp, uint32_t label) { return (uint64_t)pgrp << 32 | label; }
+
+/* The alpha index's hot path (alpha.c has the rest). */
+
+static inline uint32_t alpha_hash(uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    uint64_t x = ((uint64_t)nametype << 32 | ctx) * 0x9E3779B97F4A7C15ULL;
+    x ^= (uint64_t)extra * 0xC2B2AE3D27D4EB4FULL;
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 32;
+    return (uint32_t)x;
+}
+
+static inline size_t alpha_home(uint32_t hash, size_t cap) { return (size_t)(((uint64_t)hash * cap) >> 32); }
+
+static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    size_t cap = net->alpha_cap;
+    if (cap == 0)
+        return NIL32;
+    for (size_t i = alpha_home(alpha_hash(nametype, ctx, extra), cap);;) {
+        const alpha_slot *s = &net->alpha[i];
+        if (s->nametype == NT_EMPTY)
+            return NIL32;
+        if ((s->nametype & ~INHEAP_BIT) == nametype && s->ctx == ctx && s->extra == extra)
+            return (uint32_t)i;
+        if (++i == cap)
+            i = 0;
+    }
+}
+
+/* pool.c */
+qbt_status block_reserve(qbt_net *net, size_t words);
+uint32_t block_take(qbt_net *net, size_t words);
+void block_give(qbt_net *net, uint32_t block, size_t words);
+uint32_t handle_block(const qbt_net *net, uint64_t handle);
+qbt_status handle_reserve(qbt_net *net);
+void handle_set(qbt_net *net, uint64_t handle, uint32_t block);
+void handle_clear(qbt_net *net, uint64_t handle);
+
+/* alpha.c */
+qbt_status ctx_take(qbt_net *net, uint32_t jobid, uint32_t *out);
+void ctx_release(qbt_net *net, uint32_t jobid, uint32_t c);
+qbt_status labelref_take(qbt_net *net, uint32_t pgrp, uint32_t label, uint32_t *out);
+void labelref_decref(qbt_net *net, uint32_t ref);
+qbt_status alpha_reserve(qbt_net *net, size_t extra);
+uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra);
+void alpha_release(qbt_net *net, uint32_t idx);
+
+#endif /* QBT_NET_H */
