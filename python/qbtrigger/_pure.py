@@ -73,32 +73,10 @@ _NAMES = set(
 _NAMES_LIMIT = 4096
 
 
-def _canonical(text: str) -> bool:
-    """Whether ``text`` is a valid job-bound event already in canonical form (lower-case name and
-    type, job id without leading zero), so that it is its own alpha key and parse_event would
-    accept it unchanged. Anything else takes the slow path through parse_event."""
-    parts = text.split("-", 3)
-    if len(parts) == 4:
-        n, t, j, x = parts
-        if not x or x == "*" or t not in _EXTRA_TYPES:
-            return False
-    elif len(parts) == 3:
-        n, t, j = parts
-        if t != "job":
-            return False
-    else:
-        return False
-    return (
-        n in _NAMES
-        and j.isascii()
-        and j.isdigit()
-        and j[0] != "0"
-        and (len(j) < 10 or (len(j) == 10 and j <= "2147483647"))
-    )
-
-
 def _fast_decode(text: str) -> Optional[tuple]:
-    """(name, type, jobid, extra, key) of a text :func:`_canonical` accepts, else None."""
+    """(name, type, jobid, extra, key) of a valid job-bound event already in canonical form (lower-case
+    name and type, job id without leading zero), which is then its own alpha key and what parse_event
+    would return unchanged; None for anything else (it takes the slow path through parse_event)."""
     parts = text.split("-", 3)
     if len(parts) == 4:
         n, t, j, x = parts
@@ -576,7 +554,7 @@ class Network:
                 else:
                     for ref in entry.values():
                         _latch(ref, fired)
-            elif not _canonical(event):
+            elif _fast_decode(event) is None:
                 self._apply(_decode(event), fired)
         else:
             self._apply(_decode(event), fired)
@@ -673,7 +651,7 @@ class Network:
                 if entry is not None:
                     append(entry)
                     continue
-                if _canonical(event):
+                if _fast_decode(event) is not None:
                     append(None)
                     continue
             slow[index] = _decode(event, index)
