@@ -814,25 +814,32 @@ static void resolve_ids(qbt_net *net, parsed_event *ev) {
     ev->name_id = name;
 }
 
+/* The contexts an event can match through: its job id and its job's label, each only if some atom
+ * uses it; a global event has the one global context. Returns how many were written (0-2). */
+static int event_contexts(const qbt_net *net, const parsed_event *ev, event_ctx ctxs[2]) {
+    if (ev->job == NIL32) {
+        ctxs[0] = (event_ctx){GLOBAL_CTX, NULL};
+        return 1;
+    }
+    uint32_t c = u64map_get(&net->ctx_index, ev->job);
+    if (c == NIL32)
+        return 0;
+    int nctx = 0;
+    const ctx_t *x = &net->ctxs[c];
+    if (x->counts.n_alpha)
+        ctxs[nctx++] = (event_ctx){ev->job, &x->counts};
+    if (x->job != NIL32 && net->jobs[x->job].ref != NIL32) {
+        uint32_t ref = net->jobs[x->job].ref;
+        if (net->refs[ref].counts.n_alpha)
+            ctxs[nctx++] = (event_ctx){LABEL_BIT | ref, &net->refs[ref].counts};
+    }
+    return nctx;
+}
+
 static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key) {
     int type = ev->type;
     event_ctx ctxs[2];
-    int nctx = 0;
-    if (ev->job == NIL32) {
-        ctxs[nctx++] = (event_ctx){GLOBAL_CTX, NULL};
-    } else {
-        uint32_t c = u64map_get(&net->ctx_index, ev->job);
-        if (c != NIL32) {
-            const ctx_t *x = &net->ctxs[c];
-            if (x->counts.n_alpha)
-                ctxs[nctx++] = (event_ctx){ev->job, &x->counts};
-            if (x->job != NIL32 && net->jobs[x->job].ref != NIL32) {
-                uint32_t ref = net->jobs[x->job].ref;
-                if (net->refs[ref].counts.n_alpha)
-                    ctxs[nctx++] = (event_ctx){LABEL_BIT | ref, &net->refs[ref].counts};
-            }
-        }
-    }
+    int nctx = event_contexts(net, ev, ctxs);
     bool stateful = net->state_aware && type <= T_WORK;
     if (nctx == 0 && !stateful)
         return QBT_OK; /* no atom names this job: nothing to do */
@@ -881,40 +888,28 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
     return apply_event(net, &ev, 0);
 }
 
-/* Prefetches the alpha slots an event will probe and returns its exact key's slot (NIL32 if
- * none). Only a hint: nothing is changed, and apply_event looks everything up afresh. */
+/* Prefetches the alpha slots an event will probe (as probe() filters them) and returns the slot
+ * of its exact key through its first context (NIL32 if none). Only a hint: nothing is changed,
+ * and apply_event looks everything up afresh. */
 static uint32_t prefetch_slots(const qbt_net *net, const parsed_event *ev) {
-    if (ev->job == NIL32)
-        return NIL32;
-    uint32_t c = u64map_get(&net->ctx_index, ev->job);
-    if (c == NIL32)
-        return NIL32;
-    const ctx_t *x = &net->ctxs[c];
-    uint32_t ctx = ev->job;
-    const ctx_counts *counts = &x->counts;
-    if (!counts->n_alpha) {
-        if (x->job == NIL32 || net->jobs[x->job].ref == NIL32)
-            return NIL32;
-        ctx = LABEL_BIT | net->jobs[x->job].ref;
-        counts = &net->refs[net->jobs[x->job].ref].counts;
-    }
-    uint32_t name = ev->name_id, extra = ev->extra_id;
-    if (name == NIL32)
-        return NIL32;
+    event_ctx ctxs[2];
+    int nctx = ev->job == NIL32 || ev->name_id == NIL32 ? 0 : event_contexts(net, ev, ctxs);
+    uint32_t name = ev->name_id, extra = ev->extra_id, exact = NIL32;
+    bool star = ev->type == T_WORK || ev->type == T_SUBJOB || ev->type == T_HOST;
     size_t cap = net->alpha_cap;
-    uint32_t exact = NIL32;
-    if (extra != NIL32) {
-        exact = (uint32_t)alpha_home(alpha_hash(NAMETYPE(name, ev->type), ctx, extra), cap);
-        __builtin_prefetch(&net->alpha[exact]);
-    }
-    bool star = counts->n_star && ev->type != T_JOB;
-    if (star)
-        __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(name, ev->type), ctx, STR_STAR), cap)]);
-    if (counts->n_done && IS_TERMINAL(name)) {
-        if (extra != NIL32)
-            __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(STR_DONE, ev->type), ctx, extra), cap)]);
-        if (star)
-            __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(STR_DONE, ev->type), ctx, STR_STAR), cap)]);
+    for (int i = 0; i < nctx; i++) {
+        const ctx_counts *c = ctxs[i].counts;
+        uint32_t keys[4][2] = {{name, extra}, {name, STR_STAR}, {STR_DONE, extra}, {STR_DONE, STR_STAR}};
+        for (int k = 0; k < 4; k++) {
+            uint32_t kname = keys[k][0], kextra = keys[k][1];
+            if (kextra == NIL32 || (kextra == STR_STAR && (!star || !c->n_star)) ||
+                (kname == STR_DONE && (!IS_TERMINAL(name) || !c->n_done)))
+                continue;
+            size_t slot = alpha_home(alpha_hash(NAMETYPE(kname, ev->type), ctxs[i].ctx, kextra), cap);
+            __builtin_prefetch(&net->alpha[slot]);
+            if (k == 0 && exact == NIL32)
+                exact = (uint32_t)slot;
+        }
     }
     return exact;
 }
