@@ -1,0 +1,481 @@
+"""The callback engine: job dicts in, network entries registered, firings dispatched (SPEC §4, §7, §8).
+
+Submission is two steps, so nothing half-registers: :meth:`CallbackEngine.compile` reads a list of
+job dicts (with ids already assigned by the host), checks every callback, dependency and universal
+attachment, and raises one :class:`SubmissionError` listing every problem; it changes nothing.
+:meth:`CallbackEngine.register` then adds the jobs and their callbacks to the network (jobs first,
+so labels inside the submission bind, then each job's callbacks in order: its own, its
+dependency's, the universal ones). :meth:`submit` does both.
+
+Events come in through :meth:`feed`. The callbacks an event fires run in registration order;
+state changes they make reach the host, whose events come back through ``feed`` while the engine
+is dispatching: those are queued and applied after the current event's callbacks have all run
+(SPEC §4.3), in the order they were reported.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Deque, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Union
+
+from .._common import Atom, Event, TriggerSyntaxError, WhyNot, atoms_of, parse, parse_event
+from ..matcher import Network
+from .dependency import DependencyPlan, compile_dependency, parse_dependency
+from .errors import CodeError, Problem, SubmissionError
+from .host import Host
+from .jobs import JobView, job_name, read_job
+from .languages import DEFAULT_LANGUAGE_FLAGS, Callback, Invocation, Language, parse_language_flags
+from .languages.python import PythonLanguage
+from .languages.qube import QubeLanguage
+from .qbapi import QbApi
+from .universal import UniversalCallback, load_universal
+
+__all__ = ["CallbackEngine", "Firing", "JobPlan", "Submission"]
+
+#: Qube's default language when a callback dict names none.
+DEFAULT_LANGUAGE = "qube"
+
+
+class Firing(NamedTuple):
+    """One callback run: its handle, owning job, the event that fired it and the callback."""
+
+    handle: int
+    jobid: int
+    event: Optional[str]
+    callback: Callback
+
+
+@dataclass
+class JobPlan:
+    """One job of a compiled submission: what will be registered for it, and how it starts."""
+
+    job: JobView
+    callbacks: List[Callback] = field(default_factory=list)
+    dependency: DependencyPlan = field(default_factory=DependencyPlan)
+
+    @property
+    def blocked(self) -> bool:
+        """Submit the job blocked: its dependency has job entries."""
+        return self.dependency.block_job
+
+    @property
+    def blocked_work(self) -> bool:
+        """Submit the job's work items blocked: its dependency links them frame by frame."""
+        return self.dependency.block_work
+
+    @property
+    def blocked_subjobs(self) -> bool:
+        return self.dependency.block_subjobs
+
+
+@dataclass
+class Submission:
+    """A checked submission, ready for :meth:`CallbackEngine.register`."""
+
+    jobs: List[JobPlan]
+
+    def plan(self, jobid: int) -> JobPlan:
+        for plan in self.jobs:
+            if plan.job.id == jobid:
+                return plan
+        raise KeyError(f"job {jobid} is not in this submission")
+
+
+class CallbackEngine:
+    """Registers Qube job dicts' callbacks in a :class:`Network` and runs what fires.
+
+    ``host`` is the farm (:class:`Host`). ``language_flags`` enables languages (SPEC §7; default
+    ``qube,mail,dependency``). ``state_aware`` switches on SPEC §5 for the network the engine
+    makes; pass ``network`` to use one of your own. ``universal`` is a universal-callback folder
+    to load now (:meth:`load_universal`). ``perl_timeout`` limits each perl callback (seconds).
+    """
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        language_flags: Union[str, Iterable[str]] = DEFAULT_LANGUAGE_FLAGS,
+        state_aware: bool = False,
+        network: Optional[Any] = None,
+        universal: Optional[str] = None,
+        perl_timeout: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.network = network if network is not None else Network(state_aware=state_aware)
+        self.language_flags = parse_language_flags(language_flags)
+        self.qb = QbApi(self)
+        self.perl_timeout = perl_timeout
+        self.languages: Dict[str, Language] = {
+            "qube": QubeLanguage(),
+            "python": PythonLanguage(self.qb),
+        }
+        self._lazy_languages = {"perl", "mail"}
+        self.universal: List[UniversalCallback] = []
+        self._callbacks: Dict[int, Callback] = {}
+        self._jobs: Dict[int, JobView] = {}
+        self._handles_of_job: Dict[int, List[int]] = {}
+        self._queue: Deque[str] = deque()
+        self._dispatching = False
+        if universal is not None:
+            self.load_universal(universal)
+
+    # ------------------------------------------------------------------ languages
+    def language(self, name: str) -> Optional[Language]:
+        """The language called ``name`` (perl and mail are loaded on first use), or None."""
+        found = self.languages.get(name)
+        if found is None and name in self._lazy_languages:
+            if name == "perl":
+                from .languages.perl import PerlLanguage
+
+                found = PerlLanguage(self.qb, timeout=self.perl_timeout)
+            else:
+                from .languages.mail import MailLanguage
+
+                found = MailLanguage()
+            self.languages[name] = found
+        return found
+
+    def _why_disabled(self, name: str) -> Optional[str]:
+        """None when ``name`` may be used; else the message saying which flag enables it."""
+        if self.language(name) is None:
+            known = ", ".join(sorted(set(self.languages) | self._lazy_languages))
+            return f"unknown language '{name}' (known: {known})"
+        if name not in self.language_flags:
+            flags = ",".join(sorted(self.language_flags)) or "(none)"
+            return (
+                f"language '{name}' is disabled: enable it with the language flag '{name}' "
+                f"(language_flags is '{flags}')"
+            )
+        return None
+
+    def load_universal(self, folder: Union[str, "os.PathLike[str]"]) -> None:
+        """Load a universal-callback folder; its callbacks attach to every job submitted from now
+        on, replacing the ones loaded before. A bad config changes nothing."""
+        self.universal = load_universal(os.fspath(folder), self._all_languages(), self._why_disabled)
+
+    def _all_languages(self) -> Dict[str, Language]:
+        for name in ("perl", "mail"):
+            self.language(name)
+        return self.languages
+
+    # ------------------------------------------------------------------ submission
+    def compile(self, jobs: Sequence[Mapping[str, Any]]) -> Submission:
+        """Check a submission; raise :class:`SubmissionError` with every problem. Changes nothing."""
+        if isinstance(jobs, Mapping) or not isinstance(jobs, (list, tuple)):
+            raise SubmissionError([Problem("submission", None, "a submission is a list of job dicts")])
+        problems: List[Problem] = []
+        plans: List[JobPlan] = []
+        seen_ids: Dict[int, str] = {}
+        seen_labels: Dict[tuple, str] = {}
+        for index, job in enumerate(jobs):
+            view, job_problems = read_job(job, index)
+            name = job_name(job, index)
+            problems += [Problem(name, None, p) for p in job_problems]
+            if view is None:
+                continue
+            if view.id in self._jobs:
+                problems.append(Problem(name, None, f"job id {view.id} is already registered"))
+            elif view.id in seen_ids:
+                problems.append(Problem(name, None, f"job id {view.id} is also {seen_ids[view.id]}'s"))
+            seen_ids.setdefault(view.id, name)
+            if view.label is not None:
+                key = (view.pgrp, view.label)
+                if key in seen_labels:
+                    problems.append(
+                        Problem(name, None, f"label '{view.label}' is already used in pgrp {view.pgrp} by {seen_labels[key]}")
+                    )
+                seen_labels.setdefault(key, name)
+            plan = JobPlan(view)
+            for cb_index, spec in enumerate(view.callbacks):
+                callback, detail = self._compile_callback(view, cb_index, spec)
+                if detail is not None:
+                    problems.append(Problem(name, cb_index, detail))
+                else:
+                    plan.callbacks.append(callback)
+            problems += self._compile_dependency(view, plan)
+            for entry in self.universal:
+                if entry.needs_pid and view.pid is None:
+                    continue  # 'parent' has no job to name
+                plan.callbacks.append(
+                    Callback(
+                        jobid=view.id, index=None, origin="universal", triggers=entry.triggers,
+                        language=entry.language, code=entry.code, maximum=None, runner=entry.runner,
+                        admin=True, source=entry.file,
+                    )
+                )
+            plans.append(plan)
+        if problems:
+            raise SubmissionError(problems)
+        return Submission(plans)
+
+    def _compile_callback(self, job: JobView, index: int, spec: Any):
+        """``(Callback, None)`` or ``(None, problem text)``."""
+        if not isinstance(spec, Mapping):
+            return None, f"a callback must be a dict, not {type(spec).__name__}"
+        unknown = set(spec) - {"triggers", "language", "code", "maximum", "count"}
+        if unknown:
+            return None, f"unknown callback field(s): {', '.join(sorted(map(str, unknown)))}"
+        triggers = spec.get("triggers")
+        if isinstance(triggers, (list, tuple)):
+            if not triggers or not all(isinstance(t, str) for t in triggers):
+                return None, "'triggers' must be a str or a non-empty list of str"
+            triggers = list(triggers)
+        elif not isinstance(triggers, str):
+            return None, f"'triggers' must be a str or a list of str, not {type(triggers).__name__}"
+        for text in [triggers] if isinstance(triggers, str) else triggers:
+            try:
+                parse(text, owner=job.id, pid=job.pid)
+            except TriggerSyntaxError as error:
+                return None, f"bad trigger: {error}"
+        language = spec.get("language", DEFAULT_LANGUAGE)
+        if not isinstance(language, str):
+            return None, f"'language' must be a str, not {type(language).__name__}"
+        language = language.strip().lower()
+        why_not = self._why_disabled(language)
+        if why_not:
+            return None, why_not
+        maximum = spec.get("maximum")
+        if maximum is not None and (isinstance(maximum, bool) or not isinstance(maximum, int) or maximum < 1):
+            return None, f"'maximum' must be an int >= 1, not {maximum!r}"
+        code = spec.get("code", "")
+        if not isinstance(code, str):
+            return None, f"'code' must be a str, not {type(code).__name__}"
+        try:
+            runner = self.languages[language].compile(code)
+        except CodeError as error:
+            return None, f"{language} code: {error}"
+        callback = Callback(
+            jobid=job.id, index=index, origin="job", triggers=triggers, language=language,
+            code=code, maximum=maximum, runner=runner,
+        )
+        return callback, None
+
+    def _compile_dependency(self, job: JobView, plan: JobPlan) -> List[Problem]:
+        if not job.dependency.strip():
+            return []
+        if "dependency" not in self.language_flags:
+            return [
+                Problem(job.name, None, "the 'dependency' field is disabled: enable it with the language flag 'dependency'")
+            ]
+        entries, info, problems = parse_dependency(job.dependency)
+        compiled, more = compile_dependency(entries, job.work_names, job.cpus)
+        problems += more
+        compiled.info = info
+        plan.dependency = compiled
+        qube = self.languages["qube"]
+        for triggers, keyword in compiled.callbacks:
+            try:
+                parse(triggers, owner=job.id, pid=job.pid)
+            except TriggerSyntaxError as error:
+                problems.append(f"bad dependency: {error}")
+                continue
+            plan.callbacks.append(
+                Callback(
+                    jobid=job.id, index=None, origin="dependency", triggers=triggers, language="qube",
+                    code=keyword, maximum=1, runner=qube.compile(keyword),
+                )
+            )
+        return [Problem(job.name, None, p) for p in problems]
+
+    def register(self, submission: Submission) -> List[Firing]:
+        """Add a compiled submission to the network. Returns the firings of callbacks that state
+        catch-up (SPEC §5) fired at registration, already dispatched. On a failure nothing of the
+        submission stays registered."""
+        net = self.network
+        added: List[int] = []
+        try:
+            for plan in submission.jobs:
+                job = plan.job
+                if job.id in self._jobs:
+                    raise SubmissionError([Problem(job.name, None, f"job id {job.id} is already registered")])
+                net.add_job(job.id, pgrp=job.pgrp, label=job.label, pid=job.pid)
+                added.append(job.id)
+                self._jobs[job.id] = job
+                self._handles_of_job[job.id] = []
+            for plan in submission.jobs:
+                handles = self._handles_of_job[plan.job.id]
+                for callback in plan.callbacks:
+                    callback.handle = net.add(callback.triggers, owner=callback.jobid, maximum=callback.maximum)
+                    callback.count = 0
+                    self._callbacks[callback.handle] = callback
+                    handles.append(callback.handle)
+        except BaseException:
+            for jobid in added:
+                self._forget_job(jobid)
+            if getattr(net, "state_aware", False):
+                net.drain_catch_up()
+            raise
+        if getattr(net, "state_aware", False):
+            caught_up = net.drain_catch_up()
+            if caught_up:
+                return self._dispatch_catch_up(caught_up)
+        return []
+
+    def submit(self, jobs: Sequence[Mapping[str, Any]]) -> Submission:
+        """:meth:`compile` then :meth:`register`."""
+        submission = self.compile(jobs)
+        self.register(submission)
+        return submission
+
+    def remove_job(self, jobid: int) -> None:
+        """Forget a job and its callbacks (the job's own, its dependency's, the universal ones)."""
+        if jobid not in self._jobs:
+            raise KeyError(f"unknown job {jobid}")
+        self._forget_job(jobid)
+
+    def _forget_job(self, jobid: int) -> None:
+        for handle in self._handles_of_job.pop(jobid, ()):
+            self._callbacks.pop(handle, None)
+        self._jobs.pop(jobid, None)
+        self.network.remove_job(jobid)
+
+    # ------------------------------------------------------------------ introspection
+    def callbacks(self, jobid: int) -> List[Callback]:
+        """The live callbacks of a job, in registration order."""
+        if jobid not in self._jobs:
+            raise KeyError(f"unknown job {jobid}")
+        return [self._callbacks[h] for h in self._handles_of_job[jobid] if h in self._callbacks]
+
+    def callback(self, handle: int) -> Callback:
+        try:
+            return self._callbacks[handle]
+        except KeyError:
+            raise KeyError(f"unknown callback handle {handle}") from None
+
+    def why_not(self, handle: int) -> WhyNot:
+        return self.network.why_not(handle)
+
+    def __contains__(self, jobid: object) -> bool:
+        return jobid in self._jobs
+
+    @property
+    def jobs(self) -> List[int]:
+        return sorted(self._jobs)
+
+    # ------------------------------------------------------------------ events
+    def feed(self, event: Union[str, Event]) -> List[Firing]:
+        """Apply one event and run what it fires, then every event their actions caused.
+
+        Called while callbacks run (a host reporting the state changes they made), it validates
+        the event, queues it and returns ``[]``: the outer call applies it in turn.
+        """
+        text = event if isinstance(event, str) else str(event)
+        if self._dispatching:
+            parse_event(text)  # a malformed event fails here, in the code that reported it
+            self._queue.append(text)
+            return []
+        self._queue.append(text)
+        return self._drain()
+
+    def feed_many(self, events: Iterable[Union[str, Event]]) -> List[Firing]:
+        """Feed each event in turn (with the events their callbacks cause between them)."""
+        out: List[Firing] = []
+        for event in events:
+            out += self.feed(event)
+        return out
+
+    def advance(self, now: int) -> List[Firing]:
+        """Move the clock to ``now``: time atoms due fire (SPEC §6), then queued events apply.
+
+        A callback fired by the clock sees the event ``dummy-globaltime-T`` (T its moment)."""
+        if self._dispatching:
+            raise RuntimeError("advance() may not be called from inside a callback")
+        pairs = self.network.advance_many(now)
+        out: List[Firing] = []
+        self._dispatching = True
+        try:
+            for moment, handle in pairs:
+                text = f"dummy-globaltime-{moment}"
+                self._run(handle, Event("dummy", "globaltime", None, str(moment)), text, out)
+        finally:
+            self._dispatching = False
+        return out + self._drain()
+
+    def _drain(self) -> List[Firing]:
+        out: List[Firing] = []
+        queue = self._queue
+        net = self.network
+        self._dispatching = True
+        try:
+            while queue:
+                text = queue.popleft()
+                try:
+                    handles = net.feed(text)
+                except BaseException:
+                    queue.clear()
+                    raise
+                if handles:
+                    event = parse_event(text)
+                    for handle in handles:
+                        self._run(handle, event, text, out)
+        finally:
+            self._dispatching = False
+        return out
+
+    def _run(self, handle: int, event: Optional[Event], text: Optional[str], out: List[Firing]) -> None:
+        callback = self._callbacks.get(handle)
+        if callback is None:  # registered on the network directly, not through the engine
+            return
+        callback.count += 1
+        if handle not in self.network:  # its maximum was reached: the network removed it
+            del self._callbacks[handle]
+        out.append(Firing(handle, callback.jobid, text, callback))
+        try:
+            callback.runner(Invocation(self, callback, event))
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: B036 - whatever a callback does, the engine goes on
+            self.host.log(
+                callback.jobid,
+                f"{callback.describe()} ({callback.language}) failed on {text}:\n{traceback.format_exc()}",
+            )
+
+    def _dispatch_catch_up(self, handles: List[int]) -> List[Firing]:
+        """Run callbacks that catch-up fired at registration, then the events they caused."""
+        out: List[Firing] = []
+        self._dispatching = True
+        try:
+            for handle in handles:
+                callback = self._callbacks.get(handle)
+                event = self._catch_up_event(callback) if callback is not None else None
+                self._run(handle, event, None if event is None else str(event), out)
+        finally:
+            self._dispatching = False
+        return out + self._drain()
+
+    def _catch_up_event(self, callback: Callback) -> Optional[Event]:
+        """The event a catch-up firing stands for: its expression's last atom naming one item, as if
+        that item's state event had just arrived (so ``unblock-work-self`` knows its frame)."""
+        job = self._jobs.get(callback.jobid)
+        texts = [callback.triggers] if isinstance(callback.triggers, str) else callback.triggers
+        best: Optional[Atom] = None
+        for text in texts:
+            for atom in atoms_of(parse(text, owner=callback.jobid, pid=job.pid if job else None)):
+                if atom.type in ("job", "work", "subjob") and atom.extra != "*":
+                    best = atom
+        if best is None:
+            return None
+        jobid = self._resolve(best, callback.jobid)
+        if jobid is None:
+            return None
+        name = "complete" if best.name == "done" else best.name
+        return Event(name, best.type, jobid, best.extra)
+
+    def _resolve(self, atom: Atom, owner: int) -> Optional[int]:
+        if atom.context == "self":
+            return owner
+        if atom.context == "parent":
+            job = self._jobs.get(owner)
+            return job.pid if job else None
+        if atom.context == "id":
+            return atom.job
+        job = self._jobs.get(owner)
+        if job is None:
+            return None
+        for other in self._jobs.values():
+            if other.pgrp == job.pgrp and other.label == atom.label:
+                return other.id
+        return None

@@ -1,0 +1,112 @@
+"""Qube job dicts, as the callback engine reads them.
+
+A job dict has ``id``, ``pgrp``, ``pid``, ``label``, ``user``, ``status``, ``agenda`` (work dicts
+with ``name`` and ``status``), ``callbacks`` (dicts with ``triggers``, ``language``, ``code`` and
+optional ``maximum``), ``dependency``, ``mailaddress`` and ``cpus``. :func:`read_job` checks the
+fields the engine relies on and returns a :class:`JobView`; it reports problems instead of
+raising, so one pass over a submission lists them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional, Tuple
+
+from .._common import MAX_JOB_ID
+
+__all__ = ["JobView", "read_job", "job_name"]
+
+
+def job_name(job: Any, index: int) -> str:
+    """How errors name a job: by label when it has one, else by its index in the submission."""
+    label = job.get("label") if isinstance(job, Mapping) else None
+    if isinstance(label, str) and label:
+        return f"job '{label}'"
+    return f"job #{index}"
+
+
+@dataclass
+class JobView:
+    """The fields of one job dict the engine uses, checked."""
+
+    index: int
+    name: str
+    id: int
+    pgrp: int
+    pid: Optional[int]
+    label: Optional[str]
+    user: Optional[str]
+    work_names: List[str] = field(default_factory=list)
+    callbacks: List[Any] = field(default_factory=list)
+    dependency: str = ""
+    cpus: int = 1
+
+
+def _int_field(job: Mapping, key: str, problems: List[str], *, required: bool = False) -> Optional[int]:
+    value = job.get(key)
+    if value is None:
+        if required:
+            problems.append(f"'{key}' is missing (the supervisor assigns job ids before registration)")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_JOB_ID:
+        problems.append(f"'{key}' must be an int from 0 to {MAX_JOB_ID}, not {value!r}")
+        return None
+    return value
+
+
+def read_job(job: Any, index: int) -> Tuple[Optional[JobView], List[str]]:
+    """Check one job dict. Returns ``(view, problems)``; ``view`` is None when the job is unusable."""
+    name = job_name(job, index)
+    if not isinstance(job, Mapping):
+        return None, [f"a job must be a dict, not {type(job).__name__}"]
+    problems: List[str] = []
+    jobid = _int_field(job, "id", problems, required=True)
+    pgrp = _int_field(job, "pgrp", problems)
+    pid = _int_field(job, "pid", problems)
+    label = job.get("label")
+    if label is not None and not isinstance(label, str):
+        problems.append(f"'label' must be a str, not {type(label).__name__}")
+    user = job.get("user")
+    if user is not None and not isinstance(user, str):
+        problems.append(f"'user' must be a str, not {type(user).__name__}")
+    agenda = job.get("agenda") or []
+    work_names: List[str] = []
+    if not isinstance(agenda, (list, tuple)):
+        problems.append(f"'agenda' must be a list of work dicts, not {type(agenda).__name__}")
+    else:
+        for i, work in enumerate(agenda):
+            work_name = work.get("name") if isinstance(work, Mapping) else work
+            if isinstance(work_name, int) and not isinstance(work_name, bool):
+                work_name = str(work_name)
+            if not isinstance(work_name, str) or not work_name:
+                problems.append(f"agenda item {i} needs a non-empty 'name'")
+            else:
+                work_names.append(work_name)
+    callbacks = job.get("callbacks") or []
+    if not isinstance(callbacks, (list, tuple)):
+        problems.append(f"'callbacks' must be a list of callback dicts, not {type(callbacks).__name__}")
+        callbacks = []
+    dependency = job.get("dependency") or ""
+    if not isinstance(dependency, str):
+        problems.append(f"'dependency' must be a str, not {type(dependency).__name__}")
+        dependency = ""
+    cpus = job.get("cpus", 1)
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1:
+        problems.append(f"'cpus' must be an int >= 1, not {cpus!r}")
+        cpus = 1
+    if problems or jobid is None:
+        return None, problems
+    view = JobView(
+        index=index,
+        name=name,
+        id=jobid,
+        pgrp=jobid if pgrp is None else pgrp,
+        pid=pid,
+        label=label,
+        user=user,
+        work_names=work_names,
+        callbacks=list(callbacks),
+        dependency=dependency,
+        cpus=cpus,
+    )
+    return view, []
