@@ -9,8 +9,9 @@ raising, so one pass over a submission lists them all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .._common import MAX_JOB_ID
 

@@ -9,8 +9,8 @@ problems of the callback's own making (the engine catches and logs anything that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Optional, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, FrozenSet, Optional, Union
 
 from ..._common import Event
 
@@ -77,14 +77,18 @@ class Callback:
         return " || ".join(f"({t})" for t in self.triggers)
 
 
-@dataclass
 class Invocation:
-    """What one running callback sees: its engine, itself, the event that fired it."""
+    """What one running callback sees: its engine, itself, the event that fired it.
 
-    engine: "CallbackEngine"
-    callback: Callback
-    event: Optional[Event]  # None only when the clock or a catch-up fired it with no event text
-    extras: Dict[str, Any] = field(default_factory=dict)
+    ``event`` is None only when a catch-up fired it with no item to name. Made once per firing,
+    hence a plain slotted class."""
+
+    __slots__ = ("engine", "callback", "event")
+
+    def __init__(self, engine: "CallbackEngine", callback: Callback, event: Optional[Event]) -> None:
+        self.engine = engine
+        self.callback = callback
+        self.event = event
 
     @property
     def jobid(self) -> int:
