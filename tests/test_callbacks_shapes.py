@@ -4,6 +4,8 @@ Each test submits upstream jobs and a downstream job to :class:`tests.farmhost.F
 farm run, and checks the downstream work ran only once what it waits on was complete.
 """
 
+import shutil
+
 import pytest
 
 from farmhost import FarmHost
@@ -28,12 +30,18 @@ WAIT_FOR_JOB = {
         "status": "blocked",
         "callbacks": [{"triggers": "complete-job-render", "language": "python", "code": "import qb\nqb.unblock(qb.jobid())"}],
     },
+    "perl": {
+        "status": "blocked",
+        "callbacks": [{"triggers": "complete-job-render", "language": "perl", "code": "qb::unblock($qb::jobid);"}],
+    },
     "dependency": {"dependency": "link-complete-job-render"},
 }
 
 
 @pytest.mark.parametrize("form", sorted(WAIT_FOR_JOB))
 def test_a_job_waits_for_a_whole_job(form):
+    if form == "perl" and shutil.which("perl") is None:
+        pytest.skip("no perl on this machine")
     farm = FarmHost(language_flags=ALL)
     render, comp = farm.submit([upstream("render"), {"label": "comp", "agenda": FRAMES, **WAIT_FOR_JOB[form]}])
     assert farm.jobs[comp]["status"] == "blocked"
