@@ -1,6 +1,7 @@
 """The ``qbtrigger`` command (also ``python -m qbtrigger``).
 
-    qbtrigger check FILE              syntax-check trigger expressions, one per line
+    qbtrigger check FILE              check a submission (.py/.json) or trigger expressions
+    qbtrigger explain FILE --job L    a job's callbacks and what they wait on
     qbtrigger match TRIGGERS EVENTS   register triggers, feed events, print every firing
 
 Trigger files hold one expression per line, optionally prefixed by its owning job id
@@ -168,12 +169,22 @@ def format_syntax_error(path: str, trig: TriggerLine, exc: TriggerSyntaxError) -
 # --------------------------------------------------------------------------- check
 
 
+SUBMISSION_SUFFIXES = (".py", ".json")
+ALL_LANGUAGES = "qube,python,perl,mail,dependency"
+
+
 @command(
     "check",
-    "syntax-check trigger expressions, one per line ([owner:] expression; # comments)",
-    arg("file", metavar="FILE", help="trigger file, or - for stdin"),
+    "check a submission (.py submit script or .json job list) or trigger expressions (one per line)",
+    arg("file", metavar="FILE", help="a .py submit script, a .json job list, or a trigger file (- for stdin)"),
+    arg("--languages", default=ALL_LANGUAGES, metavar="FLAGS",
+        help=f"language_flags to check against (default: {ALL_LANGUAGES}; a farm with Qube's defaults "
+        "has qube,mail,dependency)"),
+    arg("--universal", metavar="FOLDER", help="a universal-callback folder to attach to every job"),
 )
 def _check(args: argparse.Namespace, out: TextIO) -> int:
+    if args.file.endswith(SUBMISSION_SUFFIXES):
+        return _check_submission(args, out)
     triggers = read_triggers(args.file)
     errors = 0
     for trig in triggers:
@@ -187,6 +198,86 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     verdict = "no errors" if not errors else f"{errors} error{'s' if errors != 1 else ''}"
     print(f"{args.file}: {n} {noun} checked, {verdict}", file=out)
     return 1 if errors else 0
+
+
+def _provisional_submitter():
+    """An ``on_submit`` for static tools: ids from PROVISIONAL_FIRST_ID on, pgrp = first id."""
+    from qbtrigger.callbacks.checks import PROVISIONAL_FIRST_ID
+
+    next_id = [PROVISIONAL_FIRST_ID]
+
+    def on_submit(jobs: list) -> list:
+        first = next_id[0]
+        next_id[0] += len(jobs)
+        out = []
+        for offset, job in enumerate(jobs):
+            job = dict(job)
+            job.setdefault("id", first + offset)
+            job.setdefault("pgrp", first)
+            out.append(job)
+        return out
+
+    return on_submit
+
+
+def _load(path: str, on_submit) -> list:
+    from qbtrigger.submitscript import SubmitScriptError, load_submissions
+
+    try:
+        return load_submissions(path, on_submit)
+    except SubmitScriptError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
+    from qbtrigger.callbacks import UniversalConfigError
+    from qbtrigger.callbacks.checks import check_submission
+    from qbtrigger.callbacks.languages import parse_language_flags
+
+    try:
+        parse_language_flags(args.languages)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    batches = _load(args.file, _provisional_submitter())
+    findings = 0
+    jobs = 0
+    for number, batch in enumerate(batches, 1):
+        jobs += len(batch)
+        try:
+            found = check_submission(batch, language_flags=args.languages, universal=args.universal)
+        except UniversalConfigError as exc:
+            raise CLIError(str(exc)) from None
+        prefix = f"{args.file}: " + (f"submission {number}: " if len(batches) > 1 else "")
+        for finding in found:
+            print(prefix + str(finding), file=out)
+        findings += len(found)
+    subs = f"{len(batches)} submission{'s' if len(batches) != 1 else ''}"
+    verdict = "no findings" if not findings else f"{findings} finding{'s' if findings != 1 else ''}"
+    print(f"{args.file}: {jobs} job{'s' if jobs != 1 else ''} in {subs} checked, {verdict}", file=out)
+    return 1 if findings else 0
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@command(
+    "explain",
+    "show a job's callbacks, their atoms and which jobs and frames they wait on",
+    arg("file", metavar="FILE", help="a .py submit script or a .json job list"),
+    arg("--job", required=True, metavar="LABEL", help="the job's label (or its index in the submission)"),
+)
+def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    from qbtrigger.callbacks.checks import explain_job
+
+    batches = _load(args.file, _provisional_submitter())
+    for batch in batches:
+        try:
+            print(explain_job(batch, args.job), file=out)
+            return 0
+        except KeyError:
+            continue
+    labels = ", ".join(repr(j["label"]) for b in batches for j in b if j.get("label")) or "none"
+    raise CLIError(f"no job labelled {args.job!r} in {args.file} (labels: {labels})")
 
 
 # --------------------------------------------------------------------------- match

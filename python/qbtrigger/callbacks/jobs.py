@@ -37,6 +37,7 @@ class JobView:
     pid: Optional[int]
     label: Optional[str]
     user: Optional[str]
+    status: Optional[str] = None
     work_names: List[str] = field(default_factory=list)
     callbacks: List[Any] = field(default_factory=list)
     dependency: str = ""
@@ -105,6 +106,7 @@ def read_job(job: Any, index: int) -> Tuple[Optional[JobView], List[str]]:
         pid=pid,
         label=label,
         user=user,
+        status=job.get("status") if isinstance(job.get("status"), str) else None,
         work_names=work_names,
         callbacks=list(callbacks),
         dependency=dependency,
