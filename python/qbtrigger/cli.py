@@ -1,5 +1,6 @@
 """The ``qbtrigger`` command (also ``python -m qbtrigger``).
 
+    qbtrigger simulate FILE           run a submission on a virtual farm; report what is stuck
     qbtrigger check FILE              check a submission (.py/.json) or trigger expressions
     qbtrigger explain FILE --job L    a job's callbacks and what they wait on
     qbtrigger match TRIGGERS EVENTS   register triggers, feed events, print every firing
@@ -278,6 +279,233 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
             continue
     labels = ", ".join(repr(j["label"]) for b in batches for j in b if j.get("label")) or "none"
     raise CLIError(f"no job labelled {args.job!r} in {args.file} (labels: {labels})")
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def _frame_time(text: str) -> tuple:
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MEAN or MEAN,SPREAD in seconds, not {text!r}") from None
+    if len(parts) not in (1, 2) or parts[0] <= 0 or (len(parts) == 2 and parts[1] < 0):
+        raise argparse.ArgumentTypeError(f"expected MEAN or MEAN,SPREAD (MEAN > 0, SPREAD >= 0), not {text!r}")
+    return (parts[0], parts[1] if len(parts) == 2 else parts[0] / 5)
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only on a terminal, unless forced)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        width = 30
+        filled = int(width * done / total)
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} work items")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@command(
+    "simulate",
+    "run a submission (.py submit script or .json job list) on a virtual farm and report",
+    arg("file", metavar="FILE", help="a .py submit script or a .json job list"),
+    arg("--workers", type=int, default=4, help="virtual worker slots (default 4)"),
+    arg("--seed", type=int, default=0, help="seed of frame durations and failures (default 0)"),
+    arg("--failure-rate", type=float, default=0.0, metavar="P",
+        help="chance that a frame fails (the job's retrywork retries it; default 0)"),
+    arg("--frame-time", type=_frame_time, default=(10.0, 2.0), metavar="MEAN[,SPREAD]",
+        help="frame duration in virtual seconds (default 10,2)"),
+    arg("--languages", default=ALL_LANGUAGES, metavar="FLAGS",
+        help=f"language_flags (default here: {ALL_LANGUAGES}; it is your own script on your own machine)"),
+    arg("--universal", metavar="FOLDER", help="a universal-callback folder to attach to every job"),
+    arg("--db", metavar="PATH", help="keep the job store in this SQLite file; rerunning with it resumes"),
+    arg("--log", metavar="PATH", help="write every event as a JSON line with its virtual time"),
+    arg("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON"),
+    arg("--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show a progress bar (default: when stderr is a terminal)"),
+)
+def _simulate(args: argparse.Namespace, out: TextIO) -> int:
+    from qbtrigger.callbacks import SubmissionError, UniversalConfigError
+    from qbtrigger.callbacks.languages import parse_language_flags
+    from qbtrigger.supervisor import Simulator, Supervisor
+
+    if args.workers < 1:
+        raise CLIError("--workers must be at least 1")
+    if not 0.0 <= args.failure_rate <= 1.0:
+        raise CLIError("--failure-rate must be between 0 and 1")
+    try:
+        parse_language_flags(args.languages)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal)
+    except UniversalConfigError as exc:
+        raise CLIError(str(exc)) from None
+    except Exception as exc:  # a store that is not ours, a locked file...
+        raise CLIError(f"cannot open the job store {args.db!r}: {exc}") from None
+    log = None
+    try:
+        if supervisor.job_ids(removed=True):
+            print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
+        else:
+            try:
+                _load(args.file, _with_agenda(supervisor.submit))
+            except SubmissionError as exc:
+                raise CLIError(f"{args.file}: {exc}") from None
+        if args.log:
+            try:
+                log = open(args.log, "a", encoding="utf-8")
+            except OSError as exc:
+                raise CLIError(f"cannot write {args.log!r}: {exc.strerror or exc}") from None
+        timeline = _Unblocks(supervisor, log)
+        simulator = Simulator(
+            supervisor, workers=args.workers, seed=args.seed, failure_rate=args.failure_rate,
+            frame_time=args.frame_time, on_event=timeline,
+        )
+        bar = _ProgressBar(sys.stderr.isatty() if args.progress is None else args.progress)
+        try:
+            report = simulator.run(progress=bar)
+        except KeyboardInterrupt:
+            bar.close()
+            where = f"; rerun with --db {args.db} to resume" if args.db else ""
+            print(f"qbtrigger simulate: interrupted{where}", file=sys.stderr)
+            return 130
+        bar.close()
+        timeline.print(out)
+        _print_report(report, supervisor, out)
+        if args.report_json:
+            _write_report_json(args.report_json, report, supervisor)
+        return 0 if report.finished else 2
+    finally:
+        if log is not None:
+            log.close()
+        supervisor.close()
+
+
+def _with_agenda(submit):
+    """``submit``, refusing jobs without work items: the simulator runs work items, so such a job
+    could never run (a farm would run it once as a whole; say so rather than guess)."""
+    from qbtrigger.callbacks.jobs import job_name
+    from qbtrigger.submitscript import SubmitScriptError
+
+    def checked(jobs: list) -> list:
+        empty = [job_name(job, i) for i, job in enumerate(jobs) if isinstance(job, dict) and not job.get("agenda")]
+        if empty:
+            raise SubmitScriptError(
+                f"{', '.join(empty)}: no agenda; the simulator runs work items "
+                "(give each job one, e.g. qb.genframes('1-10') or [{\"name\": \"1\"}])"
+            )
+        return submit(jobs)
+
+    return checked
+
+
+class _Unblocks:
+    """Watches the event stream: writes the ``--log`` lines, and keeps the first unblocks (an item
+    going back to pending) with the event just before them, to show a newcomer frames unblocking."""
+
+    SHOWN = 8
+
+    def __init__(self, supervisor, log: Optional[TextIO]) -> None:
+        self.supervisor = supervisor
+        self.log = log
+        self.first: list = []
+        self.count = 0
+        self.cause = ""
+
+    def __call__(self, text: str, virtual_time: float) -> None:
+        if self.log is not None:
+            import json
+
+            record = {"time": round(virtual_time, 6), "qube_time": self.supervisor.now, "event": text}
+            self.log.write(json.dumps(record) + "\n")
+        if not text.startswith("pending-"):
+            self.cause = text
+            return
+        self.count += 1
+        if len(self.first) < self.SHOWN:
+            self.first.append((virtual_time, text, self.cause))
+
+    def print(self, out: TextIO) -> None:
+        if not self.first:
+            return
+        more = f" (first {len(self.first)} of {self.count})" if self.count > len(self.first) else ""
+        print(f"unblocked{more}:", file=out)
+        for virtual_time, text, cause in self.first:
+            print(f"  {_duration(virtual_time):>9}  {self._item(text):<28} after {cause}", file=out)
+
+    def _item(self, text: str) -> str:
+        parts = text.split("-", 3)
+        try:
+            job = self.supervisor.job(int(parts[2]))
+        except (IndexError, ValueError):
+            return text
+        name = (job or {}).get("label") or f"job {parts[2]}"
+        return f"{name} {parts[1]} '{parts[3]}'" if len(parts) == 4 else f"{name}"
+
+
+def _print_report(report, supervisor, out: TextIO) -> None:
+    print(f"{len(report.jobs)} job(s); makespan {_duration(report.makespan)} of virtual time; "
+          f"{report.events:,} events", file=out)
+    width = max([len(j.label or "") for j in report.jobs] + [5])
+    for job in report.jobs:
+        work = ", ".join(f"{state} {count}" for state, count in sorted(job.work.items()) if count) or "no work"
+        print(f"  job {job.id:<6} {job.label or '-':<{width}}  {job.status:<9}  work: {work};  "
+              f"callbacks fired: {job.callbacks_fired}", file=out)
+    if report.finished:
+        print("every job finished", file=out)
+        return
+    print(f"stuck: {len(report.stuck)} job(s) cannot go on", file=out)
+    for stuck in report.stuck:
+        print(f"  job {stuck.id} {stuck.label or ''} is {stuck.status}: {stuck.reason}", file=out)
+        for wait in stuck.callbacks:
+            _print_wait(wait, out, "    ")
+        for item in stuck.work[:10]:
+            print(f"    work '{item.work}' is {item.status}: {item.reason}", file=out)
+            for wait in item.callbacks:
+                _print_wait(wait, out, "      ")
+        if len(stuck.work) > 10:
+            print(f"    ... and {len(stuck.work) - 10} more work item(s)", file=out)
+
+
+def _print_wait(wait, out: TextIO, indent: str) -> None:
+    awaited = ", ".join(wait.awaited) or "nothing (it can fire on its next event)"
+    print(f"{indent}{wait.callback} ({wait.language}: {wait.code.strip()[:40]}) waits for: {awaited}", file=out)
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _write_report_json(path: str, report, supervisor) -> None:
+    import json
+
+    data = report.to_dict()
+    for job in data["jobs"]:
+        info = supervisor.job(job["id"])
+        job["work_items"] = [{"name": w["name"], "status": w["status"]} for w in (info or {}).get("agenda", [])]
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+    except OSError as exc:
+        raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from None
 
 
 # --------------------------------------------------------------------------- match

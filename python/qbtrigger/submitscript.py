@@ -21,6 +21,8 @@ import sys
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from .callbacks.errors import SubmissionError
+
 __all__ = ["SubmitScriptError", "run_submit_script", "load_submissions", "make_qb_module", "genframes", "QB_TIME_EPOCH_OFFSET"]
 
 #: Unix time of Qube time 0 (2000-01-01 05:00:00 UTC).
@@ -131,7 +133,8 @@ def _plain(value: Any) -> Any:
 def run_submit_script(path: str, on_submit: OnSubmit, argv: Optional[Iterable[str]] = None) -> List[Dict[str, Any]]:
     """Run the script at ``path`` with the stand-in ``qb``; return every job it submitted.
 
-    Raises :class:`SubmitScriptError` when the script cannot be read, raises, or exits non-zero.
+    Raises :class:`SubmitScriptError` when the script cannot be read, raises, or exits non-zero;
+    a :class:`SubmissionError` (or SubmitScriptError) raised by ``on_submit`` passes through as is.
     """
     if not os.path.isfile(path):
         raise SubmitScriptError(f"{path}: no such file")
@@ -146,8 +149,8 @@ def run_submit_script(path: str, on_submit: OnSubmit, argv: Optional[Iterable[st
     except SystemExit as exit_:
         if exit_.code not in (None, 0):
             raise SubmitScriptError(f"{path}: the script exited with status {exit_.code}") from None
-    except SubmitScriptError:
-        raise
+    except (SubmitScriptError, SubmissionError):
+        raise  # the submission's own problem, already worded for the user
     except Exception as error:  # the user's script: any error becomes one clear message
         raise SubmitScriptError(f"{path}: the script raised {_describe(error, os.path.abspath(path))}") from error
     finally:

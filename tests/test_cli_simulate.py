@@ -1,0 +1,89 @@
+"""`qbtrigger simulate`: the examples do what their comments say; files, logs, reports, resume."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qbtrigger.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("name", ["frame_by_frame", "wait_for_job", "two_jobs", "a_and_b_or_c", "delayed_start"])
+def test_every_example_finishes(name, capsys):
+    assert main(["simulate", str(EXAMPLES / f"{name}.py")]) == 0
+    out = capsys.readouterr().out
+    assert "every job finished" in out and "stuck" not in out
+
+
+def test_the_deadlock_example_exits_2_naming_what_waits_on_what(capsys):
+    assert main(["simulate", str(EXAMPLES / "deadlock.py")]) == 2
+    out = capsys.readouterr().out
+    assert "stuck: 2 job(s) cannot go on" in out
+    assert "waits for: complete-job-fx" in out and "waits for: complete-job-lighting" in out
+
+
+def test_frames_unblock_one_by_one(capsys):
+    assert main(["simulate", str(EXAMPLES / "frame_by_frame.py"), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "unblocked (first 8 of 20):" in out and "comp work '" in out
+
+
+def test_universal_callbacks_run(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    code = main(["simulate", str(EXAMPLES / "wait_for_job.py"), "--universal", str(EXAMPLES / "universal"),
+                 "--report-json", str(report)])
+    assert code == 0
+    data = json.loads(report.read_text())
+    assert {j["label"]: j["callbacks_fired"] for j in data["jobs"]} == {"render": 1, "publish": 2}
+
+
+def test_log_and_report_json(tmp_path, capsys):
+    log, report = tmp_path / "events.jsonl", tmp_path / "report.json"
+    assert main(["simulate", str(EXAMPLES / "two_jobs.py"), "--log", str(log), "--report-json", str(report)]) == 0
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events and all({"time", "event"} <= set(e) for e in events)
+    times = [e["time"] for e in events]
+    assert times == sorted(times)
+    data = json.loads(report.read_text())
+    assert data["finished"] is True
+    comp = next(j for j in data["jobs"] if j["label"] == "comp")
+    assert comp["status"] == "complete" and len(comp["work_items"]) == 8
+
+
+def test_a_json_submission_and_resume_from_the_store(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([
+        {"label": "render", "agenda": [{"name": str(f)} for f in range(1, 6)]},
+        {"label": "comp", "agenda": [{"name": str(f)} for f in range(1, 6)], "dependency": "link-complete-work-render"},
+    ]))
+    db = tmp_path / "farm.db"
+    assert main(["simulate", str(jobs), "--db", str(db)]) == 0
+    first = capsys.readouterr().out
+    assert main(["simulate", str(jobs), "--db", str(db)]) == 0
+    second = capsys.readouterr().out
+    assert second.startswith(f"resuming from {db}: 2 live job(s)")
+    assert first.splitlines()[-3:] == second.splitlines()[-3:]  # the same jobs, not submitted twice
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not a JSON job list"),
+    ("[]", "expected a non-empty JSON list of job dicts"),
+    ('[{"label": "x", "agenda": ["1"], "callbacks": [{"triggers": "complete-job-self &&", "code": "unblock-self"}]}]',
+     "job 'x', callback 0: bad trigger"),
+    ('[{"label": "x"}, {"label": "y", "agenda": ["1"]}]', "job 'x': no agenda; the simulator runs work items"),
+])
+def test_a_broken_submission_is_one_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "jobs.json"
+    path.write_text(content)
+    assert main(["simulate", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+
+
+def test_a_script_that_raises(tmp_path, capsys):
+    path = tmp_path / "submit.py"
+    path.write_text("import qb\nqb.submit([qb.Job(label='a', agenda=qb.genframes('1'))])\nraise RuntimeError('oops')\n")
+    assert main(["simulate", str(path)]) == 1
+    assert "the script raised RuntimeError: oops (line 3)" in capsys.readouterr().err
