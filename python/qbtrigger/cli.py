@@ -221,10 +221,18 @@ def _provisional_submitter():
     return on_submit
 
 
-def _load(path: str, on_submit) -> list:
+def _load(path: str, on_submit, *, quiet: bool = False) -> list:
+    """The submissions of FILE. ``quiet``: drop what a submit script prints (check and explain run
+    it with provisional ids, which would only confuse)."""
+    import contextlib
+    import io
+
     from qbtrigger.submitscript import SubmitScriptError, load_submissions
 
     try:
+        if quiet:
+            with contextlib.redirect_stdout(io.StringIO()):
+                return load_submissions(path, on_submit)
         return load_submissions(path, on_submit)
     except SubmitScriptError as exc:
         raise CLIError(str(exc)) from None
@@ -239,7 +247,7 @@ def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
         parse_language_flags(args.languages)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    batches = _load(args.file, _provisional_submitter())
+    batches = _load(args.file, _provisional_submitter(), quiet=True)
     findings = 0
     jobs = 0
     for number, batch in enumerate(batches, 1):
@@ -270,7 +278,7 @@ def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
     from qbtrigger.callbacks.checks import explain_job
 
-    batches = _load(args.file, _provisional_submitter())
+    batches = _load(args.file, _provisional_submitter(), quiet=True)
     for batch in batches:
         try:
             print(explain_job(batch, args.job), file=out)
