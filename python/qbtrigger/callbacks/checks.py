@@ -171,15 +171,19 @@ def _where(unit: _Unit, atom: Atom) -> Dict[str, Any]:
     return {"callback": unit.index, "expression": unit.text, "column": atom.column}
 
 
+def _atom_finding(unit: _Unit, atom: Atom, what: str) -> Finding:
+    """A finding about one atom: at its column, or in the dependency field it was compiled from."""
+    if unit.index is None:
+        what = f"dependency: {what}"
+    return Finding(unit.job.name, message=what, **_where(unit, atom))
+
+
 def _unknown_labels(views: List[JobView], units: List[_Unit]) -> List[Finding]:
     out = []
     for unit in units:
         for atom in _atoms(unit.tree):
             if atom.context == "label" and _resolve(atom, unit.job, views) is None:
-                what = f"label '{atom.label}' names no job of {_pgrp_text(unit.job)}"
-                if unit.index is None:
-                    what = f"dependency: {what}"
-                out.append(Finding(unit.job.name, message=what, **_where(unit, atom)))
+                out.append(_atom_finding(unit, atom, f"label '{atom.label}' names no job of {_pgrp_text(unit.job)}"))
     return out
 
 
@@ -196,9 +200,7 @@ def _missing_frames(views: List[JobView], units: List[_Unit]) -> List[Finding]:
             upstream = _resolve(atom, unit.job, views)
             if upstream is not None and atom.extra not in upstream.work_names:
                 what = f"{upstream.name} has no work item '{atom.extra}' (its agenda: {_agenda(upstream)})"
-                if unit.index is None:
-                    what = f"dependency: {what}"
-                out.append(Finding(unit.job.name, message=what, **_where(unit, atom)))
+                out.append(_atom_finding(unit, atom, what))
     return out
 
 
