@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 
-from qbtrigger.workload import farm_workload, parse_size, two_atom_workload
+from qbtrigger.workload import Workload, farm_workload, parse_size, two_atom_workload
 
 #: Implementation ids, as in the tests' fixture: the C core, the pure twin, the plain reference.
 IMPL_IDS = ("c", "py", "ref")
@@ -30,7 +30,7 @@ def network_class(impl_id: str):
 
         return Network
     if impl_id == "ref":
-        from benchmarks.reference import ReferenceNetwork
+        from qbtrigger.bench.reference import ReferenceNetwork
 
         return ReferenceNetwork
     raise ValueError(f"unknown implementation id {impl_id!r}: expected one of {', '.join(IMPL_IDS)}")
@@ -53,3 +53,18 @@ def current_rss() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+#: Qube time of the first timer of time_workload (any moment after 2000-01-01 will do).
+TIME_START = 800_000_000
+
+
+@functools.lru_cache(maxsize=2)
+def timers(size: str):
+    """``size`` callbacks ``dummy-time-self-T`` (the documented way to delay a job), owners of 1000
+    callbacks each, T spread over one hour: what ``advance`` walks through."""
+    n = parse_size(size)
+    owners = max(1, -(-n // 1000))
+    jobs = [(1000 + j, 1000 + j, None, None) for j in range(owners)]
+    callbacks = [(f"dummy-time-self-{TIME_START + i % 3600}", 1000 + i // 1000) for i in range(n)]
+    return Workload(jobs, callbacks, [], {"kind": "timers", "n_callbacks": n, "seed": 0})

@@ -1,7 +1,7 @@
 """Fixtures of the benchmarks: the implementation under test and the workload size.
 
 - ``impl``: ``(id, Network class)`` with ids ``c`` (the C core; a missing build fails, unless
-  ``QBTRIGGER_ALLOW_NO_NATIVE=1`` skips it), ``py`` (the pure twin) and ``ref`` (benchmarks/reference.py,
+  ``QBTRIGGER_ALLOW_NO_NATIVE=1`` skips it), ``py`` (the pure twin) and ``ref`` (qbtrigger.bench.reference,
   the plain dict-indexed matcher). ``QBTRIGGER_PURE_PYTHON=1`` leaves ``c`` out.
 - ``size``: ``1k``, ``10k``, ``100k``, ``1M``. ``1M`` runs only with ``QBTRIGGER_BENCH_FULL=1``;
   ``100k`` and up run for ``c`` always and for ``py``/``ref`` only with ``QBTRIGGER_BENCH_FULL=1``.

@@ -4,6 +4,7 @@
     qbtrigger check FILE              check a submission (.py/.json) or trigger expressions
     qbtrigger explain FILE --job L    a job's callbacks and what they wait on
     qbtrigger match TRIGGERS EVENTS   register triggers, feed events, print every firing
+    qbtrigger bench [--quick|--soak MINUTES]   compare with peers, or soak under churn
 
 Trigger files hold one expression per line, optionally prefixed by its owning job id
 (``1234: complete-work-A-5 && complete-work-B-5``; job 1 when absent). Blank lines and lines
@@ -568,6 +569,28 @@ def _match(args: argparse.Namespace, out: TextIO) -> int:
     if args.verbose:
         print(f"{len(expressions)} callbacks, {events} events, {firings} firings", file=sys.stderr)
     return 0
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def _bench_arguments() -> tuple:
+    # The bench machinery is imported when the command runs, not when the CLI starts; its
+    # argument table is a plain list, cheap to import.
+    from qbtrigger.bench.run import ARGUMENTS
+
+    return tuple(arg(*flags, **options) for flags, options in ARGUMENTS)
+
+
+@command(
+    "bench",
+    "compare qbtrigger with its peers on one workload (table + plot), or --soak it under churn",
+    *_bench_arguments(),
+)
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    from qbtrigger.bench.run import run_bench
+
+    return run_bench(args, out)
 
 
 def _message(exc: BaseException) -> str:
