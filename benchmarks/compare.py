@@ -1,6 +1,7 @@
 """Side-by-side figures for benchmarks/README.md, measured in one process:
 
     python -m benchmarks.compare [--sizes 1k,10k,100k] [--runs 3] [--no-memory]
+                                 [--only native,feed,pure,reference,floor]
 
 For each size it builds the farm workload (qbtrigger.workload.farm_workload) and
 
@@ -12,6 +13,10 @@ For each size it builds the farm workload (qbtrigger.workload.farm_workload) and
    (benchmarks/cfloor: one hash and one probe per event); and each implementation's registration;
 3. prints a markdown table of medians over ``--runs`` runs: events/s, ns/event, speed-up over the
    reference, multiple of the C floor, registration time, and ``stats()['bytes']`` per callback.
+
+``--only`` keeps a subset of the contenders (``feed`` is native ``feed()``; verifying and the
+memory table then cover only the implementations kept): ``--only native,reference,floor`` is the
+quick way to the issue-2 ratios at 1M, where the pure twin's registration dominates the run.
 
 Then (unless ``--no-memory``) a second table: bytes per callback of the two-atom workload, from
 ``stats()`` and from RSS growth measured in a fresh subprocess per implementation.
@@ -39,6 +44,8 @@ from qbtrigger.workload import describe, farm_workload, parse_size
 
 REPO = Path(__file__).resolve().parent.parent
 IMPL_LABELS = {"c": "native", "py": "pure", "ref": "reference"}
+#: What --only selects from: native feed_many(), native feed(), pure, reference, the C floor.
+CONTENDERS = ("native", "feed", "pure", "reference", "floor")
 
 
 def log(message: str) -> None:
@@ -69,13 +76,13 @@ class Mismatch(Exception):
     pass
 
 
-def verify(workload, classes: dict) -> int:
+def verify(workload, classes: dict, loop: bool = True) -> int:
     """Every implementation fires the same (event index, handle) pairs; returns their number."""
     expected = None
     for name, cls in classes.items():
         net = workload.network(cls)
         runs = {f"{name} feed_many": net.feed_many(workload.events)}
-        if name == "native":
+        if name == "native" and loop:
             runs["native feed loop"] = feed_loop(workload.network(cls), workload.events)
         for label, fired in runs.items():
             fired = [tuple(pair) for pair in fired]
@@ -99,15 +106,15 @@ def median(values: list) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def measure_size(size: str, runs: int, classes: dict, floor) -> dict:
+def measure_size(size: str, runs: int, classes: dict, floor, loop: bool = True) -> dict:
     n = parse_size(size)
     workload = farm_workload(n)
     events = workload.events
     log(f"[{size}] {describe(workload)}")
-    fired = verify(workload, classes)
-    log(f"[{size}] verified: native, pure and reference fire the same {fired} handles")
+    fired = verify(workload, classes, loop)
+    log(f"[{size}] verified: {', '.join(classes)} fire the same {fired} handles")
     ns: dict = {key: [] for key in ("native feed()", "native feed_many()", "pure feed_many()", "reference feed_many()", "C floor")}
-    register: dict = {"native": [], "pure": [], "reference": []}
+    register: dict = {name: [] for name in classes}
     stats_bytes: dict = {}
     for run in range(runs):
         log(f"[{size}] run {run + 1}/{runs}")
@@ -119,7 +126,7 @@ def measure_size(size: str, runs: int, classes: dict, floor) -> dict:
             elapsed, _ = timed(net.feed_many, events)
             ns[f"{name} feed_many()"].append(elapsed / len(events))
             del net
-            if name == "native":
+            if name == "native" and loop:
                 net = workload.network(cls)
                 elapsed, _ = timed(feed_loop_timed_body, net, events)
                 ns["native feed()"].append(elapsed / len(events))
@@ -222,7 +229,19 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--sizes", default="1k,10k,100k", help="callback counts, comma separated (default 1k,10k,100k)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; the median is printed (default 3)")
     parser.add_argument("--no-memory", action="store_true", help="skip the two-atom memory table")
+    parser.add_argument(
+        "--only",
+        default=",".join(CONTENDERS),
+        help=f"contenders to run, comma separated, among {','.join(CONTENDERS)} (default: all; "
+        "feed is native feed(), which needs native)",
+    )
     args = parser.parse_args(argv)
+    only = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = [c for c in only if c not in CONTENDERS]
+    if unknown or not only:
+        parser.error(f"--only: expected some of {','.join(CONTENDERS)}, got {args.only!r}")
+    if "feed" in only and "native" not in only:
+        parser.error("--only: feed (native feed()) needs native")
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     try:
         for s in sizes:
@@ -232,27 +251,32 @@ def main(argv: list | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     try:
-        classes = {"native": network_class("c"), "pure": network_class("py"), "reference": network_class("ref")}
+        classes = {
+            name: network_class(impl_id)
+            for name, impl_id in (("native", "c"), ("pure", "py"), ("reference", "ref"))
+            if name in only
+        }
     except ImportError as exc:
         print(f"compare: the C core is not built ({exc}); pip install . first", file=sys.stderr)
         return 1
-    try:
-        floor = load_floor()
-    except FloorUnavailable as exc:
-        log(f"compare: no C floor: {exc}")
-        floor = None
+    floor = None
+    if "floor" in only:
+        try:
+            floor = load_floor()
+        except FloorUnavailable as exc:
+            log(f"compare: no C floor: {exc}")
 
     results = []
     for size in sizes:
         try:
-            results.append(measure_size(size, args.runs, classes, floor))
+            results.append(measure_size(size, args.runs, classes, floor, "feed" in only))
         except Mismatch as exc:
             print(f"compare: refusing to print figures: at {size} callbacks {exc}", file=sys.stderr)
             return 1
     memory = []
     if not args.no_memory:
         for size in sizes:
-            for impl_id in ("c", "py", "ref"):
+            for impl_id in [i for i, name in IMPL_LABELS.items() if name in classes]:
                 log(f"[{size}] memory of {impl_id} (two-atom workload, own process)")
                 memory.append((size, memory_row(size, impl_id)))
 
