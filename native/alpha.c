@@ -4,8 +4,10 @@
  * The index maps an atom key (name << 4 | type, context, extra) to the first latch waiting on it,
  * in open-addressing slots with the key inline. Deleting leaves a tombstone, so a slot's index is
  * stable between rehashes; a rehash re-points each entry's first latch (ALPHA_TAG | slot) and the
- * clock heap. Job-id contexts (ctx_t) and label references (labelref) count the entries that use
- * them, which lets an event skip keys that cannot exist.
+ * clock heap. A one-hash Bloom filter beside the table (net.h, alpha_maybe) lets an event skip most
+ * keys that do not exist without a probe; it is rebuilt with the table. Job-id contexts (ctx_t) and
+ * label references (labelref) count the entries that use them, which lets an event skip keys that
+ * cannot exist.
  */
 #include "net.h"
 
@@ -33,6 +35,7 @@ qbt_status ctx_take(qbt_net *net, uint32_t jobid, uint32_t *out) {
         }
         memset(&net->ctxs[c], 0, sizeof(ctx_t));
         net->ctxs[c].job = NIL32;
+        net->ctxs[c].ref = NIL32;
         u64map_put(&net->ctx_index, jobid, c);
     }
     *out = c;
@@ -101,15 +104,21 @@ static ctx_counts *counts_of(qbt_net *net, uint32_t ctx) {
         return &net->refs[ctx & ~LABEL_BIT].counts;
     return &net->ctxs[u64map_get(&net->ctx_index, ctx)].counts;
 }
-static size_t alpha_place(alpha_slot *slots, size_t cap, uint32_t nametype, uint32_t ctx, uint32_t extra) {
-    size_t i = alpha_home(alpha_hash(nametype, ctx, extra), cap);
+static size_t alpha_place(alpha_slot *slots, size_t cap, uint32_t hash) {
+    size_t i = alpha_home(hash, cap);
     while (slots[i].nametype != NT_EMPTY && slots[i].nametype != NT_TOMB)
         if (++i == cap)
             i = 0;
     return i;
 }
 
-/* Room for `extra` more entries; a rehash drops the tombstones and re-points latches and heap. */
+static inline void filter_set(uint8_t *filter, size_t mask, uint32_t hash) {
+    size_t bit = hash & mask;
+    filter[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+}
+
+/* Room for `extra` more entries; a rehash drops the tombstones, re-points latches and heap and
+ * rebuilds the key filter. */
 qbt_status alpha_reserve(qbt_net *net, size_t extra) {
     size_t need = net->alpha_live + net->alpha_tombs + extra;
     if (need * 4 <= net->alpha_cap * 3)
@@ -119,19 +128,27 @@ qbt_status alpha_reserve(qbt_net *net, size_t extra) {
         cap = 64;
     if (cap >= (size_t)1 << 31)
         return QBT_ETOO_LARGE;
+    size_t bits = 64;
+    while (bits < cap * 2)
+        bits *= 2;
     alpha_slot *slots = qbt_malloc(cap * sizeof *slots);
+    uint8_t *filter = qbt_malloc(bits / 8);
     uint32_t *moved = net->heap_len ? qbt_malloc(net->alpha_cap * sizeof *moved) : NULL;
-    if (!slots || (net->heap_len && !moved)) {
+    if (!slots || !filter || (net->heap_len && !moved)) {
         qbt_mfree(slots);
+        qbt_mfree(filter);
         qbt_mfree(moved);
         return QBT_ENOMEM;
     }
     memset(slots, 0, cap * sizeof *slots);
+    memset(filter, 0, bits / 8);
     for (size_t i = 0; i < net->alpha_cap; i++) {
         const alpha_slot *old = &net->alpha[i];
         if (old->nametype == NT_EMPTY || old->nametype == NT_TOMB)
             continue;
-        size_t j = alpha_place(slots, cap, old->nametype & ~INHEAP_BIT, old->ctx, old->extra);
+        uint32_t hash = alpha_hash(old->nametype & ~INHEAP_BIT, old->ctx, old->extra);
+        size_t j = alpha_place(slots, cap, hash);
+        filter_set(filter, bits - 1, hash);
         slots[j] = *old;
         if (old->head)
             latch_at(net, old->head)->prev = ALPHA_TAG | (uint32_t)j;
@@ -142,14 +159,19 @@ qbt_status alpha_reserve(qbt_net *net, size_t extra) {
         net->heap[h].alpha = moved[net->heap[h].alpha];
     qbt_mfree(moved);
     qbt_mfree(net->alpha);
+    qbt_mfree(net->alpha_filter);
     net->alpha = slots;
     net->alpha_cap = cap;
+    net->alpha_filter = filter;
+    net->filter_mask = bits - 1;
     net->alpha_tombs = 0;
     return QBT_OK;
 }
 
 uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
-    size_t i = alpha_place(net->alpha, net->alpha_cap, nametype, ctx, extra);
+    uint32_t hash = alpha_hash(nametype, ctx, extra);
+    size_t i = alpha_place(net->alpha, net->alpha_cap, hash);
+    filter_set(net->alpha_filter, net->filter_mask, hash);
     alpha_slot *s = &net->alpha[i];
     if (s->nametype == NT_TOMB)
         net->alpha_tombs--;

@@ -147,10 +147,9 @@ typedef struct {
     size_t name_len;
     const char *extra; /* NULL: none */
     size_t extra_len;
-    uint32_t name_hash; /* intern_hash of the lower-cased name */
+    uint32_t name_hash; /* intern_hash of the name; not set when name_upper */
     uint32_t extra_hash; /* intern_hash of the extra */
     uint32_t job; /* NIL32 for global types */
-    uint32_t name_id, extra_id; /* resolved ahead of applying (NIL32: not resolved) */
     uint8_t type;
     bool name_upper; /* the name has upper-case letters */
 } parsed_event;

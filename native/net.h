@@ -101,6 +101,7 @@ typedef struct {
 
 typedef struct {
     uint32_t job; /* slot of the added job with this id, NIL32: none; free entries: next free */
+    uint32_t ref; /* that job's label reference (a copy of job_t.ref, one load less per event) */
     ctx_counts counts;
 } ctx_t;
 
@@ -121,6 +122,11 @@ typedef struct {
     uint32_t alpha; /* slot */
 } heap_item;
 
+/* An alpha key an event of a batch sets (qbt_feed_many), waiting for its lookup. */
+typedef struct {
+    uint32_t nametype, ctx, extra, hash;
+} event_key;
+
 struct qbt_net {
     bool state_aware;
     uint64_t clock;
@@ -137,6 +143,8 @@ struct qbt_net {
 
     alpha_slot *alpha;
     size_t alpha_cap, alpha_live, alpha_tombs;
+    uint8_t *alpha_filter; /* one bit per hash value mod filter_mask + 1: set for every key inserted */
+    size_t filter_mask; /* bits - 1, a power of two less one */
     size_t alpha_waiting; /* live entries with no latch, kept only until the clock pops them */
     size_t n_done_alpha, n_star_alpha, n_label_alpha;
 
@@ -173,8 +181,10 @@ struct qbt_net {
     size_t ncatchup, catchup_cap;
 
     parse_scratch scratch;
-    parsed_event *events;
-    size_t events_cap;
+    uint32_t *hits; /* alpha slots a batch of events sets, event after event (qbt_feed_many) */
+    size_t nhits, hits_cap;
+    uint32_t *hit_ends; /* per event of the batch: the end of its slots in `hits` */
+    size_t hit_ends_cap;
     uint32_t *taken; /* atom_ids of a registration being prepared */
     size_t taken_cap;
     char *lower; /* lower-cased copy of a name */
@@ -217,11 +227,21 @@ static inline uint32_t alpha_hash(uint32_t nametype, uint32_t ctx, uint32_t extr
 
 static inline size_t alpha_home(uint32_t hash, size_t cap) { return (size_t)(((uint64_t)hash * cap) >> 32); }
 
-static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+/* The key filter: a one-hash Bloom filter over the alpha index, 2 to 4 bits per slot, rebuilt with
+ * the table (alpha_reserve). A clear bit says no entry has this hash, without touching the table,
+ * whose slots are far more likely to miss the cache: the `done` and `*` keys an event may set
+ * mostly do not exist. Entries released since the rebuild leave their bit set (a wasted probe,
+ * never a missed key). The low bits of the hash pick the bit; alpha_home uses the high ones. */
+static inline bool alpha_maybe(const qbt_net *net, uint32_t hash) {
+    size_t bit = hash & net->filter_mask;
+    return (net->alpha_filter[bit >> 3] >> (bit & 7)) & 1;
+}
+
+/* The slot of a key whose hash is known, NIL32 if none; the table must have slots. */
+static inline uint32_t alpha_find_hashed(const qbt_net *net, uint32_t hash, uint32_t nametype, uint32_t ctx,
+                                         uint32_t extra) {
     size_t cap = net->alpha_cap;
-    if (cap == 0)
-        return NIL32;
-    for (size_t i = alpha_home(alpha_hash(nametype, ctx, extra), cap);;) {
+    for (size_t i = alpha_home(hash, cap);;) {
         const alpha_slot *s = &net->alpha[i];
         if (s->nametype == NT_EMPTY)
             return NIL32;
@@ -230,6 +250,13 @@ static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_
         if (++i == cap)
             i = 0;
     }
+}
+
+
+static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    if (net->alpha_cap == 0)
+        return NIL32;
+    return alpha_find_hashed(net, alpha_hash(nametype, ctx, extra), nametype, ctx, extra);
 }
 
 /* pool.c */

@@ -14,11 +14,19 @@
  * when it heads its alpha entry's list, so unlinking needs no pointer back to the alpha entry.
  *
  * Cost of an event: one map probe for its job's context counters, then at most eight alpha probes
- * (name/done x extra/'*' x job id/label), skipped where the counters say no such key exists; for
- * each latch found, setting it walks up only while a node's truth flips. Firing sorts the fired
- * callbacks by handle (registration order), clears each one's latches and counters (a walk over
- * its own block, which the event has just brought into cache) and removes those that reached
- * their maximum. Nothing here is proportional to the number of registered callbacks.
+ * (name/done x extra/'*' x job id/label), skipped where the counters say no such key exists or the
+ * key filter (net.h) says no entry has its hash; for each latch found, setting it walks up only
+ * while a node's truth flips. Firing sorts the fired callbacks by handle (registration order),
+ * clears each one's latches and counters (a walk over its own block, which the event has just
+ * brought into cache) and removes those that reached their maximum. Nothing here is proportional
+ * to the number of registered callbacks.
+ *
+ * A batch (qbt_feed_many) is a pipeline, so that the memory an event needs is on its way before it
+ * is needed: every event is parsed and its keys collected (their home slots prefetched) and looked
+ * up LOOKAHEAD events later, before any event is applied (which is also what keeps a malformed
+ * event from applying any); applying is then setting the latches of the slots found and firing,
+ * with the slots and first latches of later events prefetched on big networks. State-aware
+ * networks apply each event as qbt_feed does.
  *
  * Registration is two-phase: parse everything into scratch, take every reference and reserve
  * every array it may need (undoing what was taken if anything fails), then commit, which cannot
@@ -63,6 +71,7 @@ void qbt_free(qbt_net *net) {
     qbt_mfree(net->hpages);
     u64map_free(&net->hpage_index);
     qbt_mfree(net->alpha);
+    qbt_mfree(net->alpha_filter);
     intern_free(&net->strings);
     qbt_mfree(net->refs);
     u64map_free(&net->ref_index);
@@ -78,7 +87,8 @@ void qbt_free(qbt_net *net) {
     qbt_mfree(net->out);
     qbt_mfree(net->catchup);
     scratch_free(&net->scratch);
-    qbt_mfree(net->events);
+    qbt_mfree(net->hits);
+    qbt_mfree(net->hit_ends);
     qbt_mfree(net->taken);
     qbt_mfree(net->lower);
     qbt_mfree(net->err.text);
@@ -267,6 +277,8 @@ static void sort_fired(qbt_net *net) {
 }
 
 static qbt_status out_reserve(qbt_net *net, size_t extra) {
+    if (net->out_len + extra <= net->out_cap)
+        return QBT_OK; /* the common case, once per firing event: no call */
     void *arr = net->out;
     qbt_status st = qbt_grow(&arr, &net->out_cap, net->out_len + extra, sizeof(qbt_firing));
     net->out = arr;
@@ -367,6 +379,7 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
     job->ref = ref;
     job->cb_head = 0;
     net->ctxs[c].job = slot;
+    net->ctxs[c].ref = ref;
     if (label)
         u64map_put(&net->label_index, label_key(pgrp, label_id), slot);
     net->njobs++;
@@ -402,6 +415,7 @@ qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
     }
     uint32_t c = u64map_get(&net->ctx_index, jobid);
     net->ctxs[c].job = NIL32;
+    net->ctxs[c].ref = NIL32;
     ctx_release(net, jobid, c);
     job->cb_head = net->jobs_free;
     net->jobs_free = slot;
@@ -789,29 +803,17 @@ typedef struct {
 static void probe(qbt_net *net, const event_ctx *ctxs, int nctx, uint32_t name, int type, uint32_t extra,
                   bool set) {
     uint32_t nametype = NAMETYPE(name, type);
+    if (net->alpha_cap == 0)
+        return;
     for (int i = 0; i < nctx; i++) {
         const ctx_counts *c = ctxs[i].counts;
         if (c && ((extra == STR_STAR && !c->n_star) || (name == STR_DONE && !c->n_done)))
             continue;
-        uint32_t a = alpha_find(net, nametype, ctxs[i].ctx, extra);
+        uint32_t hash = alpha_hash(nametype, ctxs[i].ctx, extra);
+        uint32_t a = alpha_maybe(net, hash) ? alpha_find_hashed(net, hash, nametype, ctxs[i].ctx, extra) : NIL32;
         if (a != NIL32)
             set ? set_all(net, a) : unset_all(net, a);
     }
-}
-
-/* Resolves an event's name and extra to string ids while its text is at hand. Only where applying
- * events interns nothing (not state-aware): then an id found now still means the same string
- * when the event is applied (an id freed in between is held by no atom, so it matches nothing,
- * which is right since the string's last atom went with it). */
-static void resolve_ids(qbt_net *net, parsed_event *ev) {
-    ev->name_id = ev->extra_id = NIL32;
-    if (net->state_aware || ev->name_upper)
-        return;
-    uint32_t name = intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
-    if (name == NIL32)
-        return; /* an unknown name: apply_event looks again (cheap) */
-    ev->extra_id = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
-    ev->name_id = name;
 }
 
 /* The contexts an event can match through: its job id and its job's label, each only if some atom
@@ -828,8 +830,8 @@ static int event_contexts(const qbt_net *net, const parsed_event *ev, event_ctx 
     const ctx_t *x = &net->ctxs[c];
     if (x->counts.n_alpha)
         ctxs[nctx++] = (event_ctx){ev->job, &x->counts};
-    if (x->job != NIL32 && net->jobs[x->job].ref != NIL32) {
-        uint32_t ref = net->jobs[x->job].ref;
+    if (x->ref != NIL32) {
+        uint32_t ref = x->ref;
         if (net->refs[ref].counts.n_alpha)
             ctxs[nctx++] = (event_ctx){LABEL_BIT | ref, &net->refs[ref].counts};
     }
@@ -843,14 +845,11 @@ static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key
     bool stateful = net->state_aware && type <= T_WORK;
     if (nctx == 0 && !stateful)
         return QBT_OK; /* no atom names this job: nothing to do */
-    uint32_t name = ev->name_id, extra = ev->extra_id;
-    if (name == NIL32 || stateful) { /* not resolved ahead (see resolve_ids) */
-        name = ev->name_upper ? find_name(net, ev->name, ev->name_len)
-                              : intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
-        if (name == NIL32 - 1)
-            return QBT_ENOMEM;
-        extra = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
-    }
+    uint32_t name = ev->name_upper ? find_name(net, ev->name, ev->name_len)
+                                   : intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
+    if (name == NIL32 - 1)
+        return QBT_ENOMEM;
+    uint32_t extra = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
     if (stateful && name != NIL32 && IS_STATE_NAME(name)) {
         uint32_t old;
         qbt_status st = update_state(net, ev, &extra, name, &old);
@@ -883,86 +882,194 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
     qbt_status st = qbt_parse_event(event, len, -1, &ev, &net->err);
     if (st != QBT_OK)
         return st;
-    ev.name_id = NIL32;
     net->out_len = 0;
     return apply_event(net, &ev, 0);
 }
 
-/* Prefetches the alpha slots an event will probe (as probe() filters them) and returns the slot
- * of its exact key through its first context (NIL32 if none). Only a hint: nothing is changed,
- * and apply_event looks everything up afresh. */
-static uint32_t prefetch_slots(const qbt_net *net, const parsed_event *ev) {
-    event_ctx ctxs[2];
-    int nctx = ev->job == NIL32 || ev->name_id == NIL32 ? 0 : event_contexts(net, ev, ctxs);
-    uint32_t name = ev->name_id, extra = ev->extra_id, exact = NIL32;
-    bool star = ev->type == T_WORK || ev->type == T_SUBJOB || ev->type == T_HOST;
+#define LOOKAHEAD 8 /* events between collecting an event's keys (prefetched) and looking them up */
+#define RING 16 /* events whose keys wait for their lookup: a power of two above LOOKAHEAD */
+#define APPLY_AHEAD 16 /* events between prefetching an alpha slot and applying (on big networks) */
+#define PREFETCH_ABOVE_BYTES ((size_t)4 << 20) /* below, prefetching latches was measured slower */
+#define STRING_AHEAD 4 /* events between prefetching an event's text and parsing it */
+#define CTX_MEMO 16 /* job ids whose contexts a batch remembers */
+
+/* The keys of one event, from parsing to lookup (their home slots prefetched). */
+typedef struct {
+    event_key key[8];
+    uint32_t n;
+} pending_event;
+
+/* What events of a batch share, remembered while its keys are collected (nothing changes then):
+ * the contexts of recent job ids (direct-mapped) and the id of the last name. */
+typedef struct {
+    uint32_t job[CTX_MEMO]; /* NIL32: empty (never a job id) */
+    int nctx[CTX_MEMO];
+    event_ctx ctxs[CTX_MEMO][2];
+    uint32_t name_id, name_hash; /* name_id NIL32: none */
+    size_t name_len;
+} batch_memo;
+
+/* Collects the alpha keys an event sets, filtered as apply_event's probes are, and prefetches their
+ * home slots. Only where applying events interns nothing and creates no alpha entry, context or
+ * label reference (not state-aware): then what is found now still holds when the event is applied,
+ * except that an entry may have gone with its last latch, which leaves its slot a tombstone with no
+ * latch (slots do not move between registrations). A string id found now still means the same
+ * string, and one not found stays unknown. */
+static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, batch_memo *memo, pending_event *out) {
+    out->n = 0;
     size_t cap = net->alpha_cap;
-    for (int i = 0; i < nctx; i++) {
-        const ctx_counts *c = ctxs[i].counts;
-        uint32_t keys[4][2] = {{name, extra}, {name, STR_STAR}, {STR_DONE, extra}, {STR_DONE, STR_STAR}};
-        for (int k = 0; k < 4; k++) {
-            uint32_t kname = keys[k][0], kextra = keys[k][1];
-            if (kextra == NIL32 || (kextra == STR_STAR && (!star || !c->n_star)) ||
-                (kname == STR_DONE && (!IS_TERMINAL(name) || !c->n_done)))
-                continue;
-            size_t slot = alpha_home(alpha_hash(NAMETYPE(kname, ev->type), ctxs[i].ctx, kextra), cap);
-            __builtin_prefetch(&net->alpha[slot]);
-            if (k == 0 && exact == NIL32)
-                exact = (uint32_t)slot;
+    if (cap == 0)
+        return QBT_OK;
+    size_t m = (ev->job ^ (ev->job >> 4)) & (CTX_MEMO - 1);
+    if (memo->job[m] != ev->job || ev->job == NIL32) {
+        memo->nctx[m] = event_contexts(net, ev, memo->ctxs[m]);
+        memo->job[m] = ev->job;
+    }
+    int nctx = memo->nctx[m];
+    const event_ctx *ctxs = memo->ctxs[m];
+    if (nctx == 0)
+        return QBT_OK; /* no atom names this job: the common miss costs one map probe */
+    uint32_t name;
+    if (ev->name_upper) {
+        if ((name = find_name(net, ev->name, ev->name_len)) == NIL32 - 1)
+            return QBT_ENOMEM;
+    } else if (memo->name_id != NIL32 && memo->name_hash == ev->name_hash && memo->name_len == ev->name_len &&
+               memcmp(net->strings.entries[memo->name_id].text, ev->name, ev->name_len) == 0) {
+        name = memo->name_id;
+    } else {
+        name = intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
+        if (name != NIL32) {
+            memo->name_id = name;
+            memo->name_hash = ev->name_hash;
+            memo->name_len = ev->name_len;
         }
     }
-    return exact;
+    if (name == NIL32)
+        return QBT_OK;
+    uint32_t extra = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
+    bool star = ev->type == T_WORK || ev->type == T_SUBJOB || ev->type == T_HOST;
+    bool done = IS_TERMINAL(name);
+    /* In apply_event's order: (name, extra), (name, *), (done, extra), (done, *); each through the
+     * contexts whose counters allow it, and the key filter. */
+    uint32_t keys[4][2] = {{name, extra}, {name, STR_STAR}, {STR_DONE, extra}, {STR_DONE, STR_STAR}};
+    bool wanted[4] = {extra != NIL32, star, done && extra != NIL32, done && star};
+    for (int k = 0; k < 4; k++) {
+        if (!wanted[k])
+            continue;
+        uint32_t kname = keys[k][0], kextra = keys[k][1], nametype = NAMETYPE(kname, ev->type);
+        for (int i = 0; i < nctx; i++) {
+            const ctx_counts *c = ctxs[i].counts;
+            if (c && ((kextra == STR_STAR && !c->n_star) || (kname == STR_DONE && !c->n_done)))
+                continue;
+            uint32_t hash = alpha_hash(nametype, ctxs[i].ctx, kextra);
+            if (!alpha_maybe(net, hash))
+                continue;
+            event_key *key = &out->key[out->n++];
+            key->nametype = nametype;
+            key->ctx = ctxs[i].ctx;
+            key->extra = kextra;
+            key->hash = hash;
+            __builtin_prefetch(&net->alpha[alpha_home(hash, cap)]);
+        }
+    }
+    return QBT_OK;
 }
 
-/* Events are applied one by one, but a batch is known in advance: on a network too big for the
- * cache, the alpha slots of the event LOOKAHEAD places ahead are prefetched, and the first latch
- * of the event half as far ahead, whose slot has arrived by then. */
-#define LOOKAHEAD 8
-#define PREFETCH_ABOVE_BYTES ((size_t)4 << 20)
-
-qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n) {
-    void *arr = net->events;
-    qbt_status st = qbt_grow(&arr, &net->events_cap, n, sizeof(parsed_event));
-    net->events = arr;
-    if (st != QBT_OK)
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        if (i + 4 < n)
-            __builtin_prefetch(events[i + 4]); /* event strings are scattered objects */
-        if ((st = qbt_parse_event(events[i], lens[i], (long long)i, &net->events[i], &net->err)) != QBT_OK)
+/* Looks up an event's collected keys (their home slots prefetched LOOKAHEAD events ago) and appends
+ * the slots of those that exist to net->hits. */
+static qbt_status find_keys(qbt_net *net, const pending_event *p, size_t event) {
+    if (net->nhits + p->n > net->hits_cap) {
+        void *arr = net->hits;
+        qbt_status st = qbt_grow(&arr, &net->hits_cap, net->nhits + p->n, sizeof(uint32_t));
+        net->hits = arr;
+        if (st != QBT_OK)
             return st;
-        resolve_ids(net, &net->events[i]);
     }
+    for (uint32_t k = 0; k < p->n; k++) {
+        const event_key *key = &p->key[k];
+        uint32_t slot = alpha_find_hashed(net, key->hash, key->nametype, key->ctx, key->extra);
+        if (slot != NIL32)
+            net->hits[net->nhits++] = slot;
+    }
+    if (net->nhits > UINT32_MAX)
+        return QBT_ETOO_LARGE;
+    net->hit_ends[event] = (uint32_t)net->nhits;
+    return QBT_OK;
+}
+
+/* The alpha slot of an event's first key found, NIL32 if none (a prefetching hint). */
+static inline uint32_t first_slot(const qbt_net *net, size_t event) {
+    size_t k = event ? net->hit_ends[event - 1] : 0;
+    return k < net->hit_ends[event] ? net->hits[k] : NIL32;
+}
+
+/* The pipeline of the opening comment. Not state-aware only: collect_keys says why looking keys up
+ * ahead is safe there. State-aware, applying an event may intern strings, so each event is parsed
+ * again when it is applied, and applied as by qbt_feed. */
+qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n) {
+    bool state_aware = net->state_aware;
+    qbt_status st = QBT_OK;
+    if (!state_aware) {
+        void *arr = net->hit_ends;
+        st = qbt_grow(&arr, &net->hit_ends_cap, n, sizeof(uint32_t));
+        net->hit_ends = arr;
+        if (st != QBT_OK)
+            return st;
+    }
+    net->nhits = 0;
+    parsed_event ev;
+    pending_event ring[RING];
+    batch_memo memo;
+    memset(memo.job, 0xff, sizeof memo.job);
+    memo.name_id = NIL32;
+    for (size_t i = 0; i < n; i++) {
+        if (i + STRING_AHEAD < n)
+            __builtin_prefetch(events[i + STRING_AHEAD]); /* event strings are scattered objects */
+        if ((st = qbt_parse_event(events[i], lens[i], (long long)i, &ev, &net->err)) != QBT_OK)
+            return st;
+        if (state_aware)
+            continue;
+        if ((st = collect_keys(net, &ev, &memo, &ring[i % RING])) != QBT_OK)
+            return st;
+        if (i >= LOOKAHEAD && (st = find_keys(net, &ring[(i - LOOKAHEAD) % RING], i - LOOKAHEAD)) != QBT_OK)
+            return st;
+    }
+    for (size_t j = n > LOOKAHEAD ? n - LOOKAHEAD : 0; !state_aware && j < n; j++)
+        if ((st = find_keys(net, &ring[j % RING], j)) != QBT_OK)
+            return st;
     net->out_len = 0;
+    if (state_aware) {
+        for (size_t i = 0; i < n && st == QBT_OK; i++) {
+            qbt_parse_event(events[i], lens[i], (long long)i, &ev, &net->err); /* parsed above */
+            st = apply_event(net, &ev, i);
+        }
+        return st;
+    }
     bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
-    uint32_t ahead[LOOKAHEAD];
-    for (size_t i = 0; i < LOOKAHEAD; i++)
-        ahead[i] = NIL32;
+    const uint32_t *hits = net->hits;
+    size_t k = 0;
     for (size_t i = 0; i < n && st == QBT_OK; i++) {
         if (prefetch) {
-            size_t far = i + LOOKAHEAD, near = i + LOOKAHEAD / 2;
-            ahead[far % LOOKAHEAD] = far < n ? prefetch_slots(net, &net->events[far]) : NIL32;
-            uint32_t near_slot = ahead[near % LOOKAHEAD];
-            if (near < n && near_slot != NIL32) {
-                /* Linear probing: the key is at its home slot or soon after; follow its list. */
-                const alpha_slot *e = &net->alpha[near_slot];
-                if (e->nametype > NT_TOMB && e->head)
-                    __builtin_prefetch(word_at(net, e->head));
-            }
-            size_t next = i + LOOKAHEAD / 4;
-            uint32_t next_slot = ahead[next % LOOKAHEAD];
-            if (next < n && next_slot != NIL32) {
+            size_t far = i + APPLY_AHEAD, near = i + APPLY_AHEAD / 2, next = i + APPLY_AHEAD / 5;
+            uint32_t slot = far < n ? first_slot(net, far) : NIL32;
+            if (slot != NIL32)
+                __builtin_prefetch(&net->alpha[slot]);
+            slot = near < n ? first_slot(net, near) : NIL32;
+            if (slot != NIL32 && net->alpha[slot].head)
+                __builtin_prefetch(word_at(net, net->alpha[slot].head));
+            slot = next < n ? first_slot(net, next) : NIL32;
+            if (slot != NIL32 && net->alpha[slot].head) {
                 /* Its first latch has arrived: fetch its block's header and the next latch. */
-                const alpha_slot *e = &net->alpha[next_slot];
-                if (e->nametype > NT_TOMB && e->head) {
-                    const latch_t *l = latch_at(net, e->head);
-                    __builtin_prefetch(cb_at(net, block_of_latch(l, e->head)));
-                    if (l->next & NEXT_MASK)
-                        __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
-                }
+                uint32_t head = net->alpha[slot].head;
+                const latch_t *l = latch_at(net, head);
+                __builtin_prefetch(cb_at(net, block_of_latch(l, head)));
+                if (l->next & NEXT_MASK)
+                    __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
             }
         }
-        st = apply_event(net, &net->events[i], i);
+        for (size_t end = net->hit_ends[i]; k < end; k++)
+            set_all(net, hits[k]); /* a slot freed since holds no latch */
+        st = fire(net, i, false);
     }
     return st;
 }
@@ -1096,12 +1203,14 @@ void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
     out->bytes = sizeof *net + ((net->nchunks - 1) * CHUNK_WORDS + net->chunk_cap) * sizeof(uint32_t) +
                  maps * sizeof(u64map_slot) +
                  live_pages * sizeof(hpage) + net->hpages_cap * sizeof(hpage *) +
-                 net->alpha_cap * sizeof(alpha_slot) + t->cap * sizeof(intern_entry) +
+                 net->alpha_cap * sizeof(alpha_slot) + (net->alpha_filter ? net->filter_mask / 8 + 1 : 0) +
+                 t->cap * sizeof(intern_entry) +
                  t->slot_cap * sizeof(uint32_t) + t->text_bytes + net->refs_cap * sizeof(labelref) +
                  net->jobs_cap * sizeof(job_t) + net->ctxs_cap * sizeof(ctx_t) + net->states_cap * sizeof(state_t) +
                  net->heap_cap * sizeof(heap_item) + net->fired_cap * sizeof(uint32_t) +
                  net->out_cap * sizeof(qbt_firing) + net->catchup_cap * sizeof(uint64_t) +
                  net->scratch.atoms_cap * sizeof(tmp_atom) + net->scratch.nodes_cap * sizeof(tmp_node) +
-                 net->scratch.operands_cap * sizeof(uint32_t) + net->events_cap * sizeof(parsed_event) +
+                 net->scratch.operands_cap * sizeof(uint32_t) + net->hits_cap * sizeof(uint32_t) +
+                 net->hit_ends_cap * sizeof(uint32_t) +
                  net->taken_cap * sizeof(uint32_t) + net->lower_cap + net->err.cap;
 }

@@ -11,6 +11,9 @@
  *
  * The parser does not touch the network: it fills a scratch area with slices of the input, and
  * the caller commits them only when every expression of a callback has parsed.
+ *
+ * Events take a fast path first, for the common lower-case work and job events; it accepts only
+ * valid events and leaves anything else, errors included, to the port, so messages are unchanged.
  */
 #include "internal.h"
 
@@ -475,10 +478,61 @@ static qbt_status bad_event(error_buf *e, const char *text, size_t len, long lon
     return st == QBT_OK ? QBT_EEVENT : st;
 }
 
+/* The common shape of an event, lower-case `name-work-jobid-extra` or `name-job-jobid`, read in one
+ * pass with no error to report; false sends everything else (any error included) to the full parser
+ * below, which sets the same fields for a valid event. */
+static bool parse_event_fast(const char *text, size_t len, parsed_event *ev) {
+    const char *p = text, *end = text + len;
+    if (p == end || !(*p >= 'a' && *p <= 'z'))
+        return false;
+    while (++p < end && ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '_'))
+        ;
+    if (p == end || *p != '-')
+        return false;
+    size_t name_len = (size_t)(p - text);
+    p++;
+    int type;
+    if (end - p > 5 && memcmp(p, "work-", 5) == 0) {
+        type = T_WORK;
+        p += 5;
+    } else if (end - p > 4 && memcmp(p, "job-", 4) == 0) {
+        type = T_JOB;
+        p += 4;
+    } else {
+        return false;
+    }
+    const char *digits = p;
+    uint64_t job = 0;
+    for (; p < end && is_digit(*p) && p - digits < 10; p++)
+        job = job * 10 + (uint64_t)(*p - '0');
+    if (p == digits || job > QBT_MAX_JOB_ID || (p < end && is_digit(*p)))
+        return false;
+    ev->extra = NULL;
+    ev->extra_len = 0;
+    if (type == T_JOB) {
+        if (p != end)
+            return false;
+    } else {
+        if (p == end || *p != '-' || end - p < 2 || (end - p == 2 && p[1] == '*'))
+            return false;
+        ev->extra = p + 1;
+        ev->extra_len = (size_t)(end - p - 1);
+        ev->extra_hash = intern_hash(ev->extra, ev->extra_len);
+    }
+    ev->name = text;
+    ev->name_len = name_len;
+    ev->name_hash = intern_hash(text, name_len);
+    ev->name_upper = false;
+    ev->type = (uint8_t)type;
+    ev->job = (uint32_t)job;
+    return true;
+}
+
 qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed_event *ev, error_buf *err) {
-    /* One pass finds the first two hyphens and hashes the name (lower-cased) on the way. */
+    if (parse_event_fast(text, len, ev))
+        return QBT_OK;
+    /* One pass finds the first two hyphens and notes upper-case letters in the name. */
     const char *h1 = NULL, *h2 = NULL;
-    uint64_t hash = 0xcbf29ce484222325ULL;
     bool upper = false;
     size_t at = 0;
     for (; at < len; at++) {
@@ -488,7 +542,6 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
             break;
         }
         upper |= c >= 'A' && c <= 'Z';
-        hash = (hash ^ (unsigned char)lower(c)) * 0x100000001b3ULL;
     }
     for (at++; h1 && at < len; at++) {
         if (text[at] == '-') {
@@ -498,11 +551,11 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
     }
     if (!h2)
         return bad_event(err, text, len, index, "expected name-type-jobid[-extra]", NULL, 0, NULL);
-    ev->name_hash = (uint32_t)(hash ^ (hash >> 32));
     ev->name_upper = upper;
     size_t i1 = (size_t)(h1 - text), i2 = (size_t)(h2 - text);
     if (!is_name(text, i1))
         return bad_event(err, text, len, index, "bad name ", text, i1, NULL);
+    ev->name_hash = upper ? 0 : intern_hash(text, i1); /* an upper-case name is looked up lower-cased */
     const char *type_text = h1 + 1;
     size_t type_len = i2 - i1 - 1;
     int type = -1;

@@ -4,9 +4,9 @@
  * A qbt_net holds jobs, callbacks (trigger expressions compiled to small AND/OR trees) and one
  * shared alpha index: a hash table from an atom key (name, type, context, extra) to the list of
  * latches waiting on it. Feeding an event probes at most eight keys (its name and `done`, its
- * extra and `*`, its job id and its job's label), skipping keys that per-context counters say
- * cannot exist, and touches only the latches found there, so the cost of an event does not
- * depend on how many callbacks are registered.
+ * extra and `*`, its job id and its job's label), skipping keys that per-context counters or a
+ * filter of the keys say cannot exist, and touches only the latches found there, so the cost of
+ * an event does not depend on how many callbacks are registered.
  *
  * Semantics are those of docs/semantics.md; the Python twin (python/qbtrigger/_pure.py) is the
  * executable reference and the test suite checks that both agree on every generated case.
