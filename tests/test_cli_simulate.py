@@ -37,6 +37,9 @@ def test_universal_callbacks_run(tmp_path, capsys):
     assert code == 0
     data = json.loads(report.read_text())
     assert {j["label"]: j["callbacks_fired"] for j in data["jobs"]} == {"render": 1, "publish": 2}
+    render = next(j for j in data["jobs"] if j["label"] == "render")
+    assert render["callback_log"] == ["job 1 (render) complete: 10 work items\n"]
+    assert "callback logs (2 lines):\n  job 1 render: job 1 (render) complete: 10 work items" in capsys.readouterr().out
 
 
 def test_log_and_report_json(tmp_path, capsys):

@@ -472,6 +472,7 @@ def _print_report(report, supervisor, out: TextIO) -> None:
         work = ", ".join(f"{state} {count}" for state, count in sorted(job.work.items()) if count) or "no work"
         print(f"  job {job.id:<6} {job.label or '-':<{width}}  {job.status:<9}  work: {work};  "
               f"callbacks fired: {job.callbacks_fired}", file=out)
+    _print_callback_logs(report, supervisor, out)
     if report.finished:
         print("every job finished", file=out)
         return
@@ -486,6 +487,26 @@ def _print_report(report, supervisor, out: TextIO) -> None:
                 _print_wait(wait, out, "      ")
         if len(stuck.work) > 10:
             print(f"    ... and {len(stuck.work) - 10} more work item(s)", file=out)
+
+
+LOG_LINES_SHOWN = 12
+
+
+def _print_callback_logs(report, supervisor, out: TextIO) -> None:
+    """What callbacks wrote (prints, tracebacks, mail sent), the first lines of it."""
+    lines = [
+        (job.id, job.label, line)
+        for job in report.jobs
+        for entry in supervisor.callback_log(job.id)
+        for line in entry.rstrip("\n").split("\n")
+    ]
+    if not lines:
+        return
+    print(f"callback logs ({len(lines)} line{'s' if len(lines) != 1 else ''}):", file=out)
+    for jobid, label, line in lines[:LOG_LINES_SHOWN]:
+        print(f"  job {jobid} {label or ''}: {line}", file=out)
+    if len(lines) > LOG_LINES_SHOWN:
+        print(f"  ... {len(lines) - LOG_LINES_SHOWN} more (all of them: --report-json)", file=out)
 
 
 def _print_wait(wait, out: TextIO, indent: str) -> None:
@@ -509,6 +530,7 @@ def _write_report_json(path: str, report, supervisor) -> None:
     for job in data["jobs"]:
         info = supervisor.job(job["id"])
         job["work_items"] = [{"name": w["name"], "status": w["status"]} for w in (info or {}).get("agenda", [])]
+        job["callback_log"] = supervisor.callback_log(job["id"])
     try:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)
