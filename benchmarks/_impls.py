@@ -46,15 +46,6 @@ def two_atom(size: str):
     return two_atom_workload(parse_size(size), seed=0)
 
 
-def current_rss() -> int | None:
-    """Resident set size now, in bytes (Linux), or None."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 #: Qube time of the first timer of time_workload (any moment after 2000-01-01 will do).
 TIME_START = 800_000_000
 

@@ -16,24 +16,11 @@ from __future__ import annotations
 
 import gc
 import json
-import resource
 import sys
 
-from benchmarks._impls import current_rss, network_class
+from benchmarks._impls import network_class
+from qbtrigger.bench.system import current_rss, peak_rss
 from qbtrigger.workload import parse_size, two_atom_workload
-
-
-def peak_rss() -> int:
-    """The process's peak resident set size in bytes."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def measure(impl_id: str, n: int) -> dict:
