@@ -39,9 +39,16 @@ class Contender:
     extrapolate_above: Optional[int] = None
     #: Runs in a worker process of its own even when the others run in-process (it may hang).
     needs_isolation: bool = False
+    #: The optional package (a module to import) it needs: a peer of ``qbtrigger[peers]``.
+    requires: Optional[str] = None
 
     def unavailable(self) -> Optional[str]:
         """Why it cannot run on this machine (a missing optional package), or None."""
+        if self.requires is not None:
+            try:
+                importlib.import_module(self.requires)
+            except ImportError:
+                return PEERS_HINT
         return None
 
     def limit(self, n_callbacks: int) -> Optional[str]:

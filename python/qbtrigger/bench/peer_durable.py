@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from qbtrigger.bench.contenders import PEERS_HINT, Contender
+from qbtrigger.bench.contenders import Contender
 from qbtrigger.bench.resolve import Cond, resolve, split_event
 from qbtrigger.workload import Workload
 
@@ -66,14 +66,8 @@ class DurableRulesContender(Contender):
     name = "durable_rules"
     ordered = False  # Rete's agenda order is not registration order
     modes = ("feed",)
+    requires = "durable.engine"
     needs_isolation = True
-
-    def unavailable(self) -> Optional[str]:
-        try:
-            import durable.engine  # noqa: F401
-        except ImportError:
-            return PEERS_HINT
-        return None
 
     def register(self, workload: Workload) -> _Engine:
         import durable.engine as de

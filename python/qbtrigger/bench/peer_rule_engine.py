@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from qbtrigger.bench.contenders import PEERS_HINT, Contender
+from qbtrigger.bench.contenders import Contender
 from qbtrigger.bench.resolve import Cond, resolve, split_event
 from qbtrigger.workload import Workload
 
@@ -51,13 +51,7 @@ class RuleEngineContender(Contender):
     name = "rule-engine"
     ordered = True
     modes = ("feed",)
-
-    def unavailable(self) -> Optional[str]:
-        try:
-            import rule_engine  # noqa: F401
-        except ImportError:
-            return PEERS_HINT
-        return None
+    requires = "rule_engine"
 
     def register(self, workload: Workload) -> _Engine:
         import rule_engine
