@@ -106,7 +106,7 @@ def check_submission(
         engine.compile(jobs)
     except SubmissionError as error:
         findings += [Finding(p.job, p.callback, p.detail) for p in error.problems]
-    views = [v for v, _ in (read_job(job, i) for i, job in enumerate(jobs)) if v is not None]
+    views = _Jobs([v for v, _ in (read_job(job, i) for i, job in enumerate(jobs)) if v is not None])
     units = _units(views)
     findings += _unknown_labels(views, units)
     findings += _missing_frames(views, units)
@@ -152,16 +152,35 @@ def _atoms(tree: Any) -> List[Atom]:
     return [atom for child in tree.children for atom in _atoms(child)]
 
 
-def _resolve(atom: Atom, owner: JobView, views: List[JobView]) -> Optional[JobView]:
+class _Jobs(list):
+    """The submission's jobs, with what every check looks up: by id, by (pgrp, label), and which
+    are submitted blocked. Made once per check: the checks resolve an atom per callback."""
+
+    def __init__(self, views: List[JobView]) -> None:
+        super().__init__(views)
+        self.by_id: Dict[int, JobView] = {}
+        self.by_label: Dict[Tuple[int, Optional[str]], JobView] = {}
+        for view in views:
+            self.by_id.setdefault(view.id, view)
+            self.by_label.setdefault((view.pgrp, view.label), view)
+        self.blocked: Set[int] = {
+            view.id
+            for view in views
+            if (view.status or "").lower() == "blocked"
+            or any(e.type == "job" for e in parse_dependency(view.dependency)[0])
+        }
+
+
+def _resolve(atom: Atom, owner: JobView, views: _Jobs) -> Optional[JobView]:
     """The submission's job an atom names, or None (another job on the farm, or nobody)."""
     if atom.context == "self":
         return owner
     if atom.context == "parent":
-        return next((v for v in views if v.id == owner.pid), None)
+        return None if owner.pid is None else views.by_id.get(owner.pid)
     if atom.context == "id":
-        return next((v for v in views if v.id == atom.job), None)
+        return views.by_id.get(atom.job)
     if atom.context == "label":
-        return next((v for v in views if v.pgrp == owner.pgrp and v.label == atom.label), None)
+        return views.by_label.get((owner.pgrp, atom.label))
     return None
 
 
@@ -178,7 +197,7 @@ def _atom_finding(unit: _Unit, atom: Atom, what: str) -> Finding:
     return Finding(unit.job.name, message=what, **_where(unit, atom))
 
 
-def _unknown_labels(views: List[JobView], units: List[_Unit]) -> List[Finding]:
+def _unknown_labels(views: _Jobs, units: List[_Unit]) -> List[Finding]:
     out = []
     for unit in units:
         for atom in _atoms(unit.tree):
@@ -191,7 +210,7 @@ def _pgrp_text(job: JobView) -> str:
     return "this submission" if job.pgrp >= PROVISIONAL_FIRST_ID else f"pgrp {job.pgrp} in this submission"
 
 
-def _missing_frames(views: List[JobView], units: List[_Unit]) -> List[Finding]:
+def _missing_frames(views: _Jobs, units: List[_Unit]) -> List[Finding]:
     out = []
     for unit in units:
         for atom in _atoms(unit.tree):
@@ -217,7 +236,7 @@ def _agenda(job: JobView) -> str:
 Node = Tuple
 
 
-def _requires(tree: Any, owner: JobView, views: List[JobView]) -> Set[Node]:
+def _requires(tree: Any, owner: JobView, views: _Jobs) -> Set[Node]:
     """What must finish for the expression to hold: union over AND, intersection over OR.
     Only finishing atoms (complete/done/failed/killed) of the submission's jobs count."""
     if isinstance(tree, Atom):
@@ -238,13 +257,7 @@ def _requires(tree: Any, owner: JobView, views: List[JobView]) -> Set[Node]:
     return set.intersection(*sets) if sets else set()
 
 
-def _blocked_job(job: JobView, raw_status: Dict[int, str]) -> bool:
-    return raw_status.get(job.id) == "blocked" or any(
-        e.type == "job" for e in parse_dependency(job.dependency)[0]
-    )
-
-
-def _unblockers(views: List[JobView], units: List[_Unit]):
+def _unblockers(views: _Jobs, units: List[_Unit]):
     """For each blocked node, the requirement sets of the callbacks that unblock it; None marks
     an opaque unblocker (python or perl code may unblock anything)."""
     job_unblock: Dict[int, List[Optional[Set[Node]]]] = {}
@@ -263,13 +276,12 @@ def _unblockers(views: List[JobView], units: List[_Unit]):
     return job_unblock, work_unblock, opaque
 
 
-def _self_waits(views: List[JobView], units: List[_Unit]) -> List[Finding]:
-    status = {v.id: (v.status or "").lower() for v in views}
+def _self_waits(views: _Jobs, units: List[_Unit]) -> List[Finding]:
     job_unblock, _, opaque = _unblockers(views, units)
     out = []
     for unit in units:
         job = unit.job
-        if not _blocked_job(job, status):
+        if job.id not in views.blocked:
             continue
         needs = _requires(unit.tree, job, views)
         own = {n for n in needs if n[1] == job.id}
@@ -291,8 +303,7 @@ def _self_waits(views: List[JobView], units: List[_Unit]) -> List[Finding]:
     return out
 
 
-def _cycles(views: List[JobView], units: List[_Unit]) -> List[Finding]:
-    status = {v.id: (v.status or "").lower() for v in views}
+def _cycles(views: _Jobs, units: List[_Unit]) -> List[Finding]:
     job_unblock, work_unblock, _ = _unblockers(views, units)
     by_id = {v.id: v for v in views}
     edges: Dict[Node, Set[Node]] = {}
@@ -300,7 +311,7 @@ def _cycles(views: List[JobView], units: List[_Unit]) -> List[Finding]:
         job_node = ("job", job.id)
         edges.setdefault(job_node, set()).update(("work", job.id, n) for n in job.work_names)
         gate: Set[Node] = set()
-        if _blocked_job(job, status) and job.id in job_unblock:
+        if job.id in views.blocked and job.id in job_unblock:
             gate = set.intersection(*job_unblock[job.id])
         for name in job.work_names:
             node = ("work", job.id, name)
@@ -396,7 +407,7 @@ def explain_job(jobs: Sequence[Any], label: str, *, first_id: int = PROVISIONAL_
     """The callbacks of the job labelled (or, failing that, with id) ``label``: their atoms, and
     which jobs and work items they wait on. Raises KeyError when no job matches."""
     jobs = _with_provisional_ids(jobs, first_id)
-    views = [v for v, _ in (read_job(job, i) for i, job in enumerate(jobs)) if v is not None]
+    views = _Jobs([v for v, _ in (read_job(job, i) for i, job in enumerate(jobs)) if v is not None])
     job = next((v for v in views if v.label == label), None)
     if job is None and label.isdigit():
         job = next((v for v in views if v.id == int(label) or v.index == int(label)), None)
