@@ -204,20 +204,14 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 def _provisional_submitter():
     """An ``on_submit`` for static tools: ids from PROVISIONAL_FIRST_ID on, pgrp = first id."""
-    from qbtrigger.callbacks.checks import PROVISIONAL_FIRST_ID
+    from qbtrigger.callbacks.checks import PROVISIONAL_FIRST_ID, with_provisional_ids
 
     next_id = [PROVISIONAL_FIRST_ID]
 
     def on_submit(jobs: list) -> list:
         first = next_id[0]
         next_id[0] += len(jobs)
-        out = []
-        for offset, job in enumerate(jobs):
-            job = dict(job)
-            job.setdefault("id", first + offset)
-            job.setdefault("pgrp", first)
-            out.append(job)
-        return out
+        return with_provisional_ids(jobs, first)
 
     return on_submit
 

@@ -28,7 +28,7 @@ from .errors import SubmissionError
 from .host import Host
 from .jobs import JobView, job_name, read_job
 
-__all__ = ["Finding", "check_submission", "explain_job", "PROVISIONAL_FIRST_ID"]
+__all__ = ["Finding", "check_submission", "explain_job", "with_provisional_ids", "PROVISIONAL_FIRST_ID"]
 
 #: Provisional ids of checked jobs start here, well above the ids farms hand out.
 PROVISIONAL_FIRST_ID = 2_000_000_000
@@ -78,7 +78,9 @@ class _Unit:
     code: str
 
 
-def _with_provisional_ids(jobs: Sequence[Any], first: int = PROVISIONAL_FIRST_ID) -> List[Any]:
+def with_provisional_ids(jobs: Sequence[Any], first: int = PROVISIONAL_FIRST_ID) -> List[Any]:
+    """The jobs, those without an ``id`` copied with ids ``first``, ``first + 1``, ... (by position)
+    and pgrp ``first``, as a farm would number a submission."""
     out = []
     for index, job in enumerate(jobs):
         if isinstance(job, dict) and job.get("id") is None:
@@ -99,7 +101,7 @@ def check_submission(
     Jobs without an ``id`` get provisional ones from ``first_id`` on."""
     if not isinstance(jobs, (list, tuple)):
         return [Finding("submission", None, "a submission is a list of job dicts")]
-    jobs = _with_provisional_ids(jobs, first_id)
+    jobs = with_provisional_ids(jobs, first_id)
     findings: List[Finding] = []
     engine = CallbackEngine(_NoFarm(), language_flags=language_flags, universal=universal)
     try:
@@ -406,7 +408,7 @@ def _find_cycles(edges: Dict[Node, Set[Node]]) -> List[List[Node]]:
 def explain_job(jobs: Sequence[Any], label: str, *, first_id: int = PROVISIONAL_FIRST_ID) -> str:
     """The callbacks of the job labelled (or, failing that, with id) ``label``: their atoms, and
     which jobs and work items they wait on. Raises KeyError when no job matches."""
-    jobs = _with_provisional_ids(jobs, first_id)
+    jobs = with_provisional_ids(jobs, first_id)
     views = _Jobs([v for v, _ in (read_job(job, i) for i, job in enumerate(jobs)) if v is not None])
     job = next((v for v in views if v.label == label), None)
     if job is None and label.isdigit():
