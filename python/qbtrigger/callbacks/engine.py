@@ -139,6 +139,7 @@ class CallbackEngine:
         self.universal: List[UniversalCallback] = []
         self._callbacks: Dict[int, Callback] = {}
         self._jobs: Dict[int, JobView] = {}
+        self._labelled: Dict[tuple, int] = {}  # (pgrp, label) -> job id, for catch-up events
         self._handles_of_job: Dict[int, List[int]] = {}
         self._queue: Deque[str] = deque()
         self._dispatching = False
@@ -320,6 +321,8 @@ class CallbackEngine:
                 net.add_job(job.id, pgrp=job.pgrp, label=job.label, pid=job.pid)
                 added.append(job.id)
                 self._jobs[job.id] = job
+                if job.label is not None:
+                    self._labelled[(job.pgrp, job.label)] = job.id
                 self._handles_of_job[job.id] = []
             for plan in submission.jobs:
                 handles = self._handles_of_job[plan.job.id]
@@ -355,7 +358,9 @@ class CallbackEngine:
     def _forget_job(self, jobid: int) -> None:
         for handle in self._handles_of_job.pop(jobid, ()):
             self._callbacks.pop(handle, None)
-        self._jobs.pop(jobid, None)
+        job = self._jobs.pop(jobid, None)
+        if job is not None and job.label is not None:
+            self._labelled.pop((job.pgrp, job.label), None)
         self.network.remove_job(jobid)
 
     # ------------------------------------------------------------------ introspection
@@ -505,9 +510,4 @@ class CallbackEngine:
         if atom.context == "id":
             return atom.job
         job = self._jobs.get(owner)
-        if job is None:
-            return None
-        for other in self._jobs.values():
-            if other.pgrp == job.pgrp and other.label == atom.label:
-                return other.id
-        return None
+        return None if job is None else self._labelled.get((job.pgrp, atom.label))
