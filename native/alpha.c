@@ -213,7 +213,7 @@ void alpha_release(qbt_net *net, uint32_t idx) {
         counts->n_alpha--;
     }
     intern_decref(&net->strings, NT_NAME(e->nametype));
-    intern_decref(&net->strings, e->extra);
+    extra_decref(&net->strings, e->extra);
     if (IS_LABEL_CTX(e->ctx))
         labelref_decref(net, e->ctx & ~LABEL_BIT);
     else if (e->ctx != GLOBAL_CTX)

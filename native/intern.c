@@ -10,7 +10,8 @@
  * The lookup table holds ids in open-addressing slots (linear probing, backward-shift delete),
  * compared by stored hash first. Finding a string costs one hash of its bytes and usually one
  * probe; an event's extra that no atom mentions is simply not found, which is how the hot path
- * learns that only '*' atoms can match it.
+ * learns that only '*' atoms can match it. Extras that are plain numbers skip the table
+ * altogether (extra_find, internal.h).
  */
 #include "internal.h"
 
@@ -121,7 +122,7 @@ qbt_status intern_ref(intern_table *t, const char *s, size_t n, uint32_t *id_out
         *id_out = id;
         return QBT_OK;
     }
-    if (n > UINT32_MAX - 1)
+    if (n > UINT32_MAX - 1 || (t->free_head == NIL32 && t->len >= NUMBER_ID_BIT))
         return QBT_ETOO_LARGE;
     qbt_status st = intern_reserve(t, 1);
     if (st != QBT_OK)
@@ -182,4 +183,35 @@ void intern_free(intern_table *t) {
     qbt_mfree(t->entries);
     qbt_mfree(t->slots);
     memset(t, 0, sizeof *t);
+}
+
+uint32_t extra_find(const intern_table *t, const char *s, size_t n) {
+    uint32_t id = extra_number_id(s, n);
+    return id != NIL32 ? id : intern_find(t, s, n, intern_hash(s, n));
+}
+
+qbt_status extra_ref(intern_table *t, const char *s, size_t n, uint32_t *id) {
+    *id = extra_number_id(s, n);
+    return *id != NIL32 ? QBT_OK : intern_ref(t, s, n, id);
+}
+
+void extra_decref(intern_table *t, uint32_t id) {
+    if (!IS_NUMBER_ID(id))
+        intern_decref(t, id);
+}
+
+const char *extra_text(const intern_table *t, uint32_t id, char buf[NUMBER_TEXT_MAX], size_t *len) {
+    if (!IS_NUMBER_ID(id)) {
+        *len = t->entries[id].len;
+        return t->entries[id].text;
+    }
+    uint32_t v = id & ~NUMBER_ID_BIT;
+    char *end = buf + NUMBER_TEXT_MAX - 1, *p = end;
+    *end = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    *len = (size_t)(end - p);
+    return p;
 }

@@ -94,6 +94,33 @@ void intern_incref(intern_table *t, uint32_t id);
 void intern_decref(intern_table *t, uint32_t id);
 qbt_status intern_reserve(intern_table *t, size_t extra);
 
+/* Extras (the item after the job id) that are plain decimal numbers, frame numbers mostly, are not
+ * interned: their id is the number with NUMBER_ID_BIT set, read off the text with no table probe
+ * (the hot path's costliest lookup otherwise: slot, entry, text). Canonical spellings only (no
+ * sign, no leading zero, at most 9 digits), so that equal ids still mean equal texts. Interned ids
+ * stay below NUMBER_ID_BIT. */
+#define NUMBER_ID_BIT 0x40000000u
+#define IS_NUMBER_ID(id) (((id)&NUMBER_ID_BIT) && (id) != NIL32)
+#define NUMBER_TEXT_MAX 10 /* digits of the largest number id, and a NUL */
+
+static inline uint32_t extra_number_id(const char *s, size_t n) {
+    if (n == 0 || n > 9 || (s[0] == '0' && n > 1))
+        return NIL32;
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return NIL32;
+        v = v * 10 + d;
+    }
+    return NUMBER_ID_BIT | v;
+}
+uint32_t extra_find(const intern_table *t, const char *s, size_t n); /* NIL32: no atom has it */
+qbt_status extra_ref(intern_table *t, const char *s, size_t n, uint32_t *id);
+void extra_decref(intern_table *t, uint32_t id);
+/* The text of an extra id; a number is written into buf. */
+const char *extra_text(const intern_table *t, uint32_t id, char buf[NUMBER_TEXT_MAX], size_t *len);
+
 /* ---------------------------------------------------------------- parsing (parse.c) */
 enum { T_JOB, T_SUBJOB, T_WORK, T_HOST, T_TIME, T_REPEAT, T_GLOBALTIME, T_GLOBALREPEAT, T_COUNT };
 enum { CTX_SELF, CTX_PARENT, CTX_ID, CTX_LABEL, CTX_GLOBAL };
@@ -147,8 +174,7 @@ typedef struct {
     size_t name_len;
     const char *extra; /* NULL: none */
     size_t extra_len;
-    uint32_t name_hash; /* intern_hash of the name; not set when name_upper */
-    uint32_t extra_hash; /* intern_hash of the extra */
+    uint32_t extra_id; /* a number id (extra_number_id), else NIL32: look the extra up */
     uint32_t job; /* NIL32 for global types */
     uint8_t type;
     bool name_upper; /* the name has upper-case letters */

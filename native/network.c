@@ -404,7 +404,7 @@ qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
         state_t *e = &net->states[st];
         uint32_t next = e->next;
         u64map_del(&net->state_index, state_key(e->job, e->type, e->extra));
-        intern_decref(&net->strings, e->extra);
+        extra_decref(&net->strings, e->extra);
         e->next = net->states_free;
         net->states_free = st;
         st = next;
@@ -486,7 +486,7 @@ typedef struct {
 static void drop_ids(qbt_net *net, const atom_ids *ids, size_t n) {
     for (size_t i = 0; i < n; i++) {
         intern_decref(&net->strings, ids[i].name);
-        intern_decref(&net->strings, ids[i].extra);
+        extra_decref(&net->strings, ids[i].extra);
         if (ids[i].ref == NIL32)
             continue;
         if (IS_LABEL_CTX(ids[i].ctx)) {
@@ -512,7 +512,7 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
     ids->extra = STR_NONE;
     if ((st = intern_ref(&net->strings, net->lower, a->name_len, &ids->name)) != QBT_OK)
         return st;
-    if (a->extra && (st = intern_ref(&net->strings, a->extra, a->extra_len, &ids->extra)) != QBT_OK) {
+    if (a->extra && (st = extra_ref(&net->strings, a->extra, a->extra_len, &ids->extra)) != QBT_OK) {
         intern_decref(&net->strings, ids->name);
         return st;
     }
@@ -538,7 +538,7 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
         }
         if (st != QBT_OK) {
             intern_decref(&net->strings, ids->name);
-            intern_decref(&net->strings, ids->extra);
+            extra_decref(&net->strings, ids->extra);
             return st;
         }
         ids->ctx = LABEL_BIT | ids->ref;
@@ -548,7 +548,7 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
     /* A job-id context: count this atom in its record (dropped again if the key exists). */
     if ((st = ctx_take(net, ids->ctx, &ids->ref)) != QBT_OK) {
         intern_decref(&net->strings, ids->name);
-        intern_decref(&net->strings, ids->extra);
+        extra_decref(&net->strings, ids->extra);
         return st;
     }
     net->ctxs[ids->ref].counts.n_alpha++;
@@ -752,6 +752,20 @@ static uint32_t find_name(qbt_net *net, const char *s, size_t n) {
     return intern_find(&net->strings, buf, n, intern_hash(buf, n));
 }
 
+/* The id of an event's name, NIL32 if no atom has it (NIL32 - 1: out of memory). */
+static inline uint32_t event_name(qbt_net *net, const parsed_event *ev) {
+    return ev->name_upper ? find_name(net, ev->name, ev->name_len)
+                          : intern_find(&net->strings, ev->name, ev->name_len, intern_hash(ev->name, ev->name_len));
+}
+
+/* The id of an event's extra: STR_NONE if it has none, NIL32 if no atom has it. */
+static inline uint32_t event_extra(const qbt_net *net, const parsed_event *ev) {
+    if (!ev->extra)
+        return STR_NONE;
+    return ev->extra_id != NIL32 ? ev->extra_id
+                                 : intern_find(&net->strings, ev->extra, ev->extra_len, intern_hash(ev->extra, ev->extra_len));
+}
+
 /* Records the item's new state; *old gets the previous one (STR_NONE if new). */
 static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *extra_id, uint32_t state,
                                uint32_t *old) {
@@ -770,7 +784,7 @@ static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *e
             if (ev->type == T_JOB)
                 *extra_id = STR_NONE;
             else
-                st = intern_ref(&net->strings, ev->extra, ev->extra_len, extra_id);
+                st = extra_ref(&net->strings, ev->extra, ev->extra_len, extra_id);
         }
         if (st != QBT_OK)
             return st;
@@ -845,11 +859,10 @@ static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key
     bool stateful = net->state_aware && type <= T_WORK;
     if (nctx == 0 && !stateful)
         return QBT_OK; /* no atom names this job: nothing to do */
-    uint32_t name = ev->name_upper ? find_name(net, ev->name, ev->name_len)
-                                   : intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
+    uint32_t name = event_name(net, ev);
     if (name == NIL32 - 1)
         return QBT_ENOMEM;
-    uint32_t extra = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
+    uint32_t extra = event_extra(net, ev);
     if (stateful && name != NIL32 && IS_STATE_NAME(name)) {
         uint32_t old;
         qbt_status st = update_state(net, ev, &extra, name, &old);
@@ -905,7 +918,7 @@ typedef struct {
     uint32_t job[CTX_MEMO]; /* NIL32: empty (never a job id) */
     int nctx[CTX_MEMO];
     event_ctx ctxs[CTX_MEMO][2];
-    uint32_t name_id, name_hash; /* name_id NIL32: none */
+    uint32_t name_id; /* NIL32: none */
     size_t name_len;
 } batch_memo;
 
@@ -930,23 +943,20 @@ static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, batch_memo 
     if (nctx == 0)
         return QBT_OK; /* no atom names this job: the common miss costs one map probe */
     uint32_t name;
-    if (ev->name_upper) {
-        if ((name = find_name(net, ev->name, ev->name_len)) == NIL32 - 1)
-            return QBT_ENOMEM;
-    } else if (memo->name_id != NIL32 && memo->name_hash == ev->name_hash && memo->name_len == ev->name_len &&
-               memcmp(net->strings.entries[memo->name_id].text, ev->name, ev->name_len) == 0) {
-        name = memo->name_id;
+    if (!ev->name_upper && memo->name_id != NIL32 && memo->name_len == ev->name_len &&
+        memcmp(net->strings.entries[memo->name_id].text, ev->name, ev->name_len) == 0) {
+        name = memo->name_id; /* a batch mostly repeats a few names: no hash */
     } else {
-        name = intern_find(&net->strings, ev->name, ev->name_len, ev->name_hash);
-        if (name != NIL32) {
+        if ((name = event_name(net, ev)) == NIL32 - 1)
+            return QBT_ENOMEM;
+        if (name != NIL32 && !ev->name_upper) {
             memo->name_id = name;
-            memo->name_hash = ev->name_hash;
             memo->name_len = ev->name_len;
         }
     }
     if (name == NIL32)
         return QBT_OK;
-    uint32_t extra = ev->extra ? intern_find(&net->strings, ev->extra, ev->extra_len, ev->extra_hash) : STR_NONE;
+    uint32_t extra = event_extra(net, ev);
     bool star = ev->type == T_WORK || ev->type == T_SUBJOB || ev->type == T_HOST;
     bool done = IS_TERMINAL(name);
     /* In apply_event's order: (name, extra), (name, *), (done, extra), (done, *); each through the
@@ -1092,9 +1102,11 @@ qbt_status qbt_advance(qbt_net *net, uint64_t now) {
             set_all(net, a);
             int type = (int)NT_TYPE(e->nametype);
             if (type == T_REPEAT || type == T_GLOBALREPEAT) {
-                const intern_entry *text = &net->strings.entries[e->extra];
+                char digits[NUMBER_TEXT_MAX];
+                size_t len;
+                const char *text = extra_text(&net->strings, e->extra, digits, &len);
                 uint64_t start, interval;
-                if (qbt_parse_repeat(text->text, text->len, &start, &interval) && t <= UINT64_MAX - interval)
+                if (qbt_parse_repeat(text, len, &start, &interval) && t <= UINT64_MAX - interval)
                     heap_push(net, t + interval, a);
             }
         }
@@ -1152,9 +1164,11 @@ static qbt_status atom_text(const qbt_net *net, uint32_t block, uint32_t i, erro
         }
     }
     if (st == QBT_OK && e->extra != STR_NONE) {
-        const intern_entry *extra = &net->strings.entries[e->extra];
+        char digits[NUMBER_TEXT_MAX];
+        size_t len;
+        const char *extra = extra_text(&net->strings, e->extra, digits, &len);
         if ((st = sb_puts(b, "-")) == QBT_OK)
-            st = sb_put(b, extra->text, extra->len);
+            st = sb_put(b, extra, len);
     }
     return st;
 }

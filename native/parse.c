@@ -517,11 +517,10 @@ static bool parse_event_fast(const char *text, size_t len, parsed_event *ev) {
             return false;
         ev->extra = p + 1;
         ev->extra_len = (size_t)(end - p - 1);
-        ev->extra_hash = intern_hash(ev->extra, ev->extra_len);
     }
+    ev->extra_id = ev->extra ? extra_number_id(ev->extra, ev->extra_len) : NIL32;
     ev->name = text;
     ev->name_len = name_len;
-    ev->name_hash = intern_hash(text, name_len);
     ev->name_upper = false;
     ev->type = (uint8_t)type;
     ev->job = (uint32_t)job;
@@ -555,7 +554,6 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
     size_t i1 = (size_t)(h1 - text), i2 = (size_t)(h2 - text);
     if (!is_name(text, i1))
         return bad_event(err, text, len, index, "bad name ", text, i1, NULL);
-    ev->name_hash = upper ? 0 : intern_hash(text, i1); /* an upper-case name is looked up lower-cased */
     const char *type_text = h1 + 1;
     size_t type_len = i2 - i1 - 1;
     int type = -1;
@@ -584,7 +582,7 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
         ev->job = NIL32;
         ev->extra = rest;
         ev->extra_len = rest_len;
-        ev->extra_hash = intern_hash(rest, rest_len);
+        ev->extra_id = extra_number_id(rest, rest_len);
         return QBT_OK;
     }
     const char *h3 = memchr(rest, '-', rest_len);
@@ -611,7 +609,6 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
     } else if (ev->extra_len == 1 && ev->extra[0] == '*') {
         return bad_event(err, text, len, index, "'*' is for triggers; an event names one item", NULL, 0, NULL);
     }
-    if (ev->extra)
-        ev->extra_hash = intern_hash(ev->extra, ev->extra_len);
+    ev->extra_id = ev->extra ? extra_number_id(ev->extra, ev->extra_len) : NIL32;
     return QBT_OK;
 }
