@@ -46,15 +46,6 @@ uint32_t intern_hash(const char *s, size_t n) {
     return (uint32_t)h;
 }
 
-/* Names and extras are short: a plain loop beats a call to memcmp. */
-static inline bool same_bytes(const char *a, const char *b, size_t n) {
-    if (n > 16)
-        return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
-}
 
 uint32_t intern_find(const intern_table *t, const char *s, size_t n, uint32_t hash) {
     size_t mask = t->slot_cap - 1;

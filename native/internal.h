@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef QBT_DEBUG
 #include <assert.h>
@@ -83,6 +84,16 @@ typedef struct {
     size_t slot_cap, used;
     size_t text_bytes;
 } intern_table;
+
+/* Names and extras are short: a plain loop beats a call to memcmp. */
+static inline bool same_bytes(const char *a, const char *b, size_t n) {
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
 
 qbt_status intern_init(intern_table *t);
 void intern_free(intern_table *t);

@@ -180,6 +180,7 @@ struct qbt_net {
     uint64_t *catchup;
     size_t ncatchup, catchup_cap;
 
+    uint32_t name_memo; /* the name id qbt_feed found last (event_name), NIL32: none */
     parse_scratch scratch;
     uint32_t *hits; /* alpha slots a batch of events sets, event after event (qbt_feed_many) */
     size_t nhits, hits_cap;

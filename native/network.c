@@ -46,7 +46,7 @@ qbt_net *qbt_new(int state_aware) {
     memset(net, 0, sizeof *net);
     net->state_aware = state_aware != 0;
     net->next_handle = 1;
-    net->refs_free = net->jobs_free = net->states_free = net->ctxs_free = NIL32;
+    net->refs_free = net->jobs_free = net->states_free = net->ctxs_free = net->name_memo = NIL32;
     net->chunks[0] = qbt_malloc(FIRST_CHUNK_WORDS * sizeof(uint32_t));
     if (!net->chunks[0] || intern_init(&net->strings) != QBT_OK) {
         qbt_mfree(net->chunks[0]);
@@ -752,10 +752,21 @@ static uint32_t find_name(qbt_net *net, const char *s, size_t n) {
     return intern_find(&net->strings, buf, n, intern_hash(buf, n));
 }
 
-/* The id of an event's name, NIL32 if no atom has it (NIL32 - 1: out of memory). */
-static inline uint32_t event_name(qbt_net *net, const parsed_event *ev) {
-    return ev->name_upper ? find_name(net, ev->name, ev->name_len)
-                          : intern_find(&net->strings, ev->name, ev->name_len, intern_hash(ev->name, ev->name_len));
+/* The id of an event's name, NIL32 if no atom has it (NIL32 - 1: out of memory). Events mostly
+ * repeat a few names, so *memo remembers the last one found; it is checked against the entry's
+ * text, which also catches an id freed or reused since (ids never exceed the entries array). */
+static inline uint32_t event_name(qbt_net *net, const parsed_event *ev, uint32_t *memo) {
+    if (ev->name_upper)
+        return find_name(net, ev->name, ev->name_len);
+    if (*memo != NIL32) {
+        const intern_entry *e = &net->strings.entries[*memo];
+        if (e->text && e->len == ev->name_len && same_bytes(e->text, ev->name, ev->name_len))
+            return *memo;
+    }
+    uint32_t id = intern_find(&net->strings, ev->name, ev->name_len, intern_hash(ev->name, ev->name_len));
+    if (id != NIL32)
+        *memo = id;
+    return id;
 }
 
 /* The id of an event's extra: STR_NONE if it has none, NIL32 if no atom has it. */
@@ -859,7 +870,7 @@ static qbt_status apply_event(qbt_net *net, const parsed_event *ev, uint64_t key
     bool stateful = net->state_aware && type <= T_WORK;
     if (nctx == 0 && !stateful)
         return QBT_OK; /* no atom names this job: nothing to do */
-    uint32_t name = event_name(net, ev);
+    uint32_t name = event_name(net, ev, &net->name_memo);
     if (name == NIL32 - 1)
         return QBT_ENOMEM;
     uint32_t extra = event_extra(net, ev);
@@ -918,8 +929,7 @@ typedef struct {
     uint32_t job[CTX_MEMO]; /* NIL32: empty (never a job id) */
     int nctx[CTX_MEMO];
     event_ctx ctxs[CTX_MEMO][2];
-    uint32_t name_id; /* NIL32: none */
-    size_t name_len;
+    uint32_t name_id; /* event_name's memo */
 } batch_memo;
 
 /* Collects the alpha keys an event sets, filtered as apply_event's probes are, and prefetches their
@@ -942,18 +952,9 @@ static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, batch_memo 
     const event_ctx *ctxs = memo->ctxs[m];
     if (nctx == 0)
         return QBT_OK; /* no atom names this job: the common miss costs one map probe */
-    uint32_t name;
-    if (!ev->name_upper && memo->name_id != NIL32 && memo->name_len == ev->name_len &&
-        memcmp(net->strings.entries[memo->name_id].text, ev->name, ev->name_len) == 0) {
-        name = memo->name_id; /* a batch mostly repeats a few names: no hash */
-    } else {
-        if ((name = event_name(net, ev)) == NIL32 - 1)
-            return QBT_ENOMEM;
-        if (name != NIL32 && !ev->name_upper) {
-            memo->name_id = name;
-            memo->name_len = ev->name_len;
-        }
-    }
+    uint32_t name = event_name(net, ev, &memo->name_id);
+    if (name == NIL32 - 1)
+        return QBT_ENOMEM;
     if (name == NIL32)
         return QBT_OK;
     uint32_t extra = event_extra(net, ev);

@@ -141,6 +141,34 @@ def test_feed_matches_case_insensitively_on_name_and_type_only(impl):
     assert net.feed("complete-Work-5-Frame") == [handle]
 
 
+# The C core keeps plain-number extras (frame numbers) as numbers rather than interned text: only
+# canonical spellings, so an extra still matches exactly its own text.
+NUMBER_LIKE_EXTRAS = ["0", "5", "05", "00", "123456789", "1234567890", "999999999", "4294967297", "-1", "5a"]
+
+
+@pytest.mark.parametrize("extra", NUMBER_LIKE_EXTRAS)
+def test_number_like_extras_match_exactly_their_own_text(impl, extra):
+    net = impl()
+    net.add_job(5)
+    handles = {text: net.add(f"complete-work-self-{text}", owner=5) for text in NUMBER_LIKE_EXTRAS}
+    fired = net.feed_many([f"complete-work-5-{extra}", f"complete-work-5-{extra}"])
+    assert fired == [(0, handles[extra]), (1, handles[extra])]
+    assert net.why_not(handles[extra]).awaited == (f"complete-work-self-{extra}",)
+
+
+def test_number_extras_with_maximum_and_state_aware_catch_up(impl):
+    net = impl(state_aware=True)
+    net.add_job(5)
+    net.feed_many(["complete-work-5-7", "complete-work-5-07", "failed-work-5-8"])
+    # The state store holds number and text extras alike; catch-up finds both.
+    caught = net.add("complete-work-5-7 && complete-work-5-07", owner=5, maximum=1)
+    assert net.drain_catch_up() == [caught]
+    later = net.add("done-work-5-8", owner=5)
+    assert net.drain_catch_up() == [later]
+    net.remove_job(5)
+    assert net.stats()["callbacks"] == 0
+
+
 def test_feed_many_accepts_any_iterable(impl):
     net = impl()
     net.add_job(5)

@@ -120,6 +120,19 @@ cdef list _firings(const qbt_firing *out, size_t count):
             PyGC_Enable()
 
 
+cdef list _handles(const qbt_firing *out, size_t count):
+    """The handles of the output buffer, in a list made at its full size."""
+    cdef list result = PyList_New(count)
+    cdef PyObject *handle
+    cdef size_t k
+    for k in range(count):
+        handle = _new_uint(out[k].handle)
+        if handle is NULL:
+            raise MemoryError()
+        _list_set(result, k, handle)  # steals the new reference (slots not reached stay NULL)
+    return result
+
+
 cdef int _collect_atom(void *ctx, const char *text, size_t size, int latched) noexcept:
     try:
         (<list>ctx).append((_decode(text, size), latched))
@@ -313,9 +326,9 @@ cdef class Network:
         status = qbt_drain_catch_up(self.net)
         if status != QBT_OK:
             self._raise_status(status)
-        cdef size_t count = 0, i
+        cdef size_t count = 0
         cdef const qbt_firing *out = qbt_output(self.net, &count)
-        return [out[i].handle for i in range(count)]
+        return _handles(out, count)
 
     # ------------------------------------------------------------------ events
 
@@ -324,7 +337,10 @@ cdef class Network:
         cdef Py_ssize_t size
         cdef const char *data
         cdef bytes raw
-        if type(event) is str:
+        if _is_str(<PyObject *>event) and PyUnicode_IS_COMPACT_ASCII(<PyObject *>event):
+            data = <const char *>PyUnicode_DATA(<PyObject *>event)  # the common case, without a call
+            size = PyUnicode_GET_LENGTH(<PyObject *>event)
+        elif type(event) is str:
             try:
                 data = PyUnicode_AsUTF8AndSize(event, &size)
             except UnicodeEncodeError:
@@ -338,9 +354,9 @@ cdef class Network:
         status = qbt_feed(self.net, data, size)
         if status != QBT_OK:
             self._raise_status(status)
-        cdef size_t count = 0, i
+        cdef size_t count = 0
         cdef const qbt_firing *out = qbt_output(self.net, &count)
-        return [out[i].handle for i in range(count)]
+        return _handles(out, count)
 
     def feed_many(self, events):
         """Applies events in order; returns (index of the event, handle) for every firing.
