@@ -11,7 +11,7 @@
  * compared by stored hash first. Finding a string costs one hash of its bytes and usually one
  * probe; an event's extra that no atom mentions is simply not found, which is how the hot path
  * learns that only '*' atoms can match it. Extras that are plain numbers skip the table
- * altogether (extra_find, internal.h).
+ * altogether (extra_number_id, internal.h).
  */
 #include "internal.h"
 
@@ -45,7 +45,6 @@ uint32_t intern_hash(const char *s, size_t n) {
     h ^= h >> 32;
     return (uint32_t)h;
 }
-
 
 uint32_t intern_find(const intern_table *t, const char *s, size_t n, uint32_t hash) {
     size_t mask = t->slot_cap - 1;
@@ -174,11 +173,6 @@ void intern_free(intern_table *t) {
     qbt_mfree(t->entries);
     qbt_mfree(t->slots);
     memset(t, 0, sizeof *t);
-}
-
-uint32_t extra_find(const intern_table *t, const char *s, size_t n) {
-    uint32_t id = extra_number_id(s, n);
-    return id != NIL32 ? id : intern_find(t, s, n, intern_hash(s, n));
 }
 
 qbt_status extra_ref(intern_table *t, const char *s, size_t n, uint32_t *id) {

@@ -126,7 +126,6 @@ static inline uint32_t extra_number_id(const char *s, size_t n) {
     }
     return NUMBER_ID_BIT | v;
 }
-uint32_t extra_find(const intern_table *t, const char *s, size_t n); /* NIL32: no atom has it */
 qbt_status extra_ref(intern_table *t, const char *s, size_t n, uint32_t *id);
 void extra_decref(intern_table *t, uint32_t id);
 /* The text of an extra id; a number is written into buf. */

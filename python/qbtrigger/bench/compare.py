@@ -6,14 +6,13 @@ For each size (callbacks of :func:`qbtrigger.workload.farm_workload`):
 2. each contender gets a *check* pass per feeding mode: its firings must equal the expected ones
    (as a list, or per event as a set for engines that promise no order); one that differs gets no
    figure, only the reason;
-3. then, per mode, one untimed warm-up pass and ``runs`` timed passes in one worker process, each
-   on a freshly registered network (qbtrigger.bench.worker says why); the table shows the
-   medians. The C floor (one hash + one probe per event, in C) is measured beside them.
+3. then ``runs`` timed passes per mode, each on a freshly registered network, in a worker process
+   of its own after one untimed warm-up pass there (qbtrigger.bench.worker says why); the table
+   shows the medians. The C floor (one hash + one probe per event, in C) is measured beside them.
 
-The check pass, and the timed passes of each contender and mode, run in worker processes of their
-own by default (``isolate="all"``): every contender gets the same memory conditions, an RSS figure
-of its own (from the check pass, the first registration in its process), and a timeout that turns
-a hang into a finding. Before a size, each contender's cost is projected from the last
+Every pass runs in a worker process of its own by default (``isolate="all"``): every contender
+gets the same memory conditions, an RSS figure of its own (from the check pass, the first
+registration in its process), and a timeout that turns a hang into a finding. Before a size, each contender's cost is projected from the last
 size it ran (time and memory, linearly in callbacks); if it cannot fit the time budget or the
 memory cap it is stopped there, with the reason. Contenders with ``extrapolate_above`` (the naive
 evaluator) are extrapolated instead, and marked so.
@@ -227,7 +226,7 @@ def _contender_size(key: str, c: object, n: int, events: int, expected_path: str
     runs = settings.runs
     est = track.pass_s * scale if scale else None
     if est is not None:
-        fit = int(settings.budget_s // (est * len(modes))) - 2  # minus the check pass and the warm-up
+        fit = int(settings.budget_s // (2 * est * len(modes))) - 1  # a warm-up per run; minus the check pass
         if fit < 1:
             note = (f"one register+feed pass would take ~{est / 60:.0f} min at {n:,} callbacks "
                     f"(extrapolated from {track.callbacks:,}), over the {settings.budget_s / 60:.0f} min budget")
@@ -253,11 +252,14 @@ def _contender_size(key: str, c: object, n: int, events: int, expected_path: str
             continue
         if first_rss is None and isolated:  # in a shared process, RSS growth says nothing
             first_rss = checked.get("rss_bytes_per_callback")
-        log(f"[{n:,}] {c.name} {mode}: warm-up and {runs} timed run(s)")
-        out = _run(dict(args, check=False, runs=runs), isolated, min(settings.budget_s, timeout * (runs + 1)), cap)
-        passes = out.get("passes", []) if out.get("status") == "ok" else []
-        if out.get("status") != "ok":
-            log(f"[{n:,}] {c.name} {mode}: timed runs: {out.get('status')}: {out.get('note')}")
+        passes = []
+        for r in range(runs):
+            log(f"[{n:,}] {c.name} {mode}: warm-up and run {r + 1}/{runs}")
+            out = _run(dict(args, check=False, runs=1), isolated, min(settings.budget_s, 2 * timeout), cap)
+            if out.get("status") != "ok":
+                log(f"[{n:,}] {c.name} {mode}: run {r + 1}: {out.get('status')}: {out.get('note')}")
+                break
+            passes.extend(out["passes"])
         if not passes:
             passes = [checked]
             note = "figure from the check pass (timed runs did not finish)"

@@ -61,6 +61,9 @@ class Contender:
     def feed(self, net: Any, events: list, mode: str, collect: bool) -> Any:
         raise NotImplementedError
 
+    def release(self, net: Any) -> None:
+        """Free what ``register`` made, for engines that keep it past their last reference."""
+
     def stats_bytes(self, net: Any) -> Optional[int]:
         """The engine's own account of its memory, where it has one."""
         return None

@@ -152,6 +152,16 @@ class DurableRulesContender(Contender):
                 fired.clear()
         return out if collect else count
 
+    def release(self, engine: _Engine) -> None:
+        # The Python binding never deletes a ruleset: the C engine keeps them all for the life of
+        # the process, and each registration after the first runs slower (see bench.worker).
+        import durable_rules_engine
+
+        for ruleset in engine.host._ruleset_list:
+            durable_rules_engine.delete_ruleset(ruleset._handle)
+        engine.host._ruleset_list.clear()
+        engine.host._ruleset_directory.clear()
+
     def stats_bytes(self, engine: _Engine) -> Optional[int]:
         return None
 

@@ -116,7 +116,7 @@ def markdown(c: Comparison, plot_note: str = "") -> str:
     s = c.settings
     parts = [
         f"qbtrigger {qbtrigger.__version__}; {machine()}; {today()}; median of {s.runs} run(s) per figure "
-        f"(each on a freshly registered network, after one untimed warm-up pass; {'the timed passes of a contender and mode in a process of their own' if s.isolate == 'all' else 'passes in the bench process, peers that may hang in workers'}); "
+        f"(each on a freshly registered network, after one untimed warm-up pass; {'each pass in a process of its own' if s.isolate == 'all' else 'passes in the bench process, peers that may hang in workers'}); "
         f"time budget {s.budget_s:.0f} s per contender and size.",
         "",
         WORKLOAD + " Before any figure, every contender's firings on the stream are checked against the "

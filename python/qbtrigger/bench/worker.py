@@ -9,14 +9,16 @@ A pass: build the farm workload (seeded, so every process builds the same one), 
 the firings and compares them with the expected ones (computed by the ``expected`` pass, the
 reference matcher, and stored as a pickle); a timed pass only counts them.
 
-The timed passes of one contender and mode share a worker process: one untimed warm-up pass
-(register and feed, then dropped), then the timed passes, each on a freshly registered network. A
-supervisor runs for weeks: its allocator's pages are mapped and its code is warm, and that is
-what the figures should describe, for every contender alike. A first pass in a new process also
-pays the kernel for every fresh page its results land on (about 1.3 µs a page on the project
+A timed pass is preceded, in its process, by one untimed warm-up pass (register and feed, then
+dropped). A supervisor runs for weeks: its allocator's pages are mapped and its code is warm, and
+that is what the figures should describe, for every contender alike. A first pass in a new process
+also pays the kernel for every fresh page its results land on (about 1.3 µs a page on the project
 machine: ~50 ns an event for qbtrigger's result tuples at 10k callbacks), which says more about the
-process than about the engine. Memory per callback comes from the check pass, whose registration
-is the first in its process.
+process than about the engine. The bench runs one timed pass per process (``runs=1``): durable_rules
+slows down over repeated passes in one process (at 10k callbacks its feed went from 83-94 µs an
+event in the first two passes to 154-162 µs in the third, even with its rulesets deleted between
+passes), which would flatter qbtrigger. Memory per callback comes from the check pass, whose
+registration is the first in its process.
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ def one_pass(
     if not check:
         progress("warm-up")
         t0 = time.perf_counter_ns()
-        c.feed(c.register(workload), events, mode, False)
+        warm = c.register(workload)
+        c.feed(warm, events, mode, False)
+        c.release(warm)
+        del warm
         warmup_s = (time.perf_counter_ns() - t0) / 1e9
         passes = []
         for run in range(runs):
