@@ -12,10 +12,11 @@ For each size (callbacks of :func:`qbtrigger.workload.farm_workload`):
 
 Every pass runs in a worker process of its own by default (``isolate="all"``): every contender
 gets the same memory conditions, an RSS figure of its own (from the check pass, the first
-registration in its process), and a timeout that turns a hang into a finding. Before a size, each contender's cost is projected from the last
-size it ran (time and memory, linearly in callbacks); if it cannot fit the time budget or the
-memory cap it is stopped there, with the reason. Contenders with ``extrapolate_above`` (the naive
-evaluator) are extrapolated instead, and marked so.
+registration in its process), and a timeout that turns a hang into a finding. Before a size, each
+contender's cost is projected from the last size it ran (time and memory, linearly in callbacks);
+if it cannot fit the time budget or the memory cap it is stopped there, with the reason.
+Contenders with ``extrapolate_above`` (the naive evaluator) are extrapolated instead, and marked
+so.
 """
 
 from __future__ import annotations
@@ -255,11 +256,11 @@ def _contender_size(key: str, c: object, n: int, events: int, expected_path: str
         passes = []
         for r in range(runs):
             log(f"[{n:,}] {c.name} {mode}: warm-up and run {r + 1}/{runs}")
-            out = _run(dict(args, check=False, runs=1), isolated, min(settings.budget_s, 2 * timeout), cap)
+            out = _run(dict(args, check=False), isolated, min(settings.budget_s, 2 * timeout), cap)
             if out.get("status") != "ok":
                 log(f"[{n:,}] {c.name} {mode}: run {r + 1}: {out.get('status')}: {out.get('note')}")
                 break
-            passes.extend(out["passes"])
+            passes.append(out)
         if not passes:
             passes = [checked]
             note = "figure from the check pass (timed runs did not finish)"
@@ -275,7 +276,6 @@ def _contender_size(key: str, c: object, n: int, events: int, expected_path: str
         )
         rows.append(row)
         track.measured[mode] = row
-        # A pass's whole cost (its warm-up included) is what the next size's budget must fit.
         slowest = max(slowest, max(p["register_s"] + p["ns_per_event"] * events / 1e9 for p in passes))
     if any(r.status == "ok" for r in rows):
         track.callbacks, track.pass_s, track.rss_per_cb = n, slowest, first_rss

@@ -14,7 +14,7 @@ dropped). A supervisor runs for weeks: its allocator's pages are mapped and its 
 that is what the figures should describe, for every contender alike. A first pass in a new process
 also pays the kernel for every fresh page its results land on (about 1.3 µs a page on the project
 machine: ~50 ns an event for qbtrigger's result tuples at 10k callbacks), which says more about the
-process than about the engine. The bench runs one timed pass per process (``runs=1``): durable_rules
+process than about the engine. One timed pass per process, not several: durable_rules
 slows down over repeated passes in one process (at 10k callbacks its feed went from 83-94 µs an
 event in the first two passes to 154-162 µs in the third, even with its rulesets deleted between
 passes), which would flatter qbtrigger. Memory per callback comes from the check pass, whose
@@ -30,7 +30,7 @@ import pickle
 import resource
 import sys
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from qbtrigger.bench.check import first_difference
 from qbtrigger.bench.contenders import load_contender
@@ -64,12 +64,10 @@ def one_pass(
     mode: str,
     check: bool,
     expected_path: Optional[str] = None,
-    runs: int = 1,
     progress: Callable[[str], None] = _quiet,
 ) -> dict:
-    """With ``check``: register and feed once, and compare the firings with ``expected_path``'s.
-    Without: one untimed warm-up pass, then ``runs`` timed passes, each on a freshly registered
-    network; the result's ``passes`` lists their figures."""
+    """Register and feed once; with ``check``, compare the firings with ``expected_path``'s,
+    without, after an untimed warm-up pass."""
     c = load_contender(contender)
     missing = c.unavailable()
     if missing:
@@ -77,6 +75,11 @@ def one_pass(
     progress("workload")
     workload = farm_workload(n)
     events = workload.events
+    expected = None
+    if check:
+        with open(str(expected_path), "rb") as f:
+            expected = pickle.load(f)
+    warmup_s = 0.0
     if not check:
         progress("warm-up")
         t0 = time.perf_counter_ns()
@@ -85,25 +88,6 @@ def one_pass(
         c.release(warm)
         del warm
         warmup_s = (time.perf_counter_ns() - t0) / 1e9
-        passes = []
-        for run in range(runs):
-            progress(f"run {run + 1}/{runs}")
-            passes.append(_timed_pass(c, workload, mode, False)[0])
-        return {"status": "ok", "warmup_s": warmup_s, "passes": passes, "events": len(events)}
-    with open(str(expected_path), "rb") as f:
-        expected = pickle.load(f)
-    result, fired = _timed_pass(c, workload, mode, True, progress)
-    result.update(status="ok", events=len(events), fired=len(fired))
-    problem = first_difference(fired, expected, c.ordered, events)
-    if problem:
-        result.update(status="refused", note=problem)
-    return result
-
-
-def _timed_pass(c: Any, workload: Any, mode: str, collect: bool,
-                progress: Callable[[str], None] = _quiet) -> Tuple[dict, Any]:
-    """Register the workload (timed, RSS growth measured) and feed its stream once (timed)."""
-    n = len(workload.callbacks)
     progress("register")
     gc.collect()
     rss0 = current_rss()
@@ -115,14 +99,23 @@ def _timed_pass(c: Any, workload: Any, mode: str, collect: bool,
     progress(f"feed ({mode})")
     gc.collect()
     t0 = time.perf_counter_ns()
-    fired: Any = c.feed(net, workload.events, mode, collect)
+    fired: Any = c.feed(net, events, mode, check)
     feed_ns = time.perf_counter_ns() - t0
-    return {
+    result = {
+        "status": "ok",
+        "warmup_s": warmup_s,
         "register_s": register_ns / 1e9,
-        "ns_per_event": feed_ns / max(len(workload.events), 1),
+        "ns_per_event": feed_ns / max(len(events), 1),
+        "events": len(events),
         "rss_bytes_per_callback": None if rss0 is None or rss1 is None else (rss1 - rss0) / max(n, 1),
         "stats_bytes_per_callback": None if stats_bytes is None else stats_bytes / max(n, 1),
-    }, fired
+    }
+    if check:
+        result["fired"] = len(fired)
+        problem = first_difference(fired, expected, c.ordered, events)
+        if problem:
+            result.update(status="refused", note=problem)
+    return result
 
 
 def _cap_memory(limit: Optional[int]) -> None:
