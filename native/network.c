@@ -1120,6 +1120,29 @@ qbt_status qbt_advance(qbt_net *net, uint64_t now) {
     return st;
 }
 
+/* The heap holds one entry per time atom key, at its next moment after the clock (qbt_advance pops
+ * every moment it applies, pushing a repeat's next one), so the top is the answer once the entries
+ * no latch waits on are gone from it. Dropping those here, as qbt_advance would when it reaches
+ * them, changes nothing it does: a key registered again before that moment gets a new entry due
+ * at the same moment (the first one after the clock) that the dropped one was. */
+uint64_t qbt_next_due(qbt_net *net, int repeats) {
+    while (net->heap_len && !net->alpha[net->heap[0].alpha].head) {
+        uint32_t a = heap_pop(net);
+        net->alpha_waiting--;
+        alpha_release(net, a);
+    }
+    if (repeats)
+        return net->heap_len ? net->heap[0].due : 0;
+    uint64_t best = 0;
+    for (size_t i = 0; i < net->heap_len; i++) {
+        const alpha_slot *e = &net->alpha[net->heap[i].alpha];
+        int type = (int)NT_TYPE(e->nametype);
+        if (e->head && (type == T_TIME || type == T_GLOBALTIME) && (best == 0 || net->heap[i].due < best))
+            best = net->heap[i].due;
+    }
+    return best;
+}
+
 qbt_status qbt_drain_catch_up(qbt_net *net) {
     qbt_status st = out_reserve(net, net->ncatchup);
     if (st != QBT_OK)

@@ -90,6 +90,11 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
 /* Moves the clock to now; output entries are (moment, handle). */
 qbt_status qbt_advance(qbt_net *net, uint64_t now);
 uint64_t qbt_clock(const qbt_net *net);
+/* The next moment (after the clock) at which a live callback's time atom is due: the first moment
+ * qbt_advance would apply. 0: none. repeats 0: one-shot atoms only (time, globaltime), a moment
+ * that will come once rather than forever. O(1) amortised with repeats, O(scheduled atoms)
+ * without; it may drop clock entries that no callback holds any more (as qbt_advance would). */
+uint64_t qbt_next_due(qbt_net *net, int repeats);
 /* Handles fired at registration (state-aware catch-up) since the last drain; output key 0. */
 qbt_status qbt_drain_catch_up(qbt_net *net);
 

@@ -284,6 +284,18 @@ class Network:
         self._clock = now
         return fired
 
+    def next_due(self, *, repeats=True) -> Optional[int]:
+        """The first moment after the clock at which an atom of a live callback is due."""
+        best = None
+        for callback in self._callbacks.values():
+            for atom in callback.atoms:
+                if not repeats and atom.type in ("repeat", "globalrepeat"):
+                    continue
+                moment = _first_due_after(atom, self._clock)
+                if moment is not None and (best is None or moment < best):
+                    best = moment
+        return best
+
     def _next_moment(self, after: int, until: int) -> Optional[int]:
         best = None
         for callback in self._callbacks.values():

@@ -274,6 +274,9 @@ def _op(method: str, *args) -> st.SearchStrategy:
     return st.tuples(st.just(method), st.tuples(*args), st.just({}))
 
 
+next_due_ops = st.tuples(st.just("next_due"), st.just(()), st.sampled_from([{}, {"repeats": False}]))
+
+
 operations = st.one_of(
     add_ops(),
     add_ops(),
@@ -284,6 +287,8 @@ operations = st.one_of(
     _op("feed_many", st.lists(event_specs, max_size=6)),
     _op("advance", clock_steps),
     _op("advance_many", clock_steps),
+    next_due_ops,
+    next_due_ops,
     st.tuples(st.just("add"), st.tuples(st.builds(Pick, st.just("again"), st.integers(0, 9))), st.just({})),
     _op("remove", handle_specs),
     _op("remove_job", job_specs),
@@ -438,8 +443,14 @@ def test_random_operation_sequences_match_the_oracle(impl, jobs, callbacks, ops,
     state_aware=st.booleans(),
 )
 def test_random_event_streams_match_the_oracle(impl, jobs, callbacks, stream, state_aware):
-    """Registration first, then a long stream of events and clock steps: the firing engine at work."""
-    steps = [("advance_many", (e,), {}) if isinstance(e, int) else ("feed", (e,), {}) for e in stream]
+    """Registration first, then a long stream of events and clock steps: the firing engine at work.
+    Before each clock step, the next moment due is asked for."""
+    steps = []
+    for e in stream:
+        if isinstance(e, int):
+            steps += [("next_due", (), {}), ("next_due", (), {"repeats": False}), ("advance_many", (e,), {})]
+        else:
+            steps.append(("feed", (e,), {}))
     run_both(impl, state_aware, jobs + callbacks + steps)
 
 
@@ -503,6 +514,7 @@ state_operations = st.one_of(
     _op("feed", targeted_events),
     _op("feed_many", st.lists(st.one_of(state_events(), targeted_events), max_size=5)),
     _op("advance", clock_steps),
+    next_due_ops,
     _op("drain_catch_up"),
     _op("remove_job", job_specs),
     add_job_ops(),

@@ -860,6 +860,150 @@ class TestTime:
         assert net.advance_many(40) == [(20, b)]
         assert a not in net
 
+    # ---------------------------------------------------------------- next_due
+
+    def test_next_due_of_an_empty_network_is_none(self, impl):
+        net = network(impl, 5)
+        assert net.next_due() is None and net.next_due(repeats=False) is None
+        net.add("complete-job-7 && x-work-self-*", owner=5)
+        assert net.next_due() is None and net.next_due(repeats=False) is None
+
+    def test_next_due_of_a_time_atom(self, impl):
+        net = network(impl, 5)
+        net.add("complete-job-7 && dummy-time-self-100", owner=5)
+        net.add("x-time-self-300", owner=5)
+        assert net.next_due() == 100 and net.next_due(repeats=False) == 100
+        net.advance(99)
+        assert net.next_due() == 100
+        net.advance(100)
+        assert net.next_due() == 300
+        net.advance(300)
+        assert net.next_due() is None and net.next_due(repeats=False) is None
+
+    def test_next_due_does_not_depend_on_the_latch(self, impl):
+        net = network(impl, 5)
+        h = net.add("dummy-time-self-100 && x-job-1", owner=5)
+        net.feed("dummy-time-5-100")  # latched by a fed event: still due at 100
+        assert net.why_not(h).latched == ("dummy-time-self-100",)
+        assert net.next_due() == 100
+
+    def test_next_due_of_a_repeat_is_its_next_occurrence(self, impl):
+        net = network(impl, 5)
+        h = net.add("dummy-repeat-self-100-50", owner=5)
+        assert net.next_due() == 100
+        assert net.next_due(repeats=False) is None
+        assert net.advance(100) == [h]
+        assert net.next_due() == 150
+        net.advance(170)
+        assert net.next_due() == 200
+
+    def test_next_due_of_a_repeat_registered_late(self, impl):
+        net = network(impl, 5)
+        net.advance(150)
+        net.add("dummy-repeat-self-100-50", owner=5)
+        assert net.next_due() == 200
+
+    def test_next_due_of_a_repeat_whose_callback_waits_for_more(self, impl):
+        net = network(impl, 5)
+        h = net.add("dummy-repeat-self-100-50 && x-job-1", owner=5)
+        assert net.advance(100) == []
+        assert net.next_due() == 150  # latched, not fired: due again all the same
+        net.advance(1010)
+        assert net.next_due() == 1050
+        assert net.feed("x-job-1") == [h]
+        assert net.next_due() == 1050
+        assert net.advance_many(1050) == []  # the latch was cleared by the firing: set again
+        assert net.feed("x-job-1") == [h]
+
+    def test_next_due_of_global_atoms(self, impl):
+        net = network(impl, 5)
+        net.add("tick-globaltime-70", owner=5)
+        net.add("tock-globalrepeat-30-40", owner=5)
+        assert net.next_due() == 30
+        assert net.next_due(repeats=False) == 70
+        net.advance(70)
+        assert net.next_due() == 110
+        assert net.next_due(repeats=False) is None
+
+    def test_next_due_without_repeats_ignores_repeats(self, impl):
+        net = network(impl, 5, 6)
+        net.add("a-repeat-self-10-10 || b-time-self-500", owner=5)
+        net.add("c-repeat-self-0-3", owner=6)
+        assert net.next_due() == 3
+        assert net.next_due(repeats=False) == 500
+        net.advance(499)
+        assert net.next_due() == 500  # a's and b's; c's next is 501
+        assert net.next_due(repeats=False) == 500
+
+    def test_next_due_forgets_a_removed_callback(self, impl):
+        net = network(impl, 5)
+        early = net.add("dummy-time-self-100", owner=5)
+        net.add("dummy-time-self-300", owner=5)
+        shared = net.add("dummy-time-self-300", owner=5)
+        net.remove(early)
+        assert net.next_due() == 300
+        net.remove(shared)
+        assert net.next_due() == 300  # the other callback still holds the key
+
+    def test_next_due_forgets_a_key_nobody_holds(self, impl):
+        net = network(impl, 5)
+        h = net.add("dummy-time-self-100", owner=5)
+        net.remove(h)
+        assert net.next_due() is None and net.next_due(repeats=False) is None
+        again = net.add("dummy-time-self-100", owner=5)  # the same key again: due as before
+        assert net.next_due() == 100
+        assert net.advance(100) == [again]
+
+    def test_next_due_does_not_change_what_advance_does(self, impl):
+        def run(query: bool) -> list:
+            net = network(impl, 5, 6)
+            out = []
+            a = net.add("x-repeat-self-0-7 && y-job-1", owner=5)
+            net.add("z-time-self-40", owner=6)
+            for step in (5, 20, 21, 60):
+                if step == 21:
+                    net.remove(a)
+                    net.add("x-repeat-self-0-7", owner=5)
+                if query:
+                    out.append((net.next_due(), net.next_due(repeats=False)))
+                out.append(net.advance_many(step))
+                out.append(net.feed("y-job-1"))
+            return [o for o in out if type(o) is list]
+
+        assert run(True) == run(False)
+
+    def test_next_due_forgets_a_removed_job(self, impl):
+        net = network(impl, 5, 6)
+        net.add("dummy-repeat-self-10-10", owner=6)
+        net.add("dummy-time-self-100", owner=5)
+        assert net.next_due() == 10
+        net.remove_job(6)
+        assert net.next_due() == 100
+        net.remove_job(5)
+        assert net.next_due() is None
+
+    def test_next_due_after_maximum_is_reached(self, impl):
+        net = network(impl, 5)
+        h = net.add("dummy-repeat-self-10-10", owner=5, maximum=2)
+        net.add("other-time-self-100", owner=5)
+        assert net.advance_many(20) == [(10, h), (20, h)]
+        assert h not in net
+        assert net.next_due() == 100
+
+    def test_next_due_of_a_passed_time_is_none(self, impl):
+        net = network(impl, 5)
+        net.advance(200)
+        net.add("dummy-time-self-100", owner=5)
+        net.add("dummy-time-self-200", owner=5)
+        net.add("g-globaltime-150", owner=5)
+        assert net.next_due() is None
+        net.add("dummy-time-self-201", owner=5)
+        assert net.next_due() == 201
+
+    def test_next_due_is_keyword_only(self, impl):
+        with pytest.raises(TypeError):
+            impl().next_due(False)
+
 
 # =========================================================================== state-aware (SPEC §5)
 

@@ -51,6 +51,7 @@ cdef extern from "qbtrigger.h" nogil:
     qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n)
     qbt_status qbt_advance(qbt_net *net, uint64_t now)
     uint64_t qbt_clock(const qbt_net *net)
+    uint64_t qbt_next_due(qbt_net *net, int repeats)
     qbt_status qbt_drain_catch_up(qbt_net *net)
     const qbt_firing *qbt_output(const qbt_net *net, size_t *count)
     qbt_status qbt_why_not(qbt_net *net, uint64_t handle, qbt_atom_visitor visit, void *ctx)

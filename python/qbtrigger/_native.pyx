@@ -412,6 +412,13 @@ cdef class Network:
             except ValueError as error:
                 raise event_index_error(items[i], error, i) from None
 
+    def next_due(self, *, repeats=True):
+        """The next moment (after the clock) at which a live callback's time atom is due: the first
+        one advance() would apply; None if none. repeats=False counts one-shot atoms only (time,
+        globaltime): whether something is still to come once, rather than forever."""
+        cdef uint64_t due = qbt_next_due(self.net, 1 if repeats else 0)
+        return None if due == 0 else due
+
     def advance(self, now):
         """Moves the clock to `now` (Qube time); returns the handles fired, in moment order."""
         return [handle for _, handle in self.advance_many(now)]

@@ -24,7 +24,8 @@ Layout (docs/semantics.md is the behaviour; this is how it is made fast):
 - **Clock.** A heap of moments and a dict ``moment -> {ref id: (callback, leaf, interval)}``. A
   ``repeat`` latch, once set, is *parked* on its callback instead of rescheduled: only firing can
   clear it, so its next occurrence matters only after the callback fires. A long ``advance`` past a
-  repeat whose callback never fires does not visit every occurrence.
+  repeat whose callback never fires does not visit every occurrence. ``next_due`` still counts it:
+  a second heap holds each parked leaf at an occurrence, moved on lazily once the clock passes it.
 - **States** (state-aware): a dict ``"type-jobid[-extra]" -> state``; a state change retracts
   through the same alpha keys, before the event's own latches are set.
 """
@@ -325,10 +326,15 @@ class Network:
         self._plain = not state_aware
         self._more = False  # some event may match keys besides its own ('*', 'done', labels)
         self._nlatches = 0
+        self._parked_seq = 0
         self._drops = 0  # callbacks dropped so far (feed_many checks whether its entries went stale)
         self._clock = 0
         self._heap: list = []
         self._due: dict = {}  # moment -> {ref id: (cb, leaf, interval)}
+        # Parked repeat leaves, for next_due: (a moment it is due at, tie-break, cb, leaf, cb.parked
+        # when noted); an entry whose list is no longer cb.parked is stale (unparked or dropped).
+        self._parked_heap: list = []
+        self._nparked = 0  # leaves parked now (the live entries of _parked_heap)
         self._states: dict = {}  # item "type-jobid[-extra]" -> state (state-aware)
         self._job_items: dict = {}  # jobid -> items of that job in _states, for remove_job
         self._caught_up: list = []
@@ -506,6 +512,7 @@ class Network:
                 self._shapes,
                 self._heap,
                 self._due,
+                self._parked_heap,
                 self._states,
                 self._job_items,
             )
@@ -722,6 +729,7 @@ class Network:
                 continue
             self._clock = moment
             fired: list = []
+            parking: list = []
             for cb, leaf, interval in refs.values():
                 del cb.sched[leaf]
                 if interval:
@@ -729,12 +737,57 @@ class Network:
                         cb.parked = [leaf]
                     else:
                         cb.parked.append(leaf)
+                    parking.append((cb, leaf, moment + interval))
+                    self._nparked += 1
                 self._set(cb, leaf, fired)
             if fired:
                 for handle in self._fire(fired):
                     out.append((moment, handle))
+            for cb, leaf, then in parking:
+                if cb.parked is not None:  # its callback did not fire: it stays parked
+                    self._note_parked(cb, leaf, then)
         self._clock = now
         return out
+
+    def next_due(self, *, repeats: bool = True) -> Optional[int]:
+        """The next moment (after the clock) at which a live callback's time atom is due: the first
+        one :meth:`advance` would apply; None if none. ``repeats=False`` counts one-shot atoms only
+        (``time``, ``globaltime``): whether something is still to come once, rather than forever."""
+        heap = self._heap
+        due = self._due
+        while heap and heap[0] not in due:  # moments whose refs all went: advance would skip them
+            heapq.heappop(heap)
+        if not repeats:  # one pass over the schedule (parked leaves are all repeats)
+            once = [moment for moment, refs in due.items() if any(not ref[2] for ref in refs.values())]
+            return min(once) if once else None
+        parked = self._next_parked()
+        if not heap:
+            return parked
+        return heap[0] if parked is None or heap[0] < parked else parked
+
+    def _note_parked(self, cb: _Callback, leaf: int, moment: int) -> None:
+        """Remember a parked leaf's next occurrence (``moment``) for next_due."""
+        heap = self._parked_heap
+        self._parked_seq += 1
+        if len(heap) > 2 * self._nparked + 64:  # drop the stale entries
+            heap[:] = [entry for entry in heap if entry[2].parked is entry[4]]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (moment, self._parked_seq, cb, leaf, cb.parked))
+
+    def _next_parked(self) -> Optional[int]:
+        """The next occurrence after the clock of any parked leaf, None if none is parked."""
+        heap = self._parked_heap
+        clock = self._clock
+        while heap:
+            moment, seq, cb, leaf, parked = heap[0]
+            if cb.parked is not parked:
+                heapq.heappop(heap)
+            elif moment <= clock:  # passed while parked: move it on to its next occurrence
+                start, interval = cb.repeats[leaf]  # type: ignore[index]
+                heapq.heapreplace(heap, (_next_occurrence(start, interval, clock), seq, cb, leaf, parked))
+            else:
+                return moment
+        return None
 
     # ------------------------------------------------------------------ internals
 
@@ -800,6 +853,8 @@ class Network:
                 if not refs:
                     del due[moment]
         cb.sched = None
+        if cb.parked:
+            self._nparked -= len(cb.parked)
         cb.parked = None
         self._drops += 1
         self._nlatches -= len(cb.atoms)
@@ -825,6 +880,7 @@ class Network:
     def _unpark(self, cb: _Callback) -> None:
         clock = self._clock
         repeats = cb.repeats
+        self._nparked -= len(cb.parked)
         for leaf in cb.parked:
             start, interval = repeats[leaf]
             self._schedule(cb, leaf, _next_occurrence(start, interval, clock), interval)
