@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from qbtrigger.errors import ClockError, DuplicateError, EventError, LimitError, UnknownCallbackError, UnknownJobError
 from qbtrigger._common import (
     MAX_ATOMS,
     MAX_JOB_ID,
@@ -69,7 +70,7 @@ def _check_int(value, what: str) -> int:
 def _check_id(value, what: str) -> int:
     _check_int(value, what)
     if not 0 <= value <= MAX_JOB_ID:
-        raise ValueError(f"{what} {value} is out of range (0 to {MAX_JOB_ID})")
+        raise LimitError(f"{what} {value} is out of range (0 to {MAX_JOB_ID})")
     return value
 
 
@@ -120,17 +121,17 @@ class Network:
         if pid is not None:
             _check_id(pid, "pid")
         if jobid in self._jobs:
-            raise ValueError(f"job {jobid} is already added")
+            raise DuplicateError(f"job {jobid} is already added")
         if label is not None:
             for other in self._jobs.values():
                 if other.pgrp == pgrp and other.label == label:
-                    raise ValueError(f"label '{label}' is already used in pgrp {pgrp} by job {other.jobid}")
+                    raise DuplicateError(f"label '{label}' is already used in pgrp {pgrp} by job {other.jobid}")
         self._jobs[jobid] = Job(jobid, pgrp, label, pid)
 
     def remove_job(self, jobid) -> None:
         _check_int(jobid, "job id")
         if jobid not in self._jobs:
-            raise KeyError(f"unknown job {jobid}")
+            raise UnknownJobError(f"unknown job {jobid}")
         del self._jobs[jobid]
         for handle in [h for h, cb in self._callbacks.items() if cb.owner == jobid]:
             del self._callbacks[handle]
@@ -151,7 +152,7 @@ class Network:
                 raise TypeError(f"a trigger expression must be a str, not {type(text).__name__}")
         _check_int(owner, "owner")
         if owner not in self._jobs:
-            raise KeyError(f"unknown job {owner}")
+            raise UnknownJobError(f"unknown job {owner}")
         if maximum is not None:
             _check_int(maximum, "maximum")
             if maximum < 1:
@@ -164,7 +165,7 @@ class Network:
         atoms: list = []
         _collect_atoms(tree, atoms)
         if len(atoms) > MAX_ATOMS:
-            raise ValueError(f"a callback may hold at most {MAX_ATOMS} events")
+            raise LimitError(f"a callback may hold at most {MAX_ATOMS} events")
 
         self._last_handle += 1
         handle = self._last_handle
@@ -213,7 +214,7 @@ class Network:
             raise TypeError(f"a callback handle must be an int, not {type(handle).__name__}")
         callback = self._callbacks.get(handle)
         if callback is None:
-            raise KeyError(f"unknown callback handle {handle}")
+            raise UnknownCallbackError(f"unknown callback handle {handle}")
         return callback
 
     # ------------------------------------------------------------------ events
@@ -230,7 +231,7 @@ class Network:
             except ValueError as exc:
                 prefix = f"bad event '{event}': "
                 reason = str(exc)[len(prefix) :] if str(exc).startswith(prefix) else str(exc)
-                raise ValueError(f"bad event '{event}' at index {index}: {reason}") from None
+                raise EventError(f"bad event '{event}' at index {index}: {reason}") from None
         fired = []
         for index, event in enumerate(parsed):
             fired.extend((index, handle) for handle in self._apply_event(event))
@@ -267,9 +268,9 @@ class Network:
     def advance_many(self, now) -> list:
         _check_int(now, "now")
         if now < self._clock:
-            raise ValueError(f"the clock cannot go back from {self._clock} to {now}")
+            raise ClockError(f"the clock cannot go back from {self._clock} to {now}")
         if now > MAX_TIME:  # not in docs/semantics.md: the twins' own limit and text
-            raise ValueError(f"time {now} is out of range (0 to {MAX_TIME})")
+            raise LimitError(f"time {now} is out of range (0 to {MAX_TIME})")
         fired = []
         while True:
             moment = self._next_moment(after=self._clock, until=now)

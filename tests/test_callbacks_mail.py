@@ -17,6 +17,7 @@ import pytest
 from qbtrigger import Event
 from qbtrigger.callbacks.host import Host, MailSettings
 from qbtrigger.callbacks.languages import Callback, Invocation
+from qbtrigger.callbacks.qbapi import QbApi
 from qbtrigger.callbacks.languages.mail import MailLanguage, send_status_mail
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
@@ -125,8 +126,7 @@ def invocation(
         runner=lambda inv: None,
         count=1,
     )
-    engine = types.SimpleNamespace(host=host)
-    return Invocation(engine=engine, callback=callback, event=event)
+    return Invocation(host=host, qb=QbApi(host), callback=callback, event=event)
 
 
 def received(smtp) -> List[Any]:

@@ -93,7 +93,7 @@ def host() -> FakeHost:
 @pytest.fixture
 def engine(host: FakeHost) -> types.SimpleNamespace:
     engine = types.SimpleNamespace(host=host)
-    engine.qb = QbApi(engine)
+    engine.qb = QbApi(host)
     return engine
 
 
@@ -125,7 +125,7 @@ def fire(
         admin=admin,
         count=count,
     )
-    runner(Invocation(engine=engine, callback=callback, event=event))
+    runner(Invocation(host=engine.host, qb=engine.qb, callback=callback, event=event))
 
 
 def open_fds() -> set:

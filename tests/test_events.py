@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qbtrigger import Event, parse_event
+from qbtrigger import Event, EventError, parse_event
 
 ACCEPTED = [
     ("complete-work-1234-5", Event("complete", "work", 1234, "5")),
@@ -63,7 +63,7 @@ def test_parse_event_accepts(text, event):
 def test_parse_event_rejects_with_exact_message(text, reason):
     with pytest.raises(ValueError) as info:
         parse_event(text)
-    assert type(info.value) is ValueError
+    assert type(info.value) is EventError  # a ValueError, and not a syntax error
     assert str(info.value) == f"bad event '{text}': {reason}"
 
 
@@ -92,7 +92,7 @@ def test_feed_raises_parse_events_error(impl, text, reason):
     net.add("x-job-1", owner=5)
     with pytest.raises(ValueError) as info:
         net.feed(text)
-    assert type(info.value) is ValueError
+    assert type(info.value) is EventError  # a ValueError, and not a syntax error
     assert str(info.value) == f"bad event '{text}': {reason}"
 
 
@@ -108,7 +108,7 @@ def test_feed_many_names_the_index_of_the_bad_event(impl, text, reason):
     handle = net.add("x-job-1", owner=5)
     with pytest.raises(ValueError) as info:
         net.feed_many(["x-job-1", "y-job-2", text, "x-job-1"])
-    assert type(info.value) is ValueError
+    assert type(info.value) is EventError  # a ValueError, and not a syntax error
     assert str(info.value) == f"bad event '{text}' at index 2: {reason}"
     # Nothing was applied, not even the events before the bad one.
     assert net.count(handle) == 0

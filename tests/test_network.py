@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 
 from conftest import IMPL_IDS_AND_ORACLE, load_network_class
-from qbtrigger import TriggerSyntaxError, WhyNot
+from qbtrigger import LimitError, TriggerSyntaxError, WhyNot
 
 
 @pytest.fixture(scope="module", params=IMPL_IDS_AND_ORACLE)
@@ -367,7 +367,7 @@ class TestJobs:
         net = network(impl)
         with pytest.raises(ValueError) as info:
             net.add_job(**kwargs)
-        assert type(info.value) is ValueError
+        assert type(info.value) is LimitError  # a ValueError, and not a syntax error
         assert str(info.value) == message
         assert net.stats()["jobs"] == 0
 
@@ -560,7 +560,7 @@ class TestCallbacks:
         ):
             with pytest.raises(ValueError) as info:
                 net.add(too_big, owner=5)
-            assert type(info.value) is ValueError
+            assert type(info.value) is LimitError  # a ValueError, and not a syntax error
             assert str(info.value) == "a callback may hold at most 32000 events"
         assert net.add("a-job-1", owner=5) == 2
         assert net.stats()["atoms"] == 32001

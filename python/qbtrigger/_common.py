@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Optional, Union
 
+from .errors import ClockError, EventError, LimitError, TriggerSyntaxError
+from .vocabulary import EVENT_TYPES, GLOBAL_TYPES, STATEFUL_TYPES, STATES, TERMINAL_STATES
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_JOB_ID",
@@ -20,6 +23,8 @@ __all__ = [
     "TYPES",
     "STATE_NAMES",
     "TERMINAL_STATES",
+    "GLOBAL_TYPES",
+    "STATEFUL_TYPES",
     "TriggerSyntaxError",
     "Atom",
     "And",
@@ -38,15 +43,9 @@ MAX_TIME = 2**62
 MAX_ATOMS = 32000
 
 #: Atom and event types, in the order error messages list them.
-TYPES = ("job", "subjob", "work", "host", "time", "repeat", "globaltime", "globalrepeat")
-GLOBAL_TYPES = ("globaltime", "globalrepeat")
+TYPES = EVENT_TYPES
 #: Names whose events set an item's state (SPEC §5).
-STATE_NAMES = frozenset(
-    ("complete", "failed", "killed", "blocked", "running", "waiting", "pending", "suspended")
-)
-TERMINAL_STATES = frozenset(("complete", "failed", "killed"))
-#: Item types that have a state (SPEC §5).
-STATEFUL_TYPES = frozenset(("job", "work", "subjob"))
+STATE_NAMES = frozenset(STATES)
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z", re.ASCII)
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z", re.ASCII)
@@ -61,31 +60,6 @@ _MISSING_EXTRA = {
     "time": "a Qube time",
     "repeat": "a start and an interval (T-I)",
 }
-
-
-class TriggerSyntaxError(ValueError):
-    """A trigger expression that cannot be registered.
-
-    ``expression`` is the text, ``column`` the 0-based index of the offending character (it may
-    equal ``len(expression)`` when the expression ends too early) and ``message`` what is wrong.
-    ``str()`` adds the expression and a caret under the column.
-    """
-
-    def __init__(self, expression: str, column: int, message: str) -> None:
-        super().__init__(expression, column, message)
-        self.expression = expression
-        self.column = column
-        self.message = message
-
-    def __str__(self) -> str:
-        shown = self.expression.translate(_FLATTEN_WHITESPACE)
-        return f"{self.message} (column {self.column})\n    {shown}\n    {' ' * self.column}^"
-
-    def __reduce__(self):  # keep pickling working with the three-argument constructor
-        return (type(self), (self.expression, self.column, self.message))
-
-
-_FLATTEN_WHITESPACE = str.maketrans("\t\n\r\f\v", "     ")
 
 
 class Atom(NamedTuple):
@@ -369,7 +343,7 @@ def check_id(value: object, what: str = "job id") -> int:
     """
     value = check_int(value, what)
     if not 0 <= value <= MAX_JOB_ID:
-        raise ValueError(f"{what} {value} is out of range (0 to {MAX_JOB_ID})")
+        raise LimitError(f"{what} {value} is out of range (0 to {MAX_JOB_ID})")
     return value
 
 
@@ -404,9 +378,9 @@ def trigger_list(triggers: object) -> tuple:
 def check_time(now: object, clock: int) -> int:
     now = check_int(now, "now")
     if now < clock:
-        raise ValueError(f"the clock cannot go back from {clock} to {now}")
+        raise ClockError(f"the clock cannot go back from {clock} to {now}")
     if now > MAX_TIME:
-        raise ValueError(f"time {now} is out of range (0 to {MAX_TIME})")
+        raise LimitError(f"time {now} is out of range (0 to {MAX_TIME})")
     return now
 
 
@@ -426,28 +400,28 @@ def check_event_batch(events: object) -> None:
         raise TypeError("feed_many takes an iterable of events, not a single str")
 
 
-def too_many_atoms() -> ValueError:
-    return ValueError(f"a callback may hold at most {MAX_ATOMS} events")
+def too_many_atoms() -> LimitError:
+    return LimitError(f"a callback may hold at most {MAX_ATOMS} events")
 
 
-def event_index_error(event: str, error: ValueError, index: int) -> ValueError:
+def event_index_error(event: str, error: ValueError, index: int) -> EventError:
     """Turns parse_event's "bad event 'x': reason" into "bad event 'x' at index N: reason"."""
     reason = str(error)[len(f"bad event '{event}': ") :]
-    return ValueError(f"bad event '{event}' at index {index}: {reason}")
+    return EventError(f"bad event '{event}' at index {index}: {reason}")
 
 
 # --------------------------------------------------------------------------- events
 
 
-def _bad_event(text: str, reason: str) -> ValueError:
-    return ValueError(f"bad event '{text}': {reason}")
+def _bad_event(text: str, reason: str) -> EventError:
+    return EventError(f"bad event '{text}': {reason}")
 
 
 def parse_event(text: str) -> Event:
     """Parse ``name-type-jobid[-extra]`` (or ``name-globaltime-T``, ``name-globalrepeat-T-I``).
 
     Name and type are case-insensitive and come back lower-cased; the extra is kept as written.
-    Raises ValueError naming the event.
+    Raises :class:`EventError` (a ValueError) naming the event.
     """
     if not isinstance(text, str):
         raise TypeError(f"an event must be a str, not {type(text).__name__}")

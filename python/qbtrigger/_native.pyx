@@ -18,6 +18,7 @@ cdef extern from "Python.h":
     void *PyList_GET_ITEM(object, Py_ssize_t)
     void __builtin_prefetch(const void *)
 
+from .errors import DuplicateError, EventError, UnknownCallbackError, UnknownJobError
 from ._common import (
     MAX_JOB_ID,
     Event,
@@ -177,16 +178,16 @@ cdef class Network:
                 expressions[qbt_error_index(self.net)], qbt_error_column(self.net), _decode(text, size)
             )
         if status == QBT_EEVENT:
-            raise ValueError(_decode(text, size))
+            raise EventError(_decode(text, size))
         if status == QBT_EUNKNOWN_JOB:
-            raise KeyError(f"unknown job {subject}")
+            raise UnknownJobError(f"unknown job {subject}")
         if status == QBT_EUNKNOWN_HANDLE:
-            raise KeyError(f"unknown callback handle {subject}")
+            raise UnknownCallbackError(f"unknown callback handle {subject}")
         if status == QBT_EDUPLICATE_JOB:
-            raise ValueError(f"job {subject} is already added")
+            raise DuplicateError(f"job {subject} is already added")
         if status == QBT_EDUPLICATE_LABEL:
             label, pgrp = subject
-            raise ValueError(
+            raise DuplicateError(
                 f"label '{label}' is already used in pgrp {pgrp} by job {qbt_error_index(self.net)}"
             )
         if status == QBT_EEMPTY_LIST:
@@ -236,7 +237,7 @@ cdef class Network:
         """Removes a job and every callback it owns."""
         jobid = check_int(jobid, "job id")
         if not 0 <= jobid <= MAX_JOB_ID:
-            raise KeyError(f"unknown job {jobid}")
+            raise UnknownJobError(f"unknown job {jobid}")
         status = qbt_remove_job(self.net, jobid)
         if status != QBT_OK:
             self._raise_status(status, jobid)
@@ -248,7 +249,7 @@ cdef class Network:
         cdef tuple expressions = trigger_list(triggers)
         owner = check_int(owner, "owner")
         if not 0 <= owner <= MAX_JOB_ID or not qbt_has_job(self.net, owner):
-            raise KeyError(f"unknown job {owner}")
+            raise UnknownJobError(f"unknown job {owner}")
         cdef uint32_t c_owner = owner
         cdef uint32_t c_maximum = min(check_maximum(maximum), 0xFFFFFFFF)
         cdef Py_ssize_t n = len(expressions)
@@ -292,7 +293,7 @@ cdef class Network:
         handle = check_handle(handle)
         if 1 <= handle < 2**64:
             return handle
-        raise KeyError(f"unknown callback handle {handle}")
+        raise UnknownCallbackError(f"unknown callback handle {handle}")
 
     def count(self, handle):
         """How many times the callback fired."""

@@ -37,6 +37,7 @@ import sys
 from sys import intern
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
+from .errors import DuplicateError, EventError, UnknownCallbackError, UnknownJobError
 from ._common import (
     MAX_ATOMS,
     STATE_NAMES,
@@ -131,7 +132,7 @@ def _decode(event: object, index: Optional[int] = None) -> tuple:
         message = str(exc)
         if message.startswith(prefix):
             message = f"{prefix} at index {index}{message[len(prefix) :]}"
-        raise ValueError(message) from None
+        raise EventError(message) from None
     name = ev.name
     if len(_NAMES) < _NAMES_LIMIT and event.startswith(name + "-"):
         _NAMES.add(name)  # seen in canonical spelling: later events with it take the fast path
@@ -363,11 +364,11 @@ class Network:
         if pid is not None:
             pid = check_id(pid, "pid")
         if jobid in self._jobs:
-            raise ValueError(f"job {jobid} is already added")
+            raise DuplicateError(f"job {jobid} is already added")
         if label is not None:
             holder = self._labels.get((pgrp, label))
             if holder is not None:
-                raise ValueError(f"label '{label}' is already used in pgrp {pgrp} by job {holder}")
+                raise DuplicateError(f"label '{label}' is already used in pgrp {pgrp} by job {holder}")
             self._labels[(pgrp, label)] = jobid
             self._jlabel[jobid] = f"@{pgrp}@{label}"
         self._jobs[jobid] = (pgrp, label, pid)
@@ -377,7 +378,7 @@ class Network:
         jobid = check_int(jobid, "job id")
         job = self._jobs.get(jobid)
         if job is None:
-            raise KeyError(f"unknown job {jobid}")
+            raise UnknownJobError(f"unknown job {jobid}")
         for handle in list(self._owned.get(jobid, ())):
             self._drop(self._cbs[handle])
         self._owned.pop(jobid, None)
@@ -398,7 +399,7 @@ class Network:
         owner = check_int(owner, "owner")
         job = self._jobs.get(owner)
         if job is None:
-            raise KeyError(f"unknown job {owner}")
+            raise UnknownJobError(f"unknown job {owner}")
         maximum = check_maximum(maximum) or None
         if not exprs:
             raise TriggerSyntaxError("", 0, "empty trigger list")
@@ -794,7 +795,7 @@ class Network:
     def _get(self, handle: object) -> _Callback:
         cb = self._cbs.get(check_handle(handle))
         if cb is None:
-            raise KeyError(f"unknown callback handle {handle}")
+            raise UnknownCallbackError(f"unknown callback handle {handle}")
         return cb
 
     def _count_entry(self, atom: Atom, where: object, delta: int) -> None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from .._common import And, Atom, Or, TriggerSyntaxError, parse
+from .. import And, Atom, Or, TriggerSyntaxError, parse
 from .dependency import compile_dependency, parse_dependency
 from .engine import CallbackEngine
+from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS
 from .errors import SubmissionError
 from .host import Host
 from .jobs import JobView, job_name, read_job
@@ -93,7 +94,7 @@ def with_provisional_ids(jobs: Sequence[Any], first: int = PROVISIONAL_FIRST_ID)
 def check_submission(
     jobs: Sequence[Any],
     *,
-    language_flags: str = "qube,mail,dependency",
+    language_flags: str = DEFAULT_LANGUAGE_FLAGS,
     universal: Optional[str] = None,
     first_id: int = PROVISIONAL_FIRST_ID,
 ) -> List[Finding]:
@@ -133,7 +134,7 @@ def _units(views: List[JobView]) -> List[_Unit]:
                     tree = parse(text, owner=job.id, pid=job.pid)
                 except TriggerSyntaxError:
                     continue
-                language = str(spec.get("language", "qube")).strip().lower()
+                language = str(spec.get("language", DEFAULT_LANGUAGE)).strip().lower()
                 code = spec.get("code", "")
                 units.append(_Unit(job, index, text, tree, language, code.strip() if isinstance(code, str) else ""))
         if job.dependency.strip():

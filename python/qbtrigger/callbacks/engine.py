@@ -22,23 +22,24 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 
-from .._common import GLOBAL_TYPES, Atom, Event, TriggerSyntaxError, WhyNot, atoms_of, parse, parse_event
-from ..matcher import Network
+from .. import Atom, Event, Network, TriggerSyntaxError, WhyNot, atoms_of, parse, parse_event
+from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DEPENDENCY_FLAG, DEPENDENCY_LANGUAGE, GLOBAL_TYPES, LANGUAGES
 from .dependency import DependencyPlan, compile_dependency, parse_dependency
 from .errors import CodeError, Problem, SubmissionError
 from .host import Host
 from .jobs import JobView, job_name, read_job
-from .languages import DEFAULT_LANGUAGE_FLAGS, Callback, Invocation, Language, parse_language_flags
-from .languages.python import PythonLanguage
-from .languages.qube import QubeLanguage
+from .languages import (
+    Callback,
+    Invocation,
+    Language,
+    LanguageContext,
+    create_language,
+    parse_language_flags,
+)
 from .qbapi import QbApi
 from .universal import UniversalCallback, load_universal
 
 __all__ = ["CallbackEngine", "Firing", "JobPlan", "Submission"]
-
-#: Qube's default language when a callback dict names none.
-DEFAULT_LANGUAGE = "qube"
-
 
 def _applied_event(text: str) -> Event:
     """The Event of a text the network has just accepted (so it is well formed): a plain split,
@@ -129,13 +130,11 @@ class CallbackEngine:
         self.host = host
         self.network = network if network is not None else Network(state_aware=state_aware)
         self.language_flags = parse_language_flags(language_flags)
-        self.qb = QbApi(self)
+        self.qb = QbApi(host)
         self.perl_timeout = perl_timeout
-        self.languages: Dict[str, Language] = {
-            "qube": QubeLanguage(),
-            "python": PythonLanguage(self.qb),
-        }
-        self._lazy_languages = {"perl", "mail"}
+        self._language_context = LanguageContext(qb=self.qb, perl_timeout=perl_timeout)
+        #: The languages made so far (each on first use), by name.
+        self.languages: Dict[str, Language] = {}
         self.universal: List[UniversalCallback] = []
         self._callbacks: Dict[int, Callback] = {}
         self._jobs: Dict[int, JobView] = {}
@@ -148,25 +147,18 @@ class CallbackEngine:
 
     # ------------------------------------------------------------------ languages
     def language(self, name: str) -> Optional[Language]:
-        """The language called ``name`` (perl and mail are loaded on first use), or None."""
+        """The language called ``name`` (made from its module on first use), or None."""
         found = self.languages.get(name)
-        if found is None and name in self._lazy_languages:
-            if name == "perl":
-                from .languages.perl import PerlLanguage
-
-                found = PerlLanguage(self.qb, timeout=self.perl_timeout)
-            else:
-                from .languages.mail import MailLanguage
-
-                found = MailLanguage()
-            self.languages[name] = found
+        if found is None:
+            found = create_language(name, self._language_context)
+            if found is not None:
+                self.languages[name] = found
         return found
 
     def _why_disabled(self, name: str) -> Optional[str]:
         """None when ``name`` may be used; else the message saying which flag enables it."""
         if self.language(name) is None:
-            known = ", ".join(sorted(set(self.languages) | self._lazy_languages))
-            return f"unknown language '{name}' (known: {known})"
+            return f"unknown language '{name}' (known: {', '.join(sorted(LANGUAGES))})"
         if name not in self.language_flags:
             flags = ",".join(sorted(self.language_flags)) or "(none)"
             return (
@@ -181,7 +173,7 @@ class CallbackEngine:
         self.universal = load_universal(os.fspath(folder), self._all_languages(), self._why_disabled)
 
     def _all_languages(self) -> Dict[str, Language]:
-        for name in ("perl", "mail"):
+        for name in LANGUAGES:
             self.language(name)
         return self.languages
 
@@ -284,7 +276,7 @@ class CallbackEngine:
     def _compile_dependency(self, job: JobView, plan: JobPlan, validator: Any) -> List[Problem]:
         if not job.dependency.strip():
             return []
-        if "dependency" not in self.language_flags:
+        if DEPENDENCY_FLAG not in self.language_flags:
             return [
                 Problem(job.name, None, "the 'dependency' field is disabled: enable it with the language flag 'dependency'")
             ]
@@ -293,7 +285,8 @@ class CallbackEngine:
         problems += more
         compiled.info = info
         plan.dependency = compiled
-        qube = self.languages["qube"]
+        qube = self.language(DEPENDENCY_LANGUAGE)
+        assert qube is not None
         for triggers, keyword in compiled.callbacks:
             detail = _check_triggers(validator, triggers, job.id)
             if detail is not None:
@@ -301,7 +294,7 @@ class CallbackEngine:
                 continue
             plan.callbacks.append(
                 Callback(
-                    jobid=job.id, index=None, origin="dependency", triggers=triggers, language="qube",
+                    jobid=job.id, index=None, origin="dependency", triggers=triggers, language=DEPENDENCY_LANGUAGE,
                     code=keyword, maximum=1, runner=qube.compile(keyword),
                 )
             )
@@ -461,7 +454,7 @@ class CallbackEngine:
             del self._callbacks[handle]  # the network removed it as it fired
         out.append(Firing(handle, callback.jobid, text, callback))
         try:
-            callback.runner(Invocation(self, callback, event))
+            callback.runner(Invocation(self.host, self.qb, callback, event))
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: B036 - whatever a callback does, the engine goes on

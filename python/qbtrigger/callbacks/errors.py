@@ -7,7 +7,9 @@ submission) and the callback's index, so a pipeline engineer fixes them all in o
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Optional
+from typing import Any, Iterable, NamedTuple, Optional, Tuple
+
+from ..errors import Error
 
 __all__ = ["Problem", "SubmissionError", "CodeError", "UniversalConfigError"]
 
@@ -34,7 +36,7 @@ class Problem(NamedTuple):
         return text
 
 
-class SubmissionError(ValueError):
+class SubmissionError(Error, ValueError):
     """A submission was rejected; nothing of it was registered. ``problems`` lists every finding."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
@@ -46,11 +48,11 @@ class SubmissionError(ValueError):
         head = "submission rejected: 1 problem" if count == 1 else f"submission rejected: {count} problems"
         return "\n".join([head] + [f"  {p}" for p in self.problems])
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.problems,))
 
 
-class CodeError(ValueError):
+class CodeError(Error, ValueError):
     """A callback's code cannot be registered (a Python syntax error, an unknown qube keyword...).
 
     ``line`` is the 1-based line in the code when the problem has one.
@@ -62,7 +64,7 @@ class CodeError(ValueError):
         super().__init__(message if line is None else f"line {line}: {message}")
 
 
-class UniversalConfigError(ValueError):
+class UniversalConfigError(Error, ValueError):
     """A universal-callback folder was rejected; ``problems`` holds ``(line number, message)``."""
 
     def __init__(self, path: str, problems: Iterable[tuple]) -> None:
@@ -72,5 +74,5 @@ class UniversalConfigError(ValueError):
         lines += [f"  line {n}: {msg}" for n, msg in self.problems]
         super().__init__("\n".join(lines))
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.path, self.problems))

@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
+from ..vocabulary import JOB_VERBS, JOBINFO_FIELDS, SUBJOB_VERBS, WORK_VERBS
+
 __all__ = [
     "Host",
     "MailSettings",
@@ -26,18 +28,12 @@ __all__ = [
 ]
 
 #: Verbs :meth:`Host.act` receives for a whole job.
-JOB_ACTIONS = frozenset(
-    "block unblock kill remove retry requeue interrupt preempt migrate suspend resume retire complete fail".split()
-)
+JOB_ACTIONS = frozenset(JOB_VERBS)
 #: Verbs for one work item (``act(verb, jobid, work=name)``).
-WORK_ACTIONS = frozenset("block unblock kill retry requeue retire complete fail".split())
+WORK_ACTIONS = frozenset(WORK_VERBS)
 #: Verbs for subjobs (``act(verb, jobid, subjob=n)``; ``subjob=None`` means all of the job's subjobs).
 #: ``unblock-single`` unblocks one subjob only (qube's ``unblock-subjob-self-single``).
-SUBJOB_ACTIONS = frozenset(
-    "unblock unblock-single block fail kill migrate preempt interrupt suspend resume".split()
-)
-#: The fields ``qb.jobinfo`` may filter on.
-JOBINFO_FIELDS = ("id", "pgrp", "pid", "label", "status", "user")
+SUBJOB_ACTIONS = frozenset(SUBJOB_VERBS)
 
 _log = logging.getLogger("qbtrigger.callbacks")
 

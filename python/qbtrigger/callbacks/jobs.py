@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
-from .._common import MAX_JOB_ID
+from .. import MAX_JOB_ID
 
 __all__ = ["JobView", "read_job", "job_name"]
 

@@ -10,29 +10,32 @@ from __future__ import annotations
 
 import builtins
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
-from .host import JOBINFO_FIELDS
+from .. import vocabulary
+from ..errors import Error
+from ..vocabulary import JOBINFO_FIELDS
 from .languages import Invocation
 
-__all__ = ["QbApi", "QbPermissionError", "JOB_VERBS", "WORK_VERBS", "WORK_ALIASES", "QB_FUNCTIONS"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .host import Host
+
+__all__ = ["QbApi", "QbPermissionError", "JOB_FUNCTIONS", "WORK_FUNCTIONS", "WORK_ALIASES", "QB_FUNCTIONS"]
 
 
-class QbPermissionError(builtins.PermissionError):
+class QbPermissionError(Error, builtins.PermissionError):
     """``qb.PermissionError``: a callback acted on a job of another owner."""
 
 
 #: ``qb.<verb>(jobid, *more)``
-JOB_VERBS = (
-    "block unblock kill remove retry requeue interrupt preempt migrate suspend resume retire complete fail".split()
-)
+JOB_FUNCTIONS = vocabulary.JOB_VERBS
 #: ``qb.<verb>work('jobid:workname', *more)`` -> host verb
-WORK_VERBS = {f"{v}work": v for v in "block unblock kill retry requeue retire complete fail".split()}
+WORK_FUNCTIONS = {f"{v}work": v for v in vocabulary.WORK_VERBS}
 #: The old spellings: ``qb.work<verb>``.
 WORK_ALIASES = {f"work{v}": v for v in "block unblock kill retry requeue complete".split()}
 #: Every function name of the API, for the perl bridge and for documentation.
 QB_FUNCTIONS = tuple(
-    ["jobid", "event", "count", "jobinfo", "modify"] + JOB_VERBS + sorted(WORK_VERBS) + sorted(WORK_ALIASES)
+    ["jobid", "event", "count", "jobinfo", "modify"] + list(JOB_FUNCTIONS) + sorted(WORK_FUNCTIONS) + sorted(WORK_ALIASES)
 )
 
 
@@ -63,12 +66,12 @@ class QbApi:
 
     PermissionError = QbPermissionError
 
-    def __init__(self, engine) -> None:
-        self._engine = engine
+    def __init__(self, host: "Host") -> None:
+        self._host = host
         self._inv: Optional[Invocation] = None
-        for verb in JOB_VERBS:
+        for verb in JOB_FUNCTIONS:
             setattr(self, verb, self._job_action(verb))
-        for name, verb in list(WORK_VERBS.items()) + list(WORK_ALIASES.items()):
+        for name, verb in list(WORK_FUNCTIONS.items()) + list(WORK_ALIASES.items()):
             setattr(self, name, self._work_action(verb))
 
     # ----------------------------------------------------------------- binding to one callback
@@ -101,7 +104,7 @@ class QbApi:
         ev = self._current().event
         if ev is None:
             return None
-        job = self._engine.host.job(ev.jobid) if ev.jobid is not None else None
+        job = self._host.job(ev.jobid) if ev.jobid is not None else None
         return {
             "name": ev.name,
             "type": ev.type,
@@ -125,7 +128,7 @@ class QbApi:
         for key in criteria:
             if key not in JOBINFO_FIELDS:
                 raise ValueError(f"qb.jobinfo: unknown field '{key}' (known: {', '.join(JOBINFO_FIELDS)})")
-        host = self._engine.host
+        host = self._host
         lists = {k: v for k, v in criteria.items() if isinstance(v, (list, tuple, set))}
         if not lists:
             return host.jobinfo(**criteria)
@@ -145,14 +148,14 @@ class QbApi:
         for target in (jobid, *more):
             target = _job_id(target)
             self._check_permission(target)
-            self._engine.host.modify(target, dict(fields))
+            self._host.modify(target, dict(fields))
 
     def _job_action(self, verb: str):
         def action(jobid: Any, *more: Any) -> None:
             for target in (jobid, *more):
                 target = _job_id(target)
                 self._check_permission(target)
-                self._engine.host.act(verb, target)
+                self._host.act(verb, target)
 
         action.__name__ = verb
         action.__doc__ = f"qb.{verb}(jobid, *more): {verb} each job."
@@ -163,7 +166,7 @@ class QbApi:
             for ref in (work, *more):
                 target, name = _work_ref(ref)
                 self._check_permission(target)
-                self._engine.host.act(verb, target, work=name)
+                self._host.act(verb, target, work=name)
 
         action.__name__ = f"{verb}work"
         action.__doc__ = f"qb.{verb}work('jobid:workname', *more): {verb} each work item."
@@ -173,7 +176,7 @@ class QbApi:
         inv = self._current()
         if inv.callback.admin:
             return
-        host = self._engine.host
+        host = self._host
         owner_job = host.job(inv.jobid)
         target_job = owner_job if target == inv.jobid else host.job(target)
         if target_job is None:

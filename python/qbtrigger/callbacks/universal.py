@@ -16,14 +16,13 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from .._common import TriggerSyntaxError, atoms_of, parse
+from .. import TriggerSyntaxError, atoms_of, parse
 from .errors import CodeError, UniversalConfigError
-from .languages import Language, Runner
+from .languages import Language, Runner, language_for_extension
 
-__all__ = ["UniversalCallback", "load_universal", "EXTENSIONS", "CONFIG_NAME"]
+__all__ = ["UniversalCallback", "load_universal", "CONFIG_NAME"]
 
 CONFIG_NAME = "callbacks.conf"
-EXTENSIONS = {".py": "python", ".pl": "perl", ".qcb": "qube"}
 
 
 @dataclass(frozen=True)
@@ -62,9 +61,9 @@ def load_universal(
         if os.path.basename(file) != file or file in (".", ".."):
             problems.append((number, f"'{file}' must be a file name inside the folder, not a path"))
             continue
-        language = EXTENSIONS.get(os.path.splitext(file)[1].lower())
+        language = language_for_extension(languages, os.path.splitext(file)[1].lower())
         if language is None:
-            known = ", ".join(f"{ext} {lang}" for ext, lang in EXTENSIONS.items())
+            known = ", ".join(f"{ext} {name}" for name, lang in languages.items() for ext in lang.extensions)
             problems.append((number, f"'{file}': unknown extension (known: {known})"))
             continue
         why_not = enabled(language)
@@ -85,7 +84,7 @@ def load_universal(
             problems.append((number, f"'{file}': cannot read it: {error}"))
             continue
         try:
-            runner = languages[language].compile(code.strip() if language == "qube" else code)
+            runner = languages[language].compile(code)
         except CodeError as error:
             problems.append((number, f"'{file}': {error}"))
             continue

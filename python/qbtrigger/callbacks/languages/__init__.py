@@ -5,17 +5,24 @@ A language is enabled by its flag in ``language_flags`` (default ``qube,mail,dep
 for anything wrong with the code, so every problem is found at submission; the runner it returns
 is called with an :class:`Invocation` each time the callback fires and must not raise for
 problems of the callback's own making (the engine catches and logs anything that escapes).
+
+The registry: every name in :data:`qbtrigger.vocabulary.LANGUAGES` is a module of this package
+with a ``create(context: LanguageContext) -> Language`` function, imported on first use
+(:func:`create_language`). A new language is that module plus its name in the vocabulary.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, FrozenSet, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 
-from ..._common import Event
+from ... import Event
+from ...vocabulary import DEFAULT_LANGUAGE_FLAGS, LANGUAGE_FLAGS, LANGUAGES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import CallbackEngine
+    from ..host import Host
+    from ..qbapi import QbApi
 
 __all__ = [
     "Invocation",
@@ -24,15 +31,14 @@ __all__ = [
     "Callback",
     "LANGUAGE_FLAGS",
     "DEFAULT_LANGUAGE_FLAGS",
+    "LanguageContext",
+    "create_language",
+    "language_for_extension",
     "parse_language_flags",
 ]
 
-#: Every flag ``language_flags`` may hold; ``dependency`` enables the job's ``dependency`` field.
-LANGUAGE_FLAGS = ("qube", "python", "perl", "mail", "dependency")
-DEFAULT_LANGUAGE_FLAGS = "qube,mail,dependency"
 
-
-def parse_language_flags(flags: Union[str, "set[str]", FrozenSet[str], tuple, list]) -> FrozenSet[str]:
+def parse_language_flags(flags: Union[str, Iterable[str]]) -> FrozenSet[str]:
     """``"qube,mail,dependency"`` (or an iterable of flags) as a frozenset; unknown flags are an error."""
     items = flags.split(",") if isinstance(flags, str) else list(flags)
     out = set()
@@ -53,7 +59,7 @@ class Callback:
     jobid: int
     index: Optional[int]  # its index in the job's ``callbacks``; None for dependency/universal ones
     origin: str  # "job", "dependency" or "universal"
-    triggers: Union[str, list]
+    triggers: Union[str, List[str]]
     language: str
     code: str
     maximum: Optional[int]
@@ -78,15 +84,17 @@ class Callback:
 
 
 class Invocation:
-    """What one running callback sees: its engine, itself, the event that fired it.
+    """What one running callback sees: the farm (``host``), the ``qb`` API, itself, and the
+    event that fired it.
 
     ``event`` is None only when a catch-up fired it with no item to name. Made once per firing,
     hence a plain slotted class."""
 
-    __slots__ = ("engine", "callback", "event")
+    __slots__ = ("host", "qb", "callback", "event")
 
-    def __init__(self, engine: "CallbackEngine", callback: Callback, event: Optional[Event]) -> None:
-        self.engine = engine
+    def __init__(self, host: "Host", qb: "QbApi", callback: Callback, event: Optional[Event]) -> None:
+        self.host = host
+        self.qb = qb
         self.callback = callback
         self.event = event
 
@@ -94,23 +102,55 @@ class Invocation:
     def jobid(self) -> int:
         return self.callback.jobid
 
-    @property
-    def host(self):
-        return self.engine.host
-
     def log(self, text: str) -> None:
         """Write to the owning job's callback log."""
-        self.engine.host.log(self.callback.jobid, text)
+        self.host.log(self.callback.jobid, text)
 
 
 Runner = Callable[[Invocation], None]
 
 
 class Language:
-    """A callback language. Subclasses set ``name`` and ``flag`` and implement :meth:`compile`."""
+    """A callback language. Subclasses set ``name`` and ``flag`` and implement :meth:`compile`;
+    ``extensions`` are the file endings of its code in a universal-callback folder."""
 
     name: str = ""
     flag: str = ""
+    extensions: Tuple[str, ...] = ()
 
     def compile(self, code: str) -> Runner:
         raise NotImplementedError
+
+    def may_act(self, code: str, verb: str, scope: str) -> bool:
+        """Whether ``code`` may apply ``verb`` to its own job (``scope`` 'job') or to the job's
+        work items (``scope`` 'work'): what a stuck report names as a way out. Scripts are read
+        as text, so this default is a guess: the ``qb`` function's name appears in the code."""
+        text = code.lower()
+        if scope == "work":
+            return f"{verb}work" in text or f"work{verb}" in text
+        return verb in text and f"{verb}work" not in text
+
+
+@dataclass(frozen=True)
+class LanguageContext:
+    """What a language may be given when the engine creates it."""
+
+    qb: "QbApi"
+    perl_timeout: float = 30.0
+
+
+def create_language(name: str, context: LanguageContext) -> Optional[Language]:
+    """The language called ``name``, made from its module, or None when no language has that name."""
+    if name not in LANGUAGES:
+        return None
+    module: Any = importlib.import_module(f"{__name__}.{name}")
+    language: Language = module.create(context)
+    return language
+
+
+def language_for_extension(languages: Dict[str, Language], extension: str) -> Optional[str]:
+    """The name of the language whose code files end in ``extension``, among ``languages``."""
+    for name, language in languages.items():
+        if extension in language.extensions:
+            return name
+    return None

@@ -19,9 +19,9 @@ from email.utils import formatdate
 from typing import Any, Dict, List
 
 from ..host import MailSettings
-from . import Invocation, Language, Runner
+from . import Invocation, Language, LanguageContext, Runner
 
-__all__ = ["MailLanguage", "send_status_mail", "MAIL_KINDS"]
+__all__ = ["MailLanguage", "send_status_mail", "MAIL_KINDS", "create"]
 
 #: The kinds of status mail: ``mail`` callbacks send "status"; the qube keywords ``mail-<kind>``.
 MAIL_KINDS = ("status", "subjob-status", "report-status", "license-status")
@@ -166,3 +166,7 @@ class MailLanguage(Language):
             send_status_mail(inv, kind="status", note=note)
 
         return runner
+
+
+def create(context: LanguageContext) -> MailLanguage:
+    return MailLanguage()

@@ -28,9 +28,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import CodeError
 from ..qbapi import QB_FUNCTIONS, QbApi
-from . import Invocation, Language, Runner
+from . import Invocation, Language, LanguageContext, Runner
 
-__all__ = ["PerlLanguage"]
+__all__ = ["PerlLanguage", "create"]
 
 #: The file name perl's messages give the callback's code (``die`` says "at callback line 3.").
 _FILENAME = "callback"
@@ -277,6 +277,7 @@ class PerlLanguage(Language):
 
     name = "perl"
     flag = "perl"
+    extensions = (".pl",)
 
     def __init__(self, qb: QbApi, *, timeout: float = 30.0, perl: str = "perl") -> None:
         self._qb = qb
@@ -340,7 +341,7 @@ class PerlLanguage(Language):
 
     def _run(self, inv: Invocation, script: bytes) -> None:
         what = f"perl {inv.callback.describe()} of job {inv.jobid}"
-        qb = self._qb if self._qb is not None else inv.engine.qb
+        qb = self._qb if self._qb is not None else inv.qb
 
         def answer(line: bytes) -> bytes:
             # Everything the qb API raises goes back to perl as a die the callback may catch,
@@ -389,3 +390,7 @@ class _PerlRunner:
 
     def __call__(self, inv: Invocation) -> None:
         self._language._run(inv, self._script)
+
+
+def create(context: LanguageContext) -> PerlLanguage:
+    return PerlLanguage(context.qb, timeout=context.perl_timeout)

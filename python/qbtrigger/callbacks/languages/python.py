@@ -13,12 +13,15 @@ import builtins
 import io
 import sys
 import traceback
-from typing import Dict
+from typing import TYPE_CHECKING, Dict
 
 from ..errors import CodeError
-from . import Invocation, Language, Runner
+from . import Invocation, Language, LanguageContext, Runner
 
-__all__ = ["PythonLanguage"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..qbapi import QbApi
+
+__all__ = ["PythonLanguage", "create"]
 
 _FILENAME = "<callback>"
 
@@ -26,8 +29,9 @@ _FILENAME = "<callback>"
 class PythonLanguage(Language):
     name = "python"
     flag = "python"
+    extensions = (".py",)
 
-    def __init__(self, qb) -> None:
+    def __init__(self, qb: "QbApi") -> None:
         self._qb = qb
         self._runners: Dict[str, Runner] = {}
 
@@ -74,3 +78,7 @@ class PythonLanguage(Language):
                 inv.log(text)
 
         return run
+
+
+def create(context: LanguageContext) -> PythonLanguage:
+    return PythonLanguage(context.qb)

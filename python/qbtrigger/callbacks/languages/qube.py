@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from ..errors import CodeError
-from . import Invocation, Language, Runner
+from ...vocabulary import UNBLOCK_SINGLE
+from . import Invocation, Language, LanguageContext, Runner
 
-__all__ = ["QubeLanguage", "JOB_KEYWORDS", "WORK_KEYWORDS", "SUBJOB_KEYWORDS", "MAIL_KEYWORDS", "KEYWORDS"]
+__all__ = ["QubeLanguage", "create", "JOB_KEYWORDS", "WORK_KEYWORDS", "SUBJOB_KEYWORDS", "MAIL_KEYWORDS", "KEYWORDS"]
 
 #: keyword -> host verb
 JOB_KEYWORDS = {
@@ -27,7 +28,7 @@ SUBJOB_KEYWORDS = {
     f"{verb}-subjob-self": verb
     for verb in "unblock block fail kill migrate preempt interrupt suspend resume".split()
 }
-SUBJOB_KEYWORDS["unblock-subjob-self-single"] = "unblock-single"
+SUBJOB_KEYWORDS["unblock-subjob-self-single"] = UNBLOCK_SINGLE
 #: keyword -> kind of status mail
 MAIL_KEYWORDS = {
     "mail-status": "status",
@@ -40,7 +41,7 @@ KEYWORDS = tuple(list(JOB_KEYWORDS) + list(WORK_KEYWORDS) + list(SUBJOB_KEYWORDS
 
 def _job_runner(verb: str) -> Runner:
     def run(inv: Invocation) -> None:
-        inv.engine.host.act(verb, inv.callback.jobid)
+        inv.host.act(verb, inv.callback.jobid)
 
     return run
 
@@ -51,7 +52,7 @@ def _work_runner(verb: str, keyword: str) -> Runner:
         if event is None or event.type != "work" or event.extra is None:
             inv.log(f"{keyword}: the triggering event names no work item ({event}); nothing done\n")
             return
-        inv.engine.host.act(verb, inv.callback.jobid, work=event.extra)
+        inv.host.act(verb, inv.callback.jobid, work=event.extra)
 
     return run
 
@@ -62,7 +63,7 @@ def _subjob_runner(verb: str) -> Runner:
         subjob: Optional[int] = None
         if event is not None and event.type == "subjob" and event.extra is not None and event.extra.isdigit():
             subjob = int(event.extra)
-        inv.engine.host.act(verb, inv.callback.jobid, subjob=subjob)
+        inv.host.act(verb, inv.callback.jobid, subjob=subjob)
 
     return run
 
@@ -79,6 +80,7 @@ def _mail_runner(kind: str) -> Runner:
 class QubeLanguage(Language):
     name = "qube"
     flag = "qube"
+    extensions = (".qcb",)
 
     def __init__(self) -> None:
         self._runners: Dict[str, Runner] = {}
@@ -102,3 +104,15 @@ class QubeLanguage(Language):
                 "mail keywords such as mail-status)"
             )
         return runner
+
+    def may_act(self, code: str, verb: str, scope: str) -> bool:
+        """A keyword says exactly what it does: ``unblock-self`` unblocks the job (and so do the
+        subjob forms), ``unblock-work-self`` the frame its triggering event names."""
+        keyword = code.strip().lower()
+        if scope == "work":
+            return keyword == f"{verb}-work-self"
+        return keyword in (f"{verb}-self", f"{verb}-subjob-self", f"{verb}-subjob-self-single")
+
+
+def create(context: LanguageContext) -> QubeLanguage:
+    return QubeLanguage()
