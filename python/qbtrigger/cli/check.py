@@ -1,0 +1,94 @@
+"""``qbtrigger check FILE``: check a submission (.py/.json) or a file of trigger expressions.
+
+A trigger file gets every syntax error with its position and a caret; a submission gets the
+static checks of :mod:`qbtrigger.callbacks.checks` (run with provisional job ids, the submit
+script's own output dropped). Exit status 1 when anything was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+import qbtrigger
+from qbtrigger import TriggerSyntaxError
+
+from .common import (
+    ALL_LANGUAGES,
+    EXIT_FAILURE,
+    EXIT_OK,
+    CLIError,
+    format_syntax_error,
+    load_submissions,
+    provisional_submitter,
+    read_triggers,
+    require_language_flags,
+)
+
+NAME = "check"
+HELP = "check a submission (.py submit script or .json job list) or trigger expressions (one per line)"
+
+#: A FILE ending so is a submission; anything else is a trigger file.
+SUBMISSION_SUFFIXES = (".py", ".json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``qbtrigger check``."""
+    parser.add_argument(
+        "file", metavar="FILE", help="a .py submit script, a .json job list, or a trigger file (- for stdin)"
+    )
+    parser.add_argument(
+        "--languages", default=ALL_LANGUAGES, metavar="FLAGS",
+        help=f"language_flags to check against (default: {ALL_LANGUAGES}; a farm with Qube's defaults "
+        "has qube,mail,dependency)",
+    )
+    parser.add_argument("--universal", metavar="FOLDER", help="a universal-callback folder to attach to every job")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check ``args.file``; the exit status."""
+    out = sys.stdout
+    if args.file.endswith(SUBMISSION_SUFFIXES):
+        return _check_submission(args, out)
+    return _check_triggers(args, out)
+
+
+def _check_triggers(args: argparse.Namespace, out: TextIO) -> int:
+    triggers = read_triggers(args.file)
+    errors = 0
+    for trig in triggers:
+        try:
+            qbtrigger.parse(trig.expression)
+        except TriggerSyntaxError as exc:
+            errors += 1
+            print(format_syntax_error(args.file, trig, exc), file=out)
+    n = len(triggers)
+    noun = "expression" if n == 1 else "expressions"
+    verdict = "no errors" if not errors else f"{errors} error{'s' if errors != 1 else ''}"
+    print(f"{args.file}: {n} {noun} checked, {verdict}", file=out)
+    return EXIT_FAILURE if errors else EXIT_OK
+
+
+def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
+    from qbtrigger.callbacks import UniversalConfigError
+    from qbtrigger.callbacks.checks import check_submission
+
+    require_language_flags(args.languages)
+    batches = load_submissions(args.file, provisional_submitter(), quiet=True)
+    findings = 0
+    jobs = 0
+    for number, batch in enumerate(batches, 1):
+        jobs += len(batch)
+        try:
+            found = check_submission(batch, language_flags=args.languages, universal=args.universal)
+        except UniversalConfigError as exc:
+            raise CLIError(str(exc)) from None
+        prefix = f"{args.file}: " + (f"submission {number}: " if len(batches) > 1 else "")
+        for finding in found:
+            print(prefix + str(finding), file=out)
+        findings += len(found)
+    subs = f"{len(batches)} submission{'s' if len(batches) != 1 else ''}"
+    verdict = "no findings" if not findings else f"{findings} finding{'s' if findings != 1 else ''}"
+    print(f"{args.file}: {jobs} job{'s' if jobs != 1 else ''} in {subs} checked, {verdict}", file=out)
+    return EXIT_FAILURE if findings else EXIT_OK

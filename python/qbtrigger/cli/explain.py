@@ -1,0 +1,39 @@
+"""``qbtrigger explain FILE --job LABEL``: a job's callbacks, their atoms and what they wait on.
+
+Runs the submission with provisional job ids (its own output dropped) and prints
+:func:`qbtrigger.callbacks.checks.explain_job` for the first submission holding the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import EXIT_OK, CLIError, load_submissions, provisional_submitter
+
+NAME = "explain"
+HELP = "show a job's callbacks, their atoms and which jobs and frames they wait on"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``qbtrigger explain``."""
+    parser.add_argument("file", metavar="FILE", help="a .py submit script or a .json job list")
+    parser.add_argument(
+        "--job", required=True, metavar="LABEL", help="the job's label (or its index in the submission)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Explain the job ``args.job`` of ``args.file``; the exit status."""
+    from qbtrigger.callbacks.checks import explain_job
+
+    out = sys.stdout
+    batches = load_submissions(args.file, provisional_submitter(), quiet=True)
+    for batch in batches:
+        try:
+            print(explain_job(batch, args.job), file=out)
+            return EXIT_OK
+        except KeyError:
+            continue
+    labels = ", ".join(repr(j["label"]) for b in batches for j in b if j.get("label")) or "none"
+    raise CLIError(f"no job labelled {args.job!r} in {args.file} (labels: {labels})")

@@ -1,0 +1,158 @@
+"""``qbtrigger simulate FILE``: run a submission on a virtual farm and report what is stuck.
+
+Submits the jobs of a .py submit script or a .json job list to a :class:`Supervisor` (in memory,
+or a SQLite store that a rerun resumes from), runs them on a :class:`Simulator` with virtual
+workers, and prints the report of :mod:`.simulate_report`. Exit status 0 when every job
+finished, 2 when some job cannot go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .common import (
+    ALL_LANGUAGES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STUCK,
+    CLIError,
+    load_submissions,
+    require_language_flags,
+)
+
+if TYPE_CHECKING:
+    from qbtrigger.submitscript import OnSubmit
+
+NAME = "simulate"
+HELP = "run a submission (.py submit script or .json job list) on a virtual farm and report"
+
+
+def _frame_time(text: str) -> tuple[float, float]:
+    """``--frame-time MEAN[,SPREAD]``: (mean, spread) in seconds; the spread defaults to mean / 5."""
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MEAN or MEAN,SPREAD in seconds, not {text!r}") from None
+    if len(parts) not in (1, 2) or parts[0] <= 0 or (len(parts) == 2 and parts[1] < 0):
+        raise argparse.ArgumentTypeError(f"expected MEAN or MEAN,SPREAD (MEAN > 0, SPREAD >= 0), not {text!r}")
+    return (parts[0], parts[1] if len(parts) == 2 else parts[0] / 5)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``qbtrigger simulate``."""
+    add = parser.add_argument
+    add("file", metavar="FILE", help="a .py submit script or a .json job list")
+    add("--workers", type=int, default=4, help="virtual worker slots (default 4)")
+    add("--seed", type=int, default=0, help="seed of frame durations and failures (default 0)")
+    add("--failure-rate", type=float, default=0.0, metavar="P",
+        help="chance that a frame fails (the job's retrywork retries it; default 0)")
+    add("--frame-time", type=_frame_time, default=(10.0, 2.0), metavar="MEAN[,SPREAD]",
+        help="frame duration in virtual seconds (default 10,2)")
+    add("--languages", default=ALL_LANGUAGES, metavar="FLAGS",
+        help=f"language_flags (default here: {ALL_LANGUAGES}; it is your own script on your own machine)")
+    add("--universal", metavar="FOLDER", help="a universal-callback folder to attach to every job")
+    add("--db", metavar="PATH", help="keep the job store in this SQLite file; rerunning with it resumes")
+    add("--log", metavar="PATH", help="write every event as a JSON line with its virtual time")
+    add("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON")
+    add("--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show a progress bar (default: when stderr is a terminal)")
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only on a terminal, unless forced)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        width = 30
+        filled = int(width * done / total)
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} work items")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate ``args.file`` (or resume ``args.db``); the exit status."""
+    from qbtrigger.callbacks import SubmissionError, UniversalConfigError
+    from qbtrigger.supervisor import Simulator, Supervisor
+
+    from .simulate_report import Unblocks, print_report, write_report_json
+
+    out = sys.stdout
+    if args.workers < 1:
+        raise CLIError("--workers must be at least 1")
+    if not 0.0 <= args.failure_rate <= 1.0:
+        raise CLIError("--failure-rate must be between 0 and 1")
+    require_language_flags(args.languages)
+    try:
+        supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal)
+    except UniversalConfigError as exc:
+        raise CLIError(str(exc)) from None
+    except Exception as exc:  # a store that is not ours, a locked file...
+        raise CLIError(f"cannot open the job store {args.db!r}: {exc}") from None
+    log: TextIO | None = None
+    try:
+        if supervisor.job_ids(removed=True):
+            print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
+        else:
+            try:
+                load_submissions(args.file, _with_agenda(supervisor.submit))
+            except SubmissionError as exc:
+                raise CLIError(f"{args.file}: {exc}") from None
+        if args.log:
+            try:
+                log = open(args.log, "a", encoding="utf-8")
+            except OSError as exc:
+                raise CLIError(f"cannot write {args.log!r}: {exc.strerror or exc}") from None
+        timeline = Unblocks(supervisor, log)
+        simulator = Simulator(
+            supervisor, workers=args.workers, seed=args.seed, failure_rate=args.failure_rate,
+            frame_time=args.frame_time, on_event=timeline,
+        )
+        bar = _ProgressBar(sys.stderr.isatty() if args.progress is None else args.progress)
+        try:
+            report = simulator.run(progress=bar)
+        except KeyboardInterrupt:
+            bar.close()
+            where = f"; rerun with --db {args.db} to resume" if args.db else ""
+            print(f"qbtrigger simulate: interrupted{where}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        bar.close()
+        timeline.print(out)
+        print_report(report, supervisor, out)
+        if args.report_json:
+            write_report_json(args.report_json, report, supervisor)
+        return EXIT_OK if report.finished else EXIT_STUCK
+    finally:
+        if log is not None:
+            log.close()
+        supervisor.close()
+
+
+def _with_agenda(submit: OnSubmit) -> OnSubmit:
+    """``submit``, refusing jobs without work items: the simulator runs work items, so such a job
+    could never run (a farm would run it once as a whole; say so rather than guess)."""
+    from qbtrigger.callbacks.jobs import job_name
+    from qbtrigger.submitscript import SubmitScriptError
+
+    def checked(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        empty = [job_name(job, i) for i, job in enumerate(jobs) if isinstance(job, dict) and not job.get("agenda")]
+        if empty:
+            raise SubmitScriptError(
+                f"{', '.join(empty)}: no agenda; the simulator runs work items "
+                "(give each job one, e.g. qb.genframes('1-10') or [{\"name\": \"1\"}])"
+            )
+        return submit(jobs)
+
+    return checked
