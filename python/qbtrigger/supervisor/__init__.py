@@ -1,5 +1,8 @@
-"""The reference supervisor: a SQLite job store, the job/work state machine, a clock, and a
-virtual-farm simulator on top (SPEC §5-§8; the state rules are in :mod:`.supervisor`).
+"""The reference supervisor and a virtual-farm simulator on top (SPEC §5-§8).
+
+Rooms: ``supervisor`` (the facade: Host interface and public API; its docstring holds the state
+rules), ``farm`` (the state machine), ``store`` (the persistence interface) and ``sqlite`` (its
+embedded backend), ``diagnosis`` (stuck reports), ``simulator``, ``report``.
 
 >>> from qbtrigger.supervisor import Supervisor, Simulator
 >>> sup = Supervisor(clock=0)                      # in memory; Supervisor(db="farm.db") persists
@@ -13,20 +16,26 @@ True
 
 from .report import CallbackWait, JobReport, SimReport, StuckItem, StuckJob
 from .simulator import Simulator
-from .store import Store
+from .farm import Farm
+from .sqlite import SqliteStore
+from .store import Batch, Store, open_store
 from .supervisor import QUBE_EPOCH, STATES, TERMINAL, Supervisor, qube_time
 
 __all__ = [
+    "Batch",
     "CallbackWait",
+    "Farm",
     "JobReport",
     "QUBE_EPOCH",
     "STATES",
     "SimReport",
     "Simulator",
+    "SqliteStore",
     "Store",
     "StuckItem",
     "StuckJob",
     "Supervisor",
     "TERMINAL",
+    "open_store",
     "qube_time",
 ]

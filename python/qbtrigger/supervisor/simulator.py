@@ -34,7 +34,8 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .report import JobReport, SimReport
-from .supervisor import TERMINAL, Supervisor
+from ..vocabulary import TERMINAL_STATES
+from .supervisor import Supervisor
 
 __all__ = ["Simulator"]
 
@@ -223,10 +224,10 @@ class Simulator:
         jobs = []
         finished = True
         for jobid in sup.job_ids():
-            info = sup._jobs[jobid]
+            info = sup.job_state(jobid)
             jobs.append(JobReport(id=jobid, label=info.label, status=info.status,
                                   work=sup.work_counts(jobid), callbacks_fired=info.fired))
-            if info.status not in TERMINAL:
+            if info.status not in TERMINAL_STATES:
                 finished = False
         return SimReport(
             makespan=self.time, finished=finished, jobs=jobs, stuck=[] if finished else sup.stuck(),

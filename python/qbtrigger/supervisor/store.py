@@ -1,72 +1,35 @@
-"""The supervisor's job store: one SQLite database, one write path.
+"""The supervisor's persistence boundary: one :class:`Store` interface, one write path.
 
 Every write the supervisor makes goes through :meth:`Store.write`, which applies one
-:class:`Batch` (rows gathered in memory since the last commit) in a single transaction with
-``executemany``. The supervisor keeps its hot state in Python objects and hands the store only what
-changed; so a crash (Ctrl-C, ``kill -9``) loses at most the changes since the last commit, and what
-is on disk is always a state the supervisor was in at a commit point, never half of one.
+:class:`Batch` (rows gathered in memory since the last commit) in a single transaction. The
+supervisor keeps its hot state in Python objects and hands the store only what changed; so a
+crash (Ctrl-C, ``kill -9``) loses at most the changes since the last commit, and what is stored is
+always a state the supervisor was in at a commit point, never half of one.
 
-Tables (``data`` columns hold JSON):
-
-``meta(key, value)``
-    schema version, next job id, the clock, the simulator's saved state.
-``jobs(id, pgrp, label, status, hold, removed, fired, handles, data)``
-    ``data`` is the submitted job dict without its agenda and status (plus modified fields);
-    ``hold`` the explicit state (blocked/suspended/killed) the status is pinned to, if any;
-    ``fired`` how many times the job's callbacks have run; ``handles`` (a JSON list) the network
-    handles of its callbacks in registration order. Per-callback counts are not stored apart: the
-    journal replay restores them exactly, and a callback that left the network fired its maximum.
-``work(jobid, idx, name, status, retries)``
-    one row per agenda item; an agenda-less job has one row with a NULL name (the job itself).
-``subjobs(jobid, idx, status, held)``
-``journal(chunk, first, n, entries)``
-    everything the callback network saw, in order, one row per commit: ``entries`` holds ``n``
-    lines, numbered from ``first``: an event text (``complete-work-12-5``), or ``#register IDS``
-    (a submission's job ids, comma-separated), ``#advance T`` (the clock moved to Qube time T),
-    ``#remove ID``. Replaying it rebuilds the network exactly (see
-    :mod:`qbtrigger.supervisor.supervisor`). One row per commit rather than per event: a big
-    simulation emits millions of events, and one INSERT each was the store's largest cost.
-``logs(seq, jobid, text)``
-    the callback log.
-
-A file store runs in WAL mode with ``synchronous=NORMAL``: a commit survives the process being
-killed (only a power cut may lose the last commits, never corrupt the file).
+A backend implements the abstract methods below. :class:`~qbtrigger.supervisor.sqlite.SqliteStore`
+is the embedded default; :func:`open_store` picks a backend for a ``db`` argument. The journal
+(everything the callback network saw, in order) is what a resumed supervisor replays: its lines
+are event texts, or one of the words of :data:`JOURNAL_WORDS` and its argument.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Tuple, Union
 
-__all__ = ["Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE", "JOURNAL_WORDS"]
+__all__ = [
+    "Store", "Batch", "open_store", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE",
+    "JOURNAL_WORDS", "JOURNAL_KINDS",
+]
 
 SCHEMA_VERSION = 1
 #: journal kinds
 EVENT, REGISTER, ADVANCE, REMOVE = 0, 1, 2, 3
 #: how journal lines spell the kinds that are not events (an event text never starts with '#')
 JOURNAL_WORDS = {REGISTER: "#register", ADVANCE: "#advance", REMOVE: "#remove"}
-_KINDS = {word: kind for kind, word in JOURNAL_WORDS.items()}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY, pgrp INTEGER NOT NULL, label TEXT, status TEXT NOT NULL,
-    hold TEXT, removed INTEGER NOT NULL DEFAULT 0, fired INTEGER NOT NULL DEFAULT 0,
-    handles TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS work (
-    jobid INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT, status TEXT NOT NULL,
-    retries INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS subjobs (
-    jobid INTEGER NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
-    held INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS journal (
-    chunk INTEGER PRIMARY KEY, first INTEGER NOT NULL, n INTEGER NOT NULL, entries TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS logs (seq INTEGER PRIMARY KEY, jobid INTEGER NOT NULL, text TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS logs_by_job ON logs (jobid);
-"""
+JOURNAL_KINDS = {word: kind for kind, word in JOURNAL_WORDS.items()}
 
 
 @dataclass
@@ -91,116 +54,67 @@ class Batch:
              self.subjobs, self.journal, self.logs, self.meta)
         )
 
-
-class Store:
-    """A SQLite job store: ``path`` a file (WAL) or None for a private in-memory database."""
-
-    def __init__(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
-        self.path = None if path is None else os.fspath(path)
-        # isolation_level=None: we open and commit transactions ourselves (one per Batch).
-        self.db = sqlite3.connect(self.path or ":memory:", isolation_level=None, check_same_thread=False)
-        if self.path is not None:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-        else:
-            self.db.execute("PRAGMA journal_mode=MEMORY")
-        self.db.executescript(_SCHEMA)
-        version = self.get_meta("schema")
-        if version is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
-        elif version != SCHEMA_VERSION:
-            raise ValueError(f"{self.path}: store schema {version}, this qbtrigger reads {SCHEMA_VERSION}")
-
-    # ------------------------------------------------------------------ the one write path
-    def write(self, batch: Batch) -> None:
-        """Apply ``batch`` in one transaction, then clear it. On an error nothing is written."""
-        if not batch:
-            return
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if batch.new_jobs:
-                db.executemany(
-                    "INSERT INTO jobs (id, pgrp, label, status, hold, data) VALUES (?, ?, ?, ?, ?, ?)",
-                    batch.new_jobs,
-                )
-            if batch.new_work:
-                db.executemany("INSERT INTO work VALUES (?, ?, ?, ?, ?)", batch.new_work)
-            if batch.new_subjobs:
-                db.executemany("INSERT INTO subjobs VALUES (?, ?, ?, ?)", batch.new_subjobs)
-            if batch.handles:
-                db.executemany("UPDATE jobs SET handles = ? WHERE id = ?", batch.handles)
-            if batch.jobs:
-                db.executemany(
-                    "UPDATE jobs SET status = ?, hold = ?, removed = ?, fired = ?, data = coalesce(?, data)"
-                    " WHERE id = ?",
-                    batch.jobs,
-                )
-            if batch.work:
-                db.executemany("UPDATE work SET status = ?, retries = ? WHERE jobid = ? AND idx = ?", batch.work)
-            if batch.subjobs:
-                db.executemany("UPDATE subjobs SET status = ?, held = ? WHERE jobid = ? AND idx = ?", batch.subjobs)
-            if batch.journal:
-                db.execute(
-                    "INSERT INTO journal (first, n, entries) VALUES (?, ?, ?)",
-                    (batch.journal_first, len(batch.journal), "\n".join(batch.journal)),
-                )
-            if batch.logs:
-                db.executemany("INSERT INTO logs (jobid, text) VALUES (?, ?)", batch.logs)
-            if batch.meta:
-                db.executemany(
-                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    [(key, json.dumps(value)) for key, value in batch.meta.items()],
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        batch.journal_first += len(batch.journal)
-        for rows in (batch.new_jobs, batch.new_work, batch.new_subjobs, batch.handles, batch.jobs,
-                     batch.work, batch.subjobs, batch.journal, batch.logs):
+    def written(self) -> None:
+        """Empty the batch after a successful write (the journal numbering goes on)."""
+        self.journal_first += len(self.journal)
+        for rows in (self.new_jobs, self.new_work, self.new_subjobs, self.handles, self.jobs,
+                     self.work, self.subjobs, self.journal, self.logs):
             rows.clear()
-        batch.meta.clear()
+        self.meta.clear()
 
-    # ------------------------------------------------------------------ reads
+
+class Store(ABC):
+    """Where a supervisor keeps its jobs, states, journal and logs. ``name`` says which store
+    this is in messages (a path, a database name)."""
+
+    name: str = ""
+
+    @abstractmethod
+    def write(self, batch: Batch) -> None:
+        """Apply ``batch`` in one transaction, then empty it (:meth:`Batch.written`). On an error
+        nothing is written and the batch is left as it was."""
+
+    @abstractmethod
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        """A JSON value stored under ``key`` in the meta table, or ``default``."""
 
+    @abstractmethod
     def jobs(self) -> List[tuple]:
         """``(id, pgrp, label, status, hold, removed, fired, handles list, data dict)`` in id order."""
-        rows = self.db.execute(
-            "SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id"
-        ).fetchall()
-        return [row[:7] + (json.loads(row[7]), json.loads(row[8])) for row in rows]
 
+    @abstractmethod
     def work(self) -> List[tuple]:
         """``(jobid, idx, name, status, retries)`` ordered by job and index."""
-        return self.db.execute("SELECT jobid, idx, name, status, retries FROM work ORDER BY jobid, idx").fetchall()
 
+    @abstractmethod
     def subjobs(self) -> List[tuple]:
-        return self.db.execute("SELECT jobid, idx, status, held FROM subjobs ORDER BY jobid, idx").fetchall()
+        """``(jobid, idx, status, held)`` ordered by job and index."""
 
+    @abstractmethod
     def journal(self) -> Iterator[Tuple[int, int, str]]:
-        """Iterate the journal as ``(number, kind, text)``: kind :data:`EVENT` (text: the event),
+        """The journal as ``(number, kind, text)``: kind :data:`EVENT` (text: the event),
         :data:`REGISTER` (the job ids, comma-separated), :data:`ADVANCE` (the Qube time) or
-        :data:`REMOVE` (the job id)."""
-        number = 0
-        for (entries,) in self.db.execute("SELECT entries FROM journal ORDER BY chunk"):
-            for line in entries.split("\n"):
-                number += 1
-                if line[0] == "#":
-                    word, _, text = line.partition(" ")
-                    yield number, _KINDS[word], text
-                else:
-                    yield number, EVENT, line
+        :data:`REMOVE` (the job id); numbers count from 1."""
 
+    @abstractmethod
     def journal_length(self) -> int:
-        row = self.db.execute("SELECT sum(n) FROM journal").fetchone()
-        return row[0] or 0
+        """How many journal lines are stored."""
 
+    @abstractmethod
     def logs(self) -> List[Tuple[int, str]]:
-        return self.db.execute("SELECT jobid, text FROM logs ORDER BY seq").fetchall()
+        """``(jobid, text)`` of every callback log entry, oldest first."""
 
+    @abstractmethod
     def close(self) -> None:
-        self.db.close()
+        """Release the store (the supervisor has committed everything before)."""
+
+
+def open_store(db: Union[None, str, "os.PathLike[str]", Store]) -> Store:
+    """The store for a supervisor's ``db`` argument: a :class:`Store` as it is, else SQLite (a
+    file path, or None for memory)."""
+    if isinstance(db, Store):
+        return db
+    from .sqlite import SqliteStore
+
+    return SqliteStore(db)
+

@@ -117,6 +117,8 @@ class Language:
     name: str = ""
     flag: str = ""
     extensions: Tuple[str, ...] = ()
+    #: Its work and subjob actions apply to the item the triggering event names (qube keywords).
+    acts_on_event_item: bool = False
 
     def compile(self, code: str) -> Runner:
         raise NotImplementedError

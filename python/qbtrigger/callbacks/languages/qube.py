@@ -81,6 +81,7 @@ class QubeLanguage(Language):
     name = "qube"
     flag = "qube"
     extensions = (".qcb",)
+    acts_on_event_item = True
 
     def __init__(self) -> None:
         self._runners: Dict[str, Runner] = {}

@@ -1,0 +1,114 @@
+"""Why a job is not done: its blocked or held state, and which callbacks would release it.
+
+Read-only: it looks at the farm's states and asks the engine which live callbacks of the job
+could release it (each language says what its code may do: :meth:`Language.may_act`) and what
+each still awaits (the matcher's ``why_not``).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from .. import atoms_of, parse
+from ..callbacks import Callback, CallbackEngine
+from ..vocabulary import BLOCKED, RUNNING, SUSPENDED, TERMINAL_STATES
+from .farm import Farm, Job
+from .report import CallbackWait, StuckItem, StuckJob
+
+__all__ = ["stuck_jobs"]
+
+
+def stuck_jobs(farm: Farm, engine: CallbackEngine) -> List[StuckJob]:
+    """Every live job that is not done, with why, in id order."""
+    out = []
+    for jobid in sorted(farm.jobs):
+        j = farm.jobs[jobid]
+        if j.removed or j.status in TERMINAL_STATES:
+            continue
+        out.append(_stuck_job(j, engine))
+    return out
+
+
+def _stuck_job(j: Job, engine: CallbackEngine) -> StuckJob:
+    if j.hold == BLOCKED:
+        reason = "the job is blocked"
+        waits = _waits(j, engine, "unblock")
+    elif j.hold == SUSPENDED:
+        reason = "the job is suspended"
+        waits = _waits(j, engine, "resume")
+    elif j.status == RUNNING:
+        reason = "work is still running"
+        waits = []
+    elif j.free == 0:
+        reason = "every subjob is held (blocked, suspended, failed or killed)"
+        waits = _waits(j, engine, "unblock")
+    elif j.counts.get(BLOCKED):
+        reason = "work items are blocked"
+        waits = []
+    else:
+        reason = "work is pending"
+        waits = []
+    if j.hold is not None and not waits:
+        reason += ", and no live callback of the job would release it"
+    items = []
+    blocked = j.items_in((BLOCKED,))
+    if blocked:
+        per_frame = _frame_waits(j, engine)
+        for i in blocked:
+            name = j.names[i]
+            found = per_frame.get(name or "", []) + per_frame.get("*", [])
+            why = "the work item is blocked"
+            if not found:
+                why += ", and no live callback of the job would unblock it"
+            items.append(StuckItem(work=name, status=BLOCKED, reason=why, callbacks=found))
+    return StuckJob(
+        id=j.id, label=j.label, status=j.status, reason=reason, callbacks=waits, work=items,
+        work_counts=j.work_counts(),
+    )
+
+
+def _wait(engine: CallbackEngine, cb: Callback) -> CallbackWait:
+    why = engine.why_not(cb.handle)
+    return CallbackWait(
+        handle=cb.handle, jobid=cb.jobid, callback=cb.describe(), triggers=cb.triggers_text(),
+        language=cb.language, code=cb.code, latched=tuple(why.latched), awaited=tuple(why.awaited),
+    )
+
+
+def _may_act(engine: CallbackEngine, cb: Callback, verb: str, scope: str) -> bool:
+    language = engine.language(cb.language)
+    return language is not None and language.may_act(cb.code.strip(), verb, scope)
+
+
+def _acts_on_event_item(engine: CallbackEngine, cb: Callback) -> bool:
+    language = engine.language(cb.language)
+    return language is not None and language.acts_on_event_item
+
+
+def _waits(j: Job, engine: CallbackEngine, verb: str) -> List[CallbackWait]:
+    """The job's live callbacks whose code would ``verb`` the job itself."""
+    return [_wait(engine, cb) for cb in engine.callbacks(j.id) if _may_act(engine, cb, verb, "job")]
+
+
+def _frame_waits(j: Job, engine: CallbackEngine) -> Dict[str, List[CallbackWait]]:
+    """Work name (or '*') -> the job's live callbacks that would unblock that frame: the frames
+    its triggers name when the language acts on the triggering event's item (qube), else any."""
+    out: Dict[str, List[CallbackWait]] = {}
+    for cb in engine.callbacks(j.id):
+        if not _may_act(engine, cb, "unblock", "work"):
+            continue
+        extras = _work_extras(cb, j.pid) if _acts_on_event_item(engine, cb) else {"*"}
+        wait = _wait(engine, cb)
+        for extra in sorted(extras):
+            out.setdefault(extra, []).append(wait)
+    return out
+
+
+def _work_extras(cb: Callback, pid: Optional[int]) -> set:
+    """The work names (or '*') a callback's work atoms name."""
+    extras = set()
+    for text in [cb.triggers] if isinstance(cb.triggers, str) else cb.triggers:
+        for atom in atoms_of(parse(text, owner=cb.jobid, pid=pid)):
+            if atom.type == "work" and atom.extra is not None:
+                extras.add(atom.extra)
+    return extras

@@ -1,0 +1,514 @@
+"""The farm's state machine: jobs, work items and subjobs, and what each verb does to them.
+
+It knows nothing of the callback engine or the store. Each change appends the event it causes to
+an ``out`` list the caller hands in (the supervisor feeds them to the engine, in order) and marks
+what changed as dirty (the supervisor collects the rows with :meth:`Farm.take_changes` at a
+commit). The rules themselves are written in :mod:`qbtrigger.supervisor.supervisor`'s docstring.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import UnknownJobError
+from ..vocabulary import (
+    BLOCKED,
+    COMPLETE,
+    FAILED,
+    KILLED,
+    PENDING,
+    RUNNING,
+    SUSPENDED,
+    TERMINAL_STATES,
+    UNBLOCK_SINGLE,
+    WAITING,
+)
+
+__all__ = ["Job", "Farm", "DEFAULT_PRIORITY"]
+
+DEFAULT_PRIORITY = 9999
+_RUNNABLE = frozenset((PENDING, RUNNING))
+#: What a subjob verb that holds a subjob holds it in.
+_SUBJOB_HOLDS = {"block": BLOCKED, "fail": FAILED, "kill": KILLED, "suspend": SUSPENDED}
+#: Verbs that move a running item to another worker: no hosts here, so subjobs ignore them.
+_HOST_VERBS = frozenset(("migrate", "preempt", "interrupt"))
+
+
+class Job:
+    """One job's hot state. Work items are addressed by index; ``names[i]`` is None for the
+    anonymous item of an agenda-less job."""
+
+    __slots__ = (
+        "id", "pgrp", "pid", "label", "user", "priority", "retrywork", "data", "names", "index",
+        "state", "retries", "counts", "hold", "status", "subs", "held", "free", "removed", "fired",
+        "text", "handles",
+    )
+
+    def __init__(self, jobid: int, pgrp: int, pid: Optional[int], label: Optional[str], user: Optional[str],
+                 data: Dict[str, Any], names: List[Optional[str]], states: List[str]) -> None:
+        self.id = jobid
+        self.pgrp = pgrp
+        self.pid = pid
+        self.label = label
+        self.user = user
+        self.data = data
+        self.text = json.dumps(data)  # data as stored; job dicts are decoded from it (fast copies)
+        self.priority = data.get("priority", DEFAULT_PRIORITY)
+        self.retrywork = data.get("retrywork", 0) or 0
+        self.names = names
+        self.index: Optional[Dict[str, int]] = None  # name -> index, built on first lookup
+        self.state = states
+        self.retries: Dict[int, int] = {}
+        counts: Dict[str, int] = {}
+        for s in states:
+            counts[s] = counts.get(s, 0) + 1
+        self.counts = counts
+        self.hold: Optional[str] = None
+        self.status = PENDING
+        self.subs: List[str] = []
+        self.held: List[bool] = []
+        self.free = 0
+        self.removed = False
+        self.fired = 0
+        self.handles: List[int] = []  # its callbacks' network handles, in registration order
+
+    @property
+    def anonymous(self) -> bool:
+        return self.names[0] is None if len(self.names) == 1 else False
+
+    def idx(self, name: Any) -> int:
+        if self.index is None:
+            self.index = {n: i for i, n in enumerate(self.names) if n is not None}
+        try:
+            return self.index[str(name)]
+        except KeyError:
+            raise KeyError(f"job {self.id} has no work item '{name}'") from None
+
+    def item(self, work: Optional[str]) -> int:
+        """The index of work item ``work`` (None: the anonymous item of an agenda-less job)."""
+        return 0 if work is None and self.anonymous else self.idx(work)
+
+    def runnable(self) -> bool:
+        return not self.removed and self.status in _RUNNABLE and self.free > 0
+
+    def work_counts(self) -> Dict[str, int]:
+        """Number of work items in each state (no zero entries)."""
+        return {s: n for s, n in sorted(self.counts.items()) if n}
+
+    def items_in(self, states: Iterable[str]) -> List[int]:
+        wanted = set(states)
+        if not any(self.counts.get(s) for s in wanted):
+            return []
+        return [i for i, s in enumerate(self.state) if s in wanted]
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The job dict callbacks and users see (a fresh copy)."""
+        d = json.loads(self.text)
+        d.update(id=self.id, pgrp=self.pgrp, pid=self.pid, label=self.label, user=self.user, status=self.status)
+        if self.anonymous:
+            d["agenda"] = []
+        else:
+            retries = self.retries
+            d["agenda"] = [
+                {"name": n, "status": s, "retries": retries.get(i, 0)}
+                for i, (n, s) in enumerate(zip(self.names, self.state))
+            ]
+        d["subjobs"] = [{"id": s, "status": st} for s, st in enumerate(self.subs)]
+        d["callbacks_fired"] = self.fired
+        d["removed"] = self.removed
+        return d
+
+
+class Farm:
+    """Every job, its items and subjobs, and the queue of pending items workers take from."""
+
+    def __init__(self) -> None:
+        self.jobs: Dict[int, Job] = {}
+        self.labels: Dict[Tuple[int, str], int] = {}
+        #: Called with ``(jobid, work index)`` when a running item stops other than by a worker
+        #: finishing it (killed, requeued, blocked...): its worker is free again.
+        self.worker_released: Optional[Callable[[int, int], None]] = None
+        self._ready: List[Tuple[int, int, int]] = []  # (priority, jobid, index) of pending items
+        self._dirty_jobs: Dict[int, Job] = {}
+        self._dirty_data: Dict[int, Job] = {}
+        self._dirty_work: Dict[Tuple[int, int], Job] = {}
+        self._dirty_subs: Dict[Tuple[int, int], Job] = {}
+        self.items = 0  # live work items, and how many of them are done (progress reports)
+        self.done = 0
+        self._finishing = False
+
+    # ------------------------------------------------------------------ jobs
+    def live(self, jobid: Any) -> Job:
+        j = self.jobs.get(jobid) if isinstance(jobid, int) else None
+        if j is None or j.removed:
+            raise UnknownJobError(f"unknown job {jobid}")
+        return j
+
+    def add(self, job: Dict[str, Any], agenda: Sequence[Mapping[str, Any]], *, hold: bool, blocked_work: bool,
+            blocked_subjobs: bool) -> Job:
+        """A newly submitted job: ``job`` its stored dict, ``agenda`` its ``{name, status}`` items."""
+        names: List[Optional[str]] = [w["name"] for w in agenda] or [None]
+        if blocked_work:
+            states = [BLOCKED] * len(names)
+        else:
+            states = [w.get("status", PENDING) for w in agenda] or [PENDING]
+        j = Job(job["id"], job["pgrp"], job.get("pid"), job.get("label"), job.get("user"), job, names, states)
+        if hold:
+            j.hold = BLOCKED
+        j.status = self._derive(j)
+        cpus = job.get("cpus", 1)
+        j.held = [blocked_subjobs] * cpus
+        j.subs = [BLOCKED if blocked_subjobs else j.status] * cpus
+        j.free = 0 if blocked_subjobs else cpus
+        self.jobs[j.id] = j
+        if j.label is not None:
+            self.labels[(j.pgrp, j.label)] = j.id
+        self.items += len(names)
+        self.done += sum(j.counts.get(s, 0) for s in TERMINAL_STATES)
+        if j.runnable():
+            self._push_pending(j)
+        return j
+
+    def restore(self, jobs: Iterable[tuple], work: Iterable[tuple], subjobs: Iterable[tuple]) -> None:
+        """Load the farm from stored rows (see :class:`~qbtrigger.supervisor.store.Store`)."""
+        loaded: Dict[int, Job] = {}
+        rows: Dict[int, tuple] = {}
+        for jobid, pgrp, label, status, hold, removed, fired, _handles, data in jobs:
+            rows[jobid] = (status, hold, removed, fired)
+            loaded[jobid] = Job(jobid, pgrp, data.get("pid"), label, data.get("user"), data, [], [])
+        for jobid, idx, name, status, retries in work:
+            j = loaded[jobid]
+            j.names.append(name)
+            j.state.append(status)
+            j.counts[status] = j.counts.get(status, 0) + 1
+            if retries:
+                j.retries[idx] = retries
+        for jobid, _idx, status, held in subjobs:
+            j = loaded[jobid]
+            j.subs.append(status)
+            j.held.append(bool(held))
+            j.free += 0 if held else 1
+        for jobid, (status, hold, removed, fired) in rows.items():
+            j = loaded[jobid]
+            j.status, j.hold, j.removed, j.fired = status, hold, bool(removed), fired
+            if not j.removed:
+                if j.label is not None:
+                    self.labels[(j.pgrp, j.label)] = jobid
+                self.items += len(j.state)
+                self.done += sum(j.counts.get(s, 0) for s in TERMINAL_STATES)
+        self.jobs = loaded
+        self.rebuild_ready()
+
+    def modify(self, j: Job, fields: Mapping[str, Any]) -> None:
+        """Set job fields (already checked: JSON values, none of the fixed ones)."""
+        j.data.update(fields)
+        j.text = json.dumps(j.data)
+        if "priority" in fields or "retrywork" in fields:
+            j.priority = j.data.get("priority", DEFAULT_PRIORITY)
+            j.retrywork = j.data.get("retrywork", 0) or 0
+            self.rebuild_ready()  # keys in the ready heap carry the old priority
+        self._dirty_data[j.id] = j
+        self._dirty_jobs[j.id] = j
+
+    def count_firing(self, jobid: int) -> None:
+        """One of the job's callbacks ran."""
+        j = self.jobs.get(jobid)
+        if j is not None:
+            j.fired += 1
+            self._dirty_jobs[j.id] = j
+
+    def take_changes(self) -> Tuple[List[tuple], List[tuple], List[tuple]]:
+        """The rows changed since the last call: jobs ``(status, hold, removed, fired, data JSON or
+        None, id)``, work ``(status, retries, jobid, idx)``, subjobs ``(status, held, jobid, idx)``."""
+        jobs: List[tuple] = []
+        work: List[tuple] = []
+        subs: List[tuple] = []
+        if self._dirty_jobs:
+            data = self._dirty_data
+            jobs = [
+                (j.status, j.hold, int(j.removed), j.fired, j.text if j.id in data else None, j.id)
+                for j in self._dirty_jobs.values()
+            ]
+            self._dirty_jobs = {}
+            self._dirty_data = {}
+        if self._dirty_work:
+            work = [(j.state[i], j.retries.get(i, 0), jobid, i) for (jobid, i), j in self._dirty_work.items()]
+            self._dirty_work = {}
+        if self._dirty_subs:
+            subs = [(j.subs[s], int(j.held[s]), jobid, s) for (jobid, s), j in self._dirty_subs.items()]
+            self._dirty_subs = {}
+        return jobs, work, subs
+
+    # ------------------------------------------------------------------ verbs
+    def act(self, j: Job, verb: str, work: Optional[str], subjob: Optional[int], out: List[str]) -> None:
+        """``Host.act``: a job, work or subjob verb; ``remove`` is :meth:`remove`."""
+        if subjob is not None or verb == UNBLOCK_SINGLE:
+            self._subjob_verb(j, verb, subjob, out)
+        elif work is not None:
+            self._work_verb(j, verb, j.idx(work), out)
+        else:
+            self._job_verb(j, verb, out)
+
+    def remove(self, j: Job, out: List[str]) -> None:
+        for i in j.items_in((RUNNING,)):
+            if self.worker_released is not None:
+                self.worker_released(j.id, i)
+        j.removed = True
+        self._dirty_jobs[j.id] = j
+        if j.label is not None:
+            self.labels.pop((j.pgrp, j.label), None)
+        self.items -= len(j.state)
+        self.done -= sum(j.counts.get(s, 0) for s in TERMINAL_STATES)
+        out.append(f"removed-job-{j.id}")
+
+    def _job_verb(self, j: Job, verb: str, out: List[str]) -> None:
+        status = j.status
+        to = self._set
+        if verb == "unblock":
+            if j.hold == BLOCKED:
+                j.hold = None
+        elif verb == "block":
+            if status in TERMINAL_STATES or j.hold == BLOCKED:
+                return
+            for i in j.items_in((RUNNING, SUSPENDED)):
+                to(j, i, PENDING, out)
+            j.hold = BLOCKED
+        elif verb == "suspend":
+            if status in TERMINAL_STATES or j.hold is not None:
+                return
+            for i in j.items_in((RUNNING,)):
+                to(j, i, SUSPENDED, out)
+            j.hold = SUSPENDED
+        elif verb == "resume":
+            if j.hold != SUSPENDED:
+                return
+            for i in j.items_in((SUSPENDED,)):
+                to(j, i, PENDING, out)
+            j.hold = None
+        elif verb == "kill":
+            if status in TERMINAL_STATES:
+                return
+            for i, s in enumerate(list(j.state)):
+                if s not in TERMINAL_STATES:
+                    to(j, i, KILLED, out)
+            j.hold = KILLED
+        elif verb == "fail":
+            if status in TERMINAL_STATES:
+                return
+            for i, s in enumerate(list(j.state)):
+                if s not in TERMINAL_STATES:
+                    to(j, i, FAILED, out)
+        elif verb in ("complete", "retire"):
+            for i, s in enumerate(list(j.state)):
+                if s != COMPLETE:
+                    to(j, i, COMPLETE, out)
+            j.hold = None
+        elif verb == "retry":
+            items: Sequence[int] = j.items_in((FAILED, KILLED))
+            if not items and status == COMPLETE:
+                items = range(len(j.state))
+            for i in items:
+                to(j, i, PENDING, out)
+            if j.hold == KILLED:
+                j.hold = None
+        elif verb == "requeue":
+            for i in j.items_in((RUNNING, FAILED, KILLED)):
+                to(j, i, PENDING, out)
+            if j.hold == KILLED:
+                j.hold = None
+        elif verb in _HOST_VERBS:
+            for i in j.items_in((RUNNING,)):
+                to(j, i, PENDING, out)
+        else:
+            raise ValueError(f"unknown job verb '{verb}'")
+        self._refresh(j, out)
+
+    def _work_verb(self, j: Job, verb: str, idx: int, out: List[str]) -> None:
+        s = j.state[idx]
+        new: Optional[str] = None
+        if verb == "unblock":
+            new = PENDING if s == BLOCKED else None
+        elif verb == "block":
+            new = BLOCKED if s in (PENDING, WAITING, SUSPENDED, RUNNING) else None
+        elif verb == "kill":
+            new = None if s in TERMINAL_STATES else KILLED
+        elif verb in ("retry", "requeue"):
+            new = None if s in (PENDING, BLOCKED) else PENDING
+        elif verb in ("complete", "retire"):
+            new = COMPLETE
+        elif verb == "fail":
+            new = None if s in (FAILED, KILLED) else FAILED
+        else:
+            raise ValueError(f"unknown work verb '{verb}'")
+        if new is not None:
+            self._set(j, idx, new, out)
+            self._refresh(j, out)
+
+    def _subjob_verb(self, j: Job, verb: str, subjob: Optional[int], out: List[str]) -> None:
+        n = len(j.subs)
+        if subjob is None:
+            targets = list(range(n))
+            if verb == UNBLOCK_SINGLE:
+                targets = [s for s in targets if j.held[s] and j.subs[s] == BLOCKED][:1]
+        else:
+            if not 0 <= subjob < n:
+                raise KeyError(f"job {j.id} has no subjob {subjob}")
+            targets = [subjob]
+        was_runnable = j.runnable()
+        for s in targets:
+            state, held = j.subs[s], j.held[s]
+            if verb in ("unblock", UNBLOCK_SINGLE):
+                release = held and state == BLOCKED
+            elif verb == "resume":
+                release = held and state == SUSPENDED
+            elif verb in _SUBJOB_HOLDS:
+                if held or state in TERMINAL_STATES:
+                    continue
+                self._hold_subjob(j, s, True, _SUBJOB_HOLDS[verb], out)
+                continue
+            elif verb in _HOST_VERBS:
+                continue  # no hosts in this supervisor: recorded no-ops
+            else:
+                raise ValueError(f"unknown subjob verb '{verb}'")
+            if release:
+                self._hold_subjob(j, s, False, j.status, out)
+        if not was_runnable and j.runnable():
+            self._push_pending(j)
+
+    def _hold_subjob(self, j: Job, s: int, held: bool, state: str, out: List[str]) -> None:
+        if j.held[s] != held:
+            j.held[s] = held
+            j.free += -1 if held else 1
+        if j.subs[s] != state:
+            j.subs[s] = state
+            out.append(f"{state}-subjob-{j.id}-{s}")
+        self._dirty_subs[(j.id, s)] = j
+
+    # ------------------------------------------------------------------ workers
+    def start_item(self, j: Job, idx: int, out: List[str]) -> None:
+        if not j.runnable() or j.state[idx] != PENDING:
+            raise ValueError(f"job {j.id} item {j.names[idx]} is not runnable ({j.status}/{j.state[idx]})")
+        self._set(j, idx, RUNNING, out)
+        self._refresh(j, out)
+
+    def finish_item(self, j: Job, idx: int, failed: bool, out: List[str]) -> None:
+        """A worker is done: complete, or failed (back to pending while ``retrywork`` allows)."""
+        if j.state[idx] != RUNNING:
+            raise ValueError(f"job {j.id} item {j.names[idx]} is not running ({j.state[idx]})")
+        self._finishing = True  # the worker that ran it knows it is free
+        try:
+            if not failed:
+                self._set(j, idx, COMPLETE, out)
+            elif j.retries.get(idx, 0) < j.retrywork:
+                j.retries[idx] = j.retries.get(idx, 0) + 1
+                self._set(j, idx, PENDING, out)
+            else:
+                self._set(j, idx, FAILED, out)
+        finally:
+            self._finishing = False
+        self._refresh(j, out)
+
+    def requeue_item(self, j: Job, idx: int, out: List[str]) -> None:
+        """A running item goes back to pending: its worker vanished (nobody to release)."""
+        if j.state[idx] != RUNNING:
+            return
+        self._finishing = True
+        try:
+            self._set(j, idx, PENDING, out)
+        finally:
+            self._finishing = False
+        self._refresh(j, out)
+
+    def pop_runnable(self) -> Optional[Tuple[int, int]]:
+        """The next pending item a worker should take, ``(jobid, work index)``, or None; taken off
+        the queue (it is offered again only when it becomes pending again)."""
+        ready = self._ready
+        jobs = self.jobs
+        while ready:
+            _, jobid, idx = heapq.heappop(ready)
+            j = jobs[jobid]
+            if j.state[idx] == PENDING and j.runnable():
+                return jobid, idx
+        return None
+
+    def running_items(self) -> List[Tuple[int, int]]:
+        """Every ``(jobid, work index)`` now running, in order."""
+        jobs = self.jobs
+        return [
+            (jobid, i)
+            for jobid in sorted(jobs)
+            if not jobs[jobid].removed and jobs[jobid].counts.get(RUNNING)
+            for i, s in enumerate(jobs[jobid].state)
+            if s == RUNNING
+        ]
+
+    def rebuild_ready(self) -> None:
+        self._ready = [
+            (j.priority, j.id, i)
+            for j in self.jobs.values()
+            if j.runnable()
+            for i, s in enumerate(j.state)
+            if s == PENDING
+        ]
+        heapq.heapify(self._ready)
+
+    # ------------------------------------------------------------------ internals
+    def _set(self, j: Job, idx: int, state: str, out: List[str]) -> None:
+        """Change one work item's state, recording it and its event."""
+        states = j.state
+        old = states[idx]
+        if old == state:
+            return
+        states[idx] = state
+        counts = j.counts
+        counts[old] -= 1
+        counts[state] = counts.get(state, 0) + 1
+        if (old in TERMINAL_STATES) != (state in TERMINAL_STATES):
+            self.done += 1 if state in TERMINAL_STATES else -1
+        self._dirty_work[(j.id, idx)] = j
+        if old == RUNNING and not self._finishing and self.worker_released is not None:
+            self.worker_released(j.id, idx)
+        name = j.names[idx]
+        if name is not None:
+            out.append(f"{state}-work-{j.id}-{name}")
+        if state == PENDING and j.status in _RUNNABLE and j.free and not j.removed:
+            heapq.heappush(self._ready, (j.priority, j.id, idx))
+
+    def _derive(self, j: Job) -> str:
+        if j.hold is not None:
+            return j.hold
+        counts = j.counts
+        if counts.get(RUNNING):
+            return RUNNING
+        failed = counts.get(FAILED, 0)
+        killed = counts.get(KILLED, 0)
+        if counts.get(COMPLETE, 0) + failed + killed == len(j.state):
+            return FAILED if failed else KILLED if killed else COMPLETE
+        return PENDING
+
+    def _refresh(self, j: Job, out: List[str]) -> None:
+        """Re-derive the job's status; on a change its free subjobs follow, then its event."""
+        new = self._derive(j)
+        if new == j.status:
+            return
+        was_runnable = j.runnable()
+        j.status = new
+        self._dirty_jobs[j.id] = j
+        subs = j.subs
+        for s, held in enumerate(j.held):
+            if not held and subs[s] != new:
+                subs[s] = new
+                self._dirty_subs[(j.id, s)] = j
+                out.append(f"{new}-subjob-{j.id}-{s}")
+        out.append(f"{new}-job-{j.id}")
+        if not was_runnable and j.runnable():
+            self._push_pending(j)
+
+    def _push_pending(self, j: Job) -> None:
+        ready = self._ready
+        prio, jobid = j.priority, j.id
+        for i, s in enumerate(j.state):
+            if s == PENDING:
+                heapq.heappush(ready, (prio, jobid, i))
