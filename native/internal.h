@@ -128,6 +128,10 @@ static inline uint32_t extra_number_id(const char *s, size_t n) {
 }
 qbt_status extra_ref(intern_table *t, const char *s, size_t n, uint32_t *id);
 void extra_decref(intern_table *t, uint32_t id);
+static inline void extra_incref(intern_table *t, uint32_t id) {
+    if (!IS_NUMBER_ID(id))
+        intern_incref(t, id);
+}
 /* The text of an extra id; a number is written into buf. */
 const char *extra_text(const intern_table *t, uint32_t id, char buf[NUMBER_TEXT_MAX], size_t *len);
 

@@ -122,6 +122,17 @@ typedef struct {
     uint32_t alpha; /* slot */
 } heap_item;
 
+/* A callback fired by catch-up at registration, and the event it stands for (the item state whose
+ * latch completed it, or a passed time atom's moment), until qbt_drain_catch_up forgets it. */
+typedef struct {
+    uint64_t handle;
+    uint64_t time; /* type T_GLOBALTIME: the passed time atom's moment */
+    uint32_t job; /* the item's job id */
+    uint32_t extra; /* the item's extra id, a reference the entry holds; STR_NONE: none (a job) */
+    uint8_t type; /* T_JOB, T_WORK or T_SUBJOB; T_GLOBALTIME for a passed time atom */
+    uint8_t state; /* the item's state (a pinned name id) */
+} catchup_entry;
+
 /* An alpha key an event of a batch sets (qbt_feed_many), waiting for its lookup. */
 typedef struct {
     uint32_t nametype, ctx, extra, hash;
@@ -177,8 +188,11 @@ struct qbt_net {
     size_t nfired, fired_cap;
     qbt_firing *out;
     size_t out_len, out_cap;
-    uint64_t *catchup;
+    catchup_entry *catchup;
     size_t ncatchup, catchup_cap;
+    qbt_catch_up_event *drained; /* what qbt_drain_catch_up_events last returned */
+    size_t drained_cap;
+    error_buf drained_text; /* its extras' texts */
 
     uint32_t name_memo; /* the name id qbt_feed found last (event_name), NIL32: none */
     parse_scratch scratch;

@@ -86,6 +86,8 @@ void qbt_free(qbt_net *net) {
     qbt_mfree(net->fired);
     qbt_mfree(net->out);
     qbt_mfree(net->catchup);
+    qbt_mfree(net->drained);
+    qbt_mfree(net->drained_text.text);
     scratch_free(&net->scratch);
     qbt_mfree(net->hits);
     qbt_mfree(net->hit_ends);
@@ -286,7 +288,8 @@ static qbt_status out_reserve(qbt_net *net, size_t extra) {
 }
 
 /* Fires the callbacks collected in net->fired, in handle order, reporting each as (key, handle)
- * in the output buffer (or, for catch-up, in the catch-up queue). */
+ * in the output buffer (or, for catch-up, in the catch-up queue, whose next entry catch_up has
+ * filled in but for the handle). */
 static qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
     if (net->nfired == 0)
         return QBT_OK;
@@ -294,7 +297,7 @@ static qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
     qbt_status st;
     if (catchup) {
         void *arr = net->catchup;
-        st = qbt_grow(&arr, &net->catchup_cap, net->ncatchup + net->nfired, sizeof(uint64_t));
+        st = qbt_grow(&arr, &net->catchup_cap, net->ncatchup + net->nfired, sizeof(catchup_entry));
         net->catchup = arr;
     } else {
         st = out_reserve(net, net->nfired);
@@ -308,7 +311,7 @@ static qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
         uint64_t handle = cb_handle(cb);
         cb->count++;
         if (catchup) {
-            net->catchup[net->ncatchup++] = handle;
+            net->catchup[net->ncatchup++].handle = handle;
         } else {
             net->out[net->out_len].key = key;
             net->out[net->out_len].handle = handle;
@@ -555,13 +558,23 @@ static qbt_status take_atom_ids(qbt_net *net, const tmp_atom *a, const job_t *ow
     return QBT_OK;
 }
 
+/* Latches the atoms whose item is in their state now, or whose time has passed, in expression
+ * order, until one completes the callback: that one's event goes into the next catch-up queue
+ * entry (room reserved), for fire() to finish. */
 static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const job_t *owner) {
     const parse_scratch *s = &net->scratch;
-    for (uint32_t i = 0; i < s->natoms; i++) {
+    catchup_entry *ev = &net->catchup[net->ncatchup];
+    for (uint32_t i = 0; i < s->natoms && net->nfired == 0; i++) {
         const tmp_atom *a = &s->atoms[i];
         if (a->type == T_TIME || a->type == T_GLOBALTIME) {
-            if (a->time <= net->clock)
+            if (a->time <= net->clock) {
                 set_latch(net, latch_off(block, i));
+                ev->type = T_GLOBALTIME;
+                ev->state = STR_NONE;
+                ev->time = a->time;
+                ev->job = NIL32;
+                ev->extra = STR_NONE;
+            }
             continue;
         }
         if (a->type > T_WORK || ids[i].extra == STR_STAR)
@@ -578,9 +591,16 @@ static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const jo
         if (entry == NIL32)
             continue;
         uint32_t state = net->states[entry].state;
-        if (ids[i].name == state || (ids[i].name == STR_DONE && IS_TERMINAL(state)))
+        if (ids[i].name == state || (ids[i].name == STR_DONE && IS_TERMINAL(state))) {
             set_latch(net, latch_off(block, i));
+            ev->type = a->type;
+            ev->state = (uint8_t)state;
+            ev->job = jobid;
+            ev->extra = ids[i].extra;
+        }
     }
+    if (net->nfired)
+        extra_incref(&net->strings, ev->extra); /* the atom's may go with the callback */
 }
 
 qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n, uint32_t owner_id,
@@ -644,7 +664,7 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
     }
     if (st == QBT_OK && net->state_aware) {
         arr = net->catchup;
-        st = qbt_grow(&arr, &net->catchup_cap, net->ncatchup + 1, sizeof(uint64_t));
+        st = qbt_grow(&arr, &net->catchup_cap, net->ncatchup + 1, sizeof(catchup_entry));
         net->catchup = arr;
     }
     if (st != QBT_OK) {
@@ -1143,16 +1163,72 @@ uint64_t qbt_next_due(qbt_net *net, int repeats) {
     return best;
 }
 
+static void forget_catch_up(qbt_net *net) {
+    for (size_t i = 0; i < net->ncatchup; i++)
+        extra_decref(&net->strings, net->catchup[i].extra);
+    net->ncatchup = 0;
+}
+
 qbt_status qbt_drain_catch_up(qbt_net *net) {
     qbt_status st = out_reserve(net, net->ncatchup);
     if (st != QBT_OK)
         return st;
     for (size_t i = 0; i < net->ncatchup; i++) {
         net->out[i].key = 0;
-        net->out[i].handle = net->catchup[i];
+        net->out[i].handle = net->catchup[i].handle;
     }
     net->out_len = net->ncatchup;
-    net->ncatchup = 0;
+    forget_catch_up(net);
+    return QBT_OK;
+}
+
+/* The texts of the extras are copied (a number, a time, or an interned string whose reference the
+ * queue gives up), one after the other, and pointed at once all are in place. */
+qbt_status qbt_drain_catch_up_events(qbt_net *net, const qbt_catch_up_event **events, size_t *count) {
+    size_t n = net->ncatchup;
+    void *arr = net->drained;
+    qbt_status st = qbt_grow(&arr, &net->drained_cap, n, sizeof(qbt_catch_up_event));
+    net->drained = arr;
+    error_buf *text = &net->drained_text;
+    text->len = 0;
+    for (size_t i = 0; i < n && st == QBT_OK; i++) {
+        const catchup_entry *e = &net->catchup[i];
+        qbt_catch_up_event *out = &net->drained[i];
+        out->handle = e->handle;
+        out->extra_len = 0;
+        if (e->type == T_GLOBALTIME) {
+            out->name = "dummy";
+            out->name_len = 5;
+            out->jobid = QBT_NO_JOB;
+            size_t start = text->len;
+            st = sb_putu(text, e->time);
+            out->extra_len = text->len - start;
+        } else {
+            const intern_entry *state = &net->strings.entries[e->state];
+            out->name = state->text;
+            out->name_len = state->len;
+            out->jobid = e->job;
+            if (e->extra != STR_NONE) {
+                char digits[NUMBER_TEXT_MAX];
+                const char *extra = extra_text(&net->strings, e->extra, digits, &out->extra_len);
+                st = sb_put(text, extra, out->extra_len);
+            }
+        }
+        out->type = qbt_type_name(e->type, &out->type_len);
+    }
+    if (st != QBT_OK)
+        return st;
+    size_t offset = 0;
+    for (size_t i = 0; i < n; i++) {
+        const catchup_entry *e = &net->catchup[i];
+        qbt_catch_up_event *out = &net->drained[i];
+        bool has_extra = e->type == T_GLOBALTIME || e->extra != STR_NONE;
+        out->extra = has_extra ? text->text + offset : NULL;
+        offset += out->extra_len;
+    }
+    forget_catch_up(net);
+    *events = net->drained;
+    *count = n;
     return QBT_OK;
 }
 
@@ -1246,7 +1322,8 @@ void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
                  t->slot_cap * sizeof(uint32_t) + t->text_bytes + net->refs_cap * sizeof(labelref) +
                  net->jobs_cap * sizeof(job_t) + net->ctxs_cap * sizeof(ctx_t) + net->states_cap * sizeof(state_t) +
                  net->heap_cap * sizeof(heap_item) + net->fired_cap * sizeof(uint32_t) +
-                 net->out_cap * sizeof(qbt_firing) + net->catchup_cap * sizeof(uint64_t) +
+                 net->out_cap * sizeof(qbt_firing) + net->catchup_cap * sizeof(catchup_entry) +
+                 net->drained_cap * sizeof(qbt_catch_up_event) + net->drained_text.cap +
                  net->scratch.atoms_cap * sizeof(tmp_atom) + net->scratch.nodes_cap * sizeof(tmp_node) +
                  net->scratch.operands_cap * sizeof(uint32_t) + net->hits_cap * sizeof(uint32_t) +
                  net->hit_ends_cap * sizeof(uint32_t) +

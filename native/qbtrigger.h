@@ -56,12 +56,30 @@ typedef enum {
 #define QBT_MAX_DEPTH 256
 #define QBT_MAX_ATOMS 32000u
 #define QBT_NO_PID UINT32_MAX
+#define QBT_NO_JOB UINT32_MAX
 
 /* An entry of the output buffer: (event index or moment, callback handle). */
 typedef struct {
     uint64_t key;
     uint64_t handle;
 } qbt_firing;
+
+/* A callback that state-aware catch-up fired at registration, and the event it stands for: the
+ * state event of the item whose catch-up latch completed it (name: the item's state, "failed" for
+ * a `done` atom on a failed item; type: "job", "work" or "subjob"; jobid: the job the atom's
+ * context resolved to; extra: the work name or subjob id, NULL for a job). When a time atom whose
+ * moment had passed completed it, the event is the clock's, "dummy-globaltime-T" (T: that
+ * moment; jobid QBT_NO_JOB). Strings are not NUL-terminated. */
+typedef struct {
+    uint64_t handle;
+    const char *name;
+    size_t name_len;
+    const char *type;
+    size_t type_len;
+    uint32_t jobid;
+    const char *extra; /* NULL: none */
+    size_t extra_len;
+} qbt_catch_up_event;
 
 typedef struct {
     size_t callbacks;     /* live callbacks */
@@ -97,6 +115,9 @@ uint64_t qbt_clock(const qbt_net *net);
 uint64_t qbt_next_due(qbt_net *net, int repeats);
 /* Handles fired at registration (state-aware catch-up) since the last drain; output key 0. */
 qbt_status qbt_drain_catch_up(qbt_net *net);
+/* The same queue, drained with the event each handle stands for, in the same order: *events gets
+ * an array owned by the network, valid until the next call that changes the network. */
+qbt_status qbt_drain_catch_up_events(qbt_net *net, const qbt_catch_up_event **events, size_t *count);
 
 const qbt_firing *qbt_output(const qbt_net *net, size_t *count);
 

@@ -194,6 +194,10 @@ class Network:
 
     def drain_catch_up(self) -> list:
         fired, self._catch_up = self._catch_up, []
+        return [handle for handle, _ in fired]
+
+    def drain_catch_up_events(self) -> list:
+        fired, self._catch_up = self._catch_up, []
         return fired
 
     def stats(self) -> dict:
@@ -343,7 +347,10 @@ class Network:
         return resolved is not None and resolved == jobid
 
     def _catch_up_callback(self, callback: Callback) -> None:
+        """Latch atoms in expression order; the first one after which the expression is true
+        completes it, and the callback is queued with that atom's event."""
         for i, atom in enumerate(callback.atoms):
+            event = None
             if atom.type in STATEFUL_TYPES and atom.extra != "*":
                 jobid = self._resolve(atom, callback.owner)
                 if jobid is None:
@@ -353,11 +360,14 @@ class Network:
                     continue
                 if atom.name == state or (atom.name == "done" and state in TERMINAL_STATES):
                     callback.latches[i] = True
+                    event = Event(state, atom.type, jobid, atom.extra)
             elif atom.type in ("time", "globaltime") and int(atom.extra) <= self._clock:
                 callback.latches[i] = True
-        if _evaluate(callback.tree, iter(callback.latches)):
-            self._fire(callback)
-            self._catch_up.append(callback.handle)
+                event = Event("dummy", "globaltime", None, str(int(atom.extra)))
+            if event is not None and _evaluate(callback.tree, iter(callback.latches)):
+                self._fire(callback)
+                self._catch_up.append((callback.handle, event))
+                return
 
     def _fire_true_callbacks(self) -> list:
         fired = []

@@ -293,6 +293,7 @@ operations = st.one_of(
     _op("remove", handle_specs),
     _op("remove_job", job_specs),
     _op("drain_catch_up"),
+    _op("drain_catch_up_events"),
     _op("count", handle_specs),
     _op("owner", handle_specs),
     _op("why_not", handle_specs),
@@ -516,6 +517,8 @@ state_operations = st.one_of(
     _op("advance", clock_steps),
     next_due_ops,
     _op("drain_catch_up"),
+    _op("drain_catch_up_events"),
+    _op("drain_catch_up_events"),
     _op("remove_job", job_specs),
     add_job_ops(),
 )

@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 
 from conftest import IMPL_IDS_AND_ORACLE, load_network_class
-from qbtrigger import LimitError, TriggerSyntaxError, WhyNot
+from qbtrigger import Event, LimitError, TriggerSyntaxError, WhyNot
 
 
 @pytest.fixture(scope="module", params=IMPL_IDS_AND_ORACLE)
@@ -1265,6 +1265,97 @@ class TestStateAware:
 
     def test_drain_catch_up_is_empty_on_a_new_network(self, impl):
         assert impl(state_aware=True).drain_catch_up() == []
+        assert impl(state_aware=True).drain_catch_up_events() == []
+
+    # ---------------------------------------------------------------- the events catch-up stands for
+
+    def test_catch_up_events_name_the_items_state(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.feed_many(["failed-work-7-1", "complete-job-7", "running-subjob-8-0"])
+        done = net.add("done-work-7-1", owner=5)
+        job = net.add("done-job-7", owner=5)
+        subjob = net.add("running-subjob-8-0", owner=5)
+        assert net.drain_catch_up_events() == [
+            (done, Event("failed", "work", 7, "1")),
+            (job, Event("complete", "job", 7, None)),
+            (subjob, Event("running", "subjob", 8, "0")),
+        ]
+        assert net.drain_catch_up() == [] and net.drain_catch_up_events() == []
+
+    def test_catch_up_events_resolve_self_parent_and_labels(self, impl):
+        net = network(
+            impl, {"jobid": 10, "label": "render"}, {"jobid": 11, "pgrp": 10, "pid": 10}, state_aware=True
+        )
+        net.feed_many(["complete-work-10-f1", "killed-job-10", "running-job-11"])
+        by_label = net.add("complete-work-render-f1", owner=11)
+        by_parent = net.add("done-job-parent", owner=11)
+        by_self = net.add("running-job-self", owner=11)
+        assert net.drain_catch_up_events() == [
+            (by_label, Event("complete", "work", 10, "f1")),
+            (by_parent, Event("killed", "job", 10, None)),
+            (by_self, Event("running", "job", 11, None)),
+        ]
+
+    def test_catch_up_event_is_the_latch_that_completed_the_callback(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.feed_many(["complete-job-7", "complete-work-8-1", "failed-job-9"])
+        both = net.add("complete-job-7 && complete-work-8-1", owner=5)
+        first = net.add("failed-job-9 || complete-job-7", owner=5)
+        nested = net.add("(x-job-1 || complete-work-8-1) && (complete-job-7 || y-job-1)", owner=5)
+        assert net.drain_catch_up_events() == [
+            (both, Event("complete", "work", 8, "1")),
+            (first, Event("failed", "job", 9, None)),
+            (nested, Event("complete", "job", 7, None)),
+        ]
+
+    def test_catch_up_event_of_a_passed_time_is_the_clocks(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.feed("complete-job-7")
+        net.advance(150)
+        alone = net.add("dummy-time-self-0100", owner=5)
+        last = net.add("complete-job-7 && tick-globaltime-50", owner=5)
+        item_last = net.add("tick-globaltime-150 && done-job-7", owner=5)
+        assert net.drain_catch_up_events() == [
+            (alone, Event("dummy", "globaltime", None, "100")),
+            (last, Event("dummy", "globaltime", None, "50")),
+            (item_last, Event("complete", "job", 7, None)),
+        ]
+
+    def test_catch_up_events_and_handles_drain_one_queue(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.feed("complete-job-7")
+        a = net.add("complete-job-7", owner=5)
+        assert net.drain_catch_up() == [a]
+        b = net.add("complete-job-7", owner=5)
+        assert net.drain_catch_up_events() == [(b, Event("complete", "job", 7, None))]
+        assert net.drain_catch_up() == []
+
+    def test_catch_up_events_outlive_their_callback_and_item(self, impl):
+        net = network(impl, 5, 7, state_aware=True)
+        net.feed("complete-work-7-only_here")
+        h = net.add("complete-work-7-only_here", owner=5, maximum=1)
+        assert h not in net
+        net.remove_job(7)  # the item's state goes too: nothing else holds its name
+        net.add_job(8)
+        net.feed("complete-work-8-something_else")
+        net.add("x-work-self-another_name", owner=5)
+        assert net.drain_catch_up_events() == [(h, Event("complete", "work", 7, "only_here"))]
+
+    def test_catch_up_event_extras_are_as_written(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.feed_many(["complete-work-7-01", "complete-subjob-7-12"])
+        a = net.add("done-work-7-01", owner=5)
+        b = net.add("done-subjob-7-12", owner=5)
+        assert net.drain_catch_up_events() == [
+            (a, Event("complete", "work", 7, "01")),
+            (b, Event("complete", "subjob", 7, "12")),
+        ]
+
+    def test_no_catch_up_events_in_a_bare_network(self, impl):
+        net = network(impl, 5)
+        net.feed("complete-job-7")
+        net.add("complete-job-7", owner=5)
+        assert net.drain_catch_up_events() == []
 
 
 # =========================================================================== failing calls change nothing

@@ -38,6 +38,17 @@ cdef extern from "qbtrigger.h" nogil:
         size_t bytes
 
     uint32_t QBT_NO_PID
+    uint32_t QBT_NO_JOB
+
+    ctypedef struct qbt_catch_up_event:
+        uint64_t handle
+        const char *name
+        size_t name_len
+        const char *type
+        size_t type_len
+        uint32_t jobid
+        const char *extra
+        size_t extra_len
 
     qbt_net *qbt_new(int state_aware)
     void qbt_free(qbt_net *net)
@@ -53,6 +64,7 @@ cdef extern from "qbtrigger.h" nogil:
     uint64_t qbt_clock(const qbt_net *net)
     uint64_t qbt_next_due(qbt_net *net, int repeats)
     qbt_status qbt_drain_catch_up(qbt_net *net)
+    qbt_status qbt_drain_catch_up_events(qbt_net *net, const qbt_catch_up_event **events, size_t *count)
     const qbt_firing *qbt_output(const qbt_net *net, size_t *count)
     qbt_status qbt_why_not(qbt_net *net, uint64_t handle, qbt_atom_visitor visit, void *ctx)
     qbt_status qbt_callback_info(const qbt_net *net, uint64_t handle, uint32_t *owner, uint32_t *count)

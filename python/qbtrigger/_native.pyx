@@ -331,6 +331,27 @@ cdef class Network:
         cdef const qbt_firing *out = qbt_output(self.net, &count)
         return _handles(out, count)
 
+    def drain_catch_up_events(self):
+        """Like drain_catch_up() (the same queue), with the Event each handle stands for: the state
+        event of the item whose catch-up latch completed the callback, or dummy-globaltime-T for a
+        passed time atom."""
+        cdef const qbt_catch_up_event *events = NULL
+        cdef const qbt_catch_up_event *e
+        cdef size_t count = 0, k
+        status = qbt_drain_catch_up_events(self.net, &events, &count)
+        if status != QBT_OK:
+            self._raise_status(status)
+        cdef list out = []
+        for k in range(count):
+            e = &events[k]
+            out.append((e.handle, Event(
+                _decode(e.name, e.name_len),
+                _decode(e.type, e.type_len),
+                None if e.jobid == QBT_NO_JOB else e.jobid,
+                None if e.extra is NULL else _decode(e.extra, e.extra_len),
+            )))
+        return out
+
     # ------------------------------------------------------------------ events
 
     def feed(self, event):

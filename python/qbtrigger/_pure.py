@@ -338,7 +338,7 @@ class Network:
         self._nparked = 0  # leaves parked now (the live entries of _parked_heap)
         self._states: dict = {}  # item "type-jobid[-extra]" -> state (state-aware)
         self._job_items: dict = {}  # jobid -> items of that job in _states, for remove_job
-        self._caught_up: list = []
+        self._caught_up: list = []  # (handle, Event) of callbacks fired by catch-up, until drained
 
     # ------------------------------------------------------------------ properties
 
@@ -484,6 +484,15 @@ class Network:
 
     def drain_catch_up(self) -> List[int]:
         """Handles that fired at registration (state-aware catch-up) since the last drain."""
+        out = self._caught_up
+        self._caught_up = []
+        return [handle for handle, _ in out]
+
+    def drain_catch_up_events(self) -> List[Tuple[int, Event]]:
+        """Like :meth:`drain_catch_up` (the same queue), with the :class:`Event` each handle stands
+        for: the state event of the item whose catch-up latch completed the callback (its name is the
+        item's state: ``failed`` for a ``done`` atom on a failed item), or ``dummy-globaltime-T`` when
+        a time atom whose moment T had passed completed it."""
         out = self._caught_up
         self._caught_up = []
         return out
@@ -1005,7 +1014,9 @@ class Network:
                     unset(ref[0], ref[2])
 
     def _catch_up(self, cb: _Callback, owner: int, pid: Optional[int], pgrp: int) -> None:
-        """State-aware registration: latch atoms whose item is already in their state."""
+        """State-aware registration: latch atoms whose item is already in their state (or whose time
+        has passed), in expression order, until one completes the callback: it fires, queued with
+        that atom's event."""
         states = self._states
         clock = self._clock
         fired: list = []
@@ -1033,11 +1044,18 @@ class Network:
                     atom.name == state or (atom.name == "done" and state in TERMINAL_STATES)
                 ):
                     self._set(cb, i, fired)
+                    if fired:
+                        self._fire(fired)
+                        self._caught_up.append((cb.handle, Event(state, type_, jobid, atom.extra)))
+                        return
             elif type_ == "time" or type_ == "globaltime":
-                if int(atom.extra) <= clock:
+                moment = int(atom.extra)
+                if moment <= clock:
                     self._set(cb, i, fired)
-        if fired:
-            self._caught_up.extend(self._fire(fired))
+                    if fired:
+                        self._fire(fired)
+                        self._caught_up.append((cb.handle, Event("dummy", "globaltime", None, str(moment))))
+                        return
 
 
 def _handle_of(cb: _Callback) -> int:
