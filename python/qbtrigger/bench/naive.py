@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence, Union
 
 from qbtrigger import TriggerSyntaxError, parse
-from qbtrigger._common import Or
+from qbtrigger import Or
 from qbtrigger.bench.reference import _compile, _split, _true
 
 __all__ = ["NaiveNetwork"]

@@ -16,7 +16,7 @@ __all__ = ["ARGUMENTS", "run_bench", "QUICK_SIZES"]
 
 QUICK_SIZES = "200,1k"
 
-#: (flags, add_argument options) of the subcommand; qbtrigger.cli declares them with @command.
+#: (flags, add_argument options) of the subcommand; qbtrigger.cli.bench adds them to its subparser.
 ARGUMENTS: List[tuple] = [
     (("--sizes",), dict(default="1k,10k,100k,1M", help="callback counts, comma separated (default 1k,10k,100k,1M)")),
     (("--runs",), dict(type=int, default=3, help="timed runs per figure; the table shows the median (default 3)")),

@@ -99,13 +99,14 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..callbacks import CallbackEngine, Firing, Host, MailSettings, Problem, Submission, SubmissionError
+from ..callbacks import CallbackEngine, Firing, Host, MailSettings, Submission, SubmissionError
 from ..errors import ClockError, UnknownJobError
-from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE_FLAGS, JOBINFO_FIELDS, PENDING, SUBMIT_STATES, STATES, TERMINAL_STATES
+from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE_FLAGS, JOBINFO_FIELDS, PENDING, STATES, TERMINAL_STATES
 from .diagnosis import stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
 from .store import ADVANCE, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch, Store, open_store
+from .submission import compile_view, prepare_jobs, stored_dict
 
 __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
 
@@ -113,7 +114,6 @@ __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
 TERMINAL = TERMINAL_STATES
 #: Unix time of Qube time 0 (2000-01-01 05:00:00 UTC).
 QUBE_EPOCH = 946702800
-_SCRATCH_ID = 2**31 - 1  # compiles a stored job again for introspection; never assigned
 #: Fields a submission fixes for good: the network and the replay rely on them.
 _FIXED = frozenset(("id", "pgrp", "pid", "label", "user", "status", "agenda", "callbacks", "dependency", "cpus"))
 
@@ -295,7 +295,7 @@ class Supervisor(Host):
         # The job's callbacks as compiled at submission, in registration order (the same order as
         # its handles). A callback no longer in the engine reached its maximum (or its job left).
         out = []
-        compiled = engine.compile([_compile_view(_stored_dict(j, fresh_id=True))]).jobs[0].callbacks
+        compiled = engine.compile([compile_view(stored_dict(j, fresh_id=True))]).jobs[0].callbacks
         for cb, handle in zip(compiled, j.handles):
             live = handle in engine.network
             count = engine.callback(handle).count if live else (cb.maximum or 0)
@@ -482,45 +482,10 @@ class Supervisor(Host):
 
     # ================================================================== internals: submission
     def _submit(self, jobs: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-        if isinstance(jobs, Mapping) or not isinstance(jobs, (list, tuple)):
-            raise SubmissionError([Problem("submission", None, "a submission is a list of job dicts")])
-        problems: List[Problem] = []
-        prepared: List[Dict[str, Any]] = []
         first = self._next_id
-        for index, raw in enumerate(jobs):
-            name = f"job '{raw.get('label')}'" if isinstance(raw, Mapping) and raw.get("label") else f"job #{index}"
-            if not isinstance(raw, Mapping):
-                problems.append(Problem(name, None, f"a job must be a dict, not {type(raw).__name__}"))
-                continue
-            try:
-                # a JSON round trip: the job must be JSON data (it is stored as such), and it is
-                # a deep copy at C speed (copy.deepcopy was the slowest part of a big submission)
-                job = json.loads(json.dumps(raw))
-            except (TypeError, ValueError) as error:
-                problems.append(Problem(name, None, f"a job dict must hold JSON values only ({error})"))
-                continue
-            job["id"] = first + index
-            job.setdefault("pgrp", first)
-            job.setdefault("user", self.default_user)
-            agenda, more = _agenda(job.get("agenda"))
-            problems += [Problem(name, None, p) for p in more]
-            job["agenda"] = agenda
-            status = job.get("status", PENDING)
-            if status not in SUBMIT_STATES:
-                problems.append(Problem(name, None, f"'status' at submission is 'pending' or 'blocked', not {status!r}"))
-            for key, low in (("retrywork", 0), ("priority", None)):
-                value = job.get(key)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                          or (low is not None and value < low)):
-                    problems.append(Problem(name, None, f"'{key}' must be an int{' >= 0' if low == 0 else ''}, not {value!r}"))
-            label = job.get("label")
-            if isinstance(label, str) and isinstance(job.get("pgrp"), int):
-                holder = self.farm.labels.get((job["pgrp"], label))
-                if holder is not None:
-                    problems.append(Problem(name, None, f"label '{label}' is already used in pgrp {job['pgrp']} by job {holder}"))
-            prepared.append(job)
+        prepared, problems = prepare_jobs(jobs, first, self.default_user, self.farm.labels)
         try:
-            submission = self.engine.compile([_compile_view(job) for job in prepared])
+            submission = self.engine.compile([compile_view(job) for job in prepared])
         except SubmissionError as error:
             problems += error.problems
             submission = None
@@ -589,7 +554,7 @@ class Supervisor(Host):
                     engine.feed(text)
                 elif kind == REGISTER:
                     ids = [int(i) for i in text.split(",")]
-                    submission = engine.compile([_compile_view(_stored_dict(jobs[i])) for i in ids])
+                    submission = engine.compile([compile_view(stored_dict(jobs[i])) for i in ids])
                     self._register(submission, ids, replay=runners)
                 elif kind == ADVANCE:
                     engine.advance(int(text))
@@ -639,49 +604,3 @@ def _field(j: Job, key: str) -> Any:
 def _event_job(text: str) -> Optional[int]:
     parts = text.split("-", 3)
     return int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
-
-
-def _agenda(agenda: Any) -> Tuple[List[Dict[str, Any]], List[str]]:
-    """Normalise an agenda to ``[{'name', 'status'}]``; problems instead of exceptions."""
-    if agenda is None:
-        return [], []
-    if not isinstance(agenda, (list, tuple)):
-        return [], [f"'agenda' must be a list of work items, not {type(agenda).__name__}"]
-    out, problems, seen = [], [], set()
-    for i, item in enumerate(agenda):
-        work = item if isinstance(item, dict) else {"name": item}  # JSON data: dicts, not Mappings
-        name = work.get("name")
-        if isinstance(name, int) and not isinstance(name, bool):
-            name = str(name)
-        if not isinstance(name, str) or not name:
-            problems.append(f"agenda item {i} needs a non-empty 'name'")
-            continue
-        if any(ch.isspace() or ch in "()&|" for ch in name):
-            # no event could name it (SPEC §2), and the journal is one line per event
-            problems.append(f"agenda item {i}: work name {name!r} has whitespace, a parenthesis, & or |")
-            continue
-        if name in seen:
-            problems.append(f"agenda item {i}: work name '{name}' is used twice")
-        seen.add(name)
-        status = work.get("status", PENDING)
-        if status not in SUBMIT_STATES:
-            problems.append(f"agenda item {i} ('{name}'): status at submission is 'pending' or 'blocked', not {status!r}")
-        out.append({"name": name, "status": status})
-    return out, problems
-
-
-def _compile_view(job: Mapping[str, Any]) -> Dict[str, Any]:
-    """What the engine compiles: the job dict with its agenda as names."""
-    view = dict(job)
-    view["agenda"] = [w["name"] if isinstance(w, dict) else w for w in job.get("agenda") or []]
-    return view
-
-
-def _stored_dict(j: Job, fresh_id: bool = False) -> Dict[str, Any]:
-    """The job dict the engine compiled at submission (``fresh_id``: under an id the engine does
-    not know, to compile it again for a look at its callbacks)."""
-    view = dict(j.data)
-    if fresh_id:
-        view["id"] = _SCRATCH_ID
-    view["agenda"] = [] if j.anonymous else list(j.names)
-    return view
