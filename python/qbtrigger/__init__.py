@@ -33,6 +33,7 @@ from .errors import (
     LimitError,
     TriggerSyntaxError,
     UnknownCallbackError,
+    UnknownItemError,
     UnknownJobError,
 )
 from .matcher import Network, implementation
@@ -55,6 +56,7 @@ __all__ = [
     "Or",
     "TriggerSyntaxError",
     "UnknownCallbackError",
+    "UnknownItemError",
     "UnknownJobError",
     "WhyNot",
     "atoms_of",

@@ -18,6 +18,7 @@ __all__ = [
     "DuplicateError",
     "UnknownJobError",
     "UnknownCallbackError",
+    "UnknownItemError",
     "LimitError",
     "ClockError",
 ]
@@ -65,6 +66,10 @@ class UnknownJobError(Error, KeyError):
 
 class UnknownCallbackError(Error, KeyError):
     """A callback handle that is not (or no longer) registered."""
+
+
+class UnknownItemError(Error, KeyError):
+    """A work item or subjob its job does not have."""
 
 
 class LimitError(Error, ValueError):

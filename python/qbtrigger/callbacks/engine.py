@@ -20,9 +20,10 @@ import os
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from .. import Atom, Event, Network, TriggerSyntaxError, WhyNot, atoms_of, parse, parse_event
+from .. import Event, Network, TriggerSyntaxError, WhyNot, parse_event
+from ..errors import UnknownCallbackError, UnknownJobError
 from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DEPENDENCY_FLAG, DEPENDENCY_LANGUAGE, GLOBAL_TYPES, LANGUAGES
 from .dependency import DependencyPlan, compile_dependency, parse_dependency
 from .errors import CodeError, Problem, SubmissionError
@@ -138,7 +139,6 @@ class CallbackEngine:
         self.universal: List[UniversalCallback] = []
         self._callbacks: Dict[int, Callback] = {}
         self._jobs: Dict[int, JobView] = {}
-        self._labelled: Dict[tuple, int] = {}  # (pgrp, label) -> job id, for catch-up events
         self._handles_of_job: Dict[int, List[int]] = {}
         self._queue: Deque[str] = deque()
         self._dispatching = False
@@ -314,8 +314,6 @@ class CallbackEngine:
                 net.add_job(job.id, pgrp=job.pgrp, label=job.label, pid=job.pid)
                 added.append(job.id)
                 self._jobs[job.id] = job
-                if job.label is not None:
-                    self._labelled[(job.pgrp, job.label)] = job.id
                 self._handles_of_job[job.id] = []
             for plan in submission.jobs:
                 handles = self._handles_of_job[plan.job.id]
@@ -331,7 +329,7 @@ class CallbackEngine:
                 net.drain_catch_up()
             raise
         if getattr(net, "state_aware", False):
-            caught_up = net.drain_catch_up()
+            caught_up = net.drain_catch_up_events()
             if caught_up:
                 return self._dispatch_catch_up(caught_up)
         return []
@@ -345,29 +343,27 @@ class CallbackEngine:
     def remove_job(self, jobid: int) -> None:
         """Forget a job and its callbacks (the job's own, its dependency's, the universal ones)."""
         if jobid not in self._jobs:
-            raise KeyError(f"unknown job {jobid}")
+            raise UnknownJobError(f"unknown job {jobid}")
         self._forget_job(jobid)
 
     def _forget_job(self, jobid: int) -> None:
         for handle in self._handles_of_job.pop(jobid, ()):
             self._callbacks.pop(handle, None)
-        job = self._jobs.pop(jobid, None)
-        if job is not None and job.label is not None:
-            self._labelled.pop((job.pgrp, job.label), None)
+        self._jobs.pop(jobid, None)
         self.network.remove_job(jobid)
 
     # ------------------------------------------------------------------ introspection
     def callbacks(self, jobid: int) -> List[Callback]:
         """The live callbacks of a job, in registration order."""
         if jobid not in self._jobs:
-            raise KeyError(f"unknown job {jobid}")
+            raise UnknownJobError(f"unknown job {jobid}")
         return [self._callbacks[h] for h in self._handles_of_job[jobid] if h in self._callbacks]
 
     def callback(self, handle: int) -> Callback:
         try:
             return self._callbacks[handle]
         except KeyError:
-            raise KeyError(f"unknown callback handle {handle}") from None
+            raise UnknownCallbackError(f"unknown callback handle {handle}") from None
 
     def why_not(self, handle: int) -> WhyNot:
         return self.network.why_not(handle)
@@ -463,44 +459,14 @@ class CallbackEngine:
                 f"{callback.describe()} ({callback.language}) failed on {text}:\n{traceback.format_exc()}",
             )
 
-    def _dispatch_catch_up(self, handles: List[int]) -> List[Firing]:
-        """Run callbacks that catch-up fired at registration, then the events they caused."""
+    def _dispatch_catch_up(self, caught_up: List[Tuple[int, Event]]) -> List[Firing]:
+        """Run callbacks that catch-up fired at registration (each with the item state event the
+        matcher says it stands for), then the events they caused."""
         out: List[Firing] = []
         self._dispatching = True
         try:
-            for handle in handles:
-                callback = self._callbacks.get(handle)
-                event = self._catch_up_event(callback) if callback is not None else None
-                self._run(handle, event, None if event is None else str(event), out)
+            for handle, event in caught_up:
+                self._run(handle, event, str(event), out)
         finally:
             self._dispatching = False
         return out + self._drain()
-
-    def _catch_up_event(self, callback: Callback) -> Optional[Event]:
-        """The event a catch-up firing stands for: its expression's last atom naming one item, as if
-        that item's state event had just arrived (so ``unblock-work-self`` knows its frame)."""
-        job = self._jobs.get(callback.jobid)
-        texts = [callback.triggers] if isinstance(callback.triggers, str) else callback.triggers
-        best: Optional[Atom] = None
-        for text in texts:
-            for atom in atoms_of(parse(text, owner=callback.jobid, pid=job.pid if job else None)):
-                if atom.type in ("job", "work", "subjob") and atom.extra != "*":
-                    best = atom
-        if best is None:
-            return None
-        jobid = self._resolve(best, callback.jobid)
-        if jobid is None:
-            return None
-        name = "complete" if best.name == "done" else best.name
-        return Event(name, best.type, jobid, best.extra)
-
-    def _resolve(self, atom: Atom, owner: int) -> Optional[int]:
-        if atom.context == "self":
-            return owner
-        if atom.context == "parent":
-            job = self._jobs.get(owner)
-            return job.pid if job else None
-        if atom.context == "id":
-            return atom.job
-        job = self._jobs.get(owner)
-        return None if job is None else self._labelled.get((job.pgrp, atom.label))

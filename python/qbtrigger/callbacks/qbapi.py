@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from .. import vocabulary
-from ..errors import Error
+from ..errors import Error, UnknownJobError
 from ..vocabulary import JOBINFO_FIELDS
 from .languages import Invocation
 
@@ -180,7 +180,7 @@ class QbApi:
         owner_job = host.job(inv.jobid)
         target_job = owner_job if target == inv.jobid else host.job(target)
         if target_job is None:
-            raise KeyError(f"unknown job {target}")
+            raise UnknownJobError(f"unknown job {target}")
         owner = owner_job.get("user") if owner_job else None
         if target_job.get("user") == owner or host.is_admin(owner):
             return

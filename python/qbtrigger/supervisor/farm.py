@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import heapq
 import json
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import UnknownJobError
+from ..errors import UnknownItemError, UnknownJobError
 from ..vocabulary import (
     BLOCKED,
     COMPLETE,
@@ -25,6 +25,9 @@ from ..vocabulary import (
     UNBLOCK_SINGLE,
     WAITING,
 )
+
+if TYPE_CHECKING:  # the row shapes only: the farm does not use the store
+    from .store import JobRow, JobUpdateRow, SubjobRow, SubjobUpdateRow, WorkRow, WorkUpdateRow
 
 __all__ = ["Job", "Farm", "DEFAULT_PRIORITY"]
 
@@ -84,7 +87,7 @@ class Job:
         try:
             return self.index[str(name)]
         except KeyError:
-            raise KeyError(f"job {self.id} has no work item '{name}'") from None
+            raise UnknownItemError(f"job {self.id} has no work item '{name}'") from None
 
     def item(self, work: Optional[str]) -> int:
         """The index of work item ``work`` (None: the anonymous item of an agenda-less job)."""
@@ -171,10 +174,10 @@ class Farm:
             self._push_pending(j)
         return j
 
-    def restore(self, jobs: Iterable[tuple], work: Iterable[tuple], subjobs: Iterable[tuple]) -> None:
+    def restore(self, jobs: Iterable[JobRow], work: Iterable[WorkRow], subjobs: Iterable[SubjobRow]) -> None:
         """Load the farm from stored rows (see :class:`~qbtrigger.supervisor.store.Store`)."""
         loaded: Dict[int, Job] = {}
-        rows: Dict[int, tuple] = {}
+        rows: Dict[int, Tuple[str, Optional[str], int, int]] = {}
         for jobid, pgrp, label, status, hold, removed, fired, _handles, data in jobs:
             rows[jobid] = (status, hold, removed, fired)
             loaded[jobid] = Job(jobid, pgrp, data.get("pid"), label, data.get("user"), data, [], [])
@@ -219,12 +222,12 @@ class Farm:
             j.fired += 1
             self._dirty_jobs[j.id] = j
 
-    def take_changes(self) -> Tuple[List[tuple], List[tuple], List[tuple]]:
+    def take_changes(self) -> Tuple[List[JobUpdateRow], List[WorkUpdateRow], List[SubjobUpdateRow]]:
         """The rows changed since the last call: jobs ``(status, hold, removed, fired, data JSON or
         None, id)``, work ``(status, retries, jobid, idx)``, subjobs ``(status, held, jobid, idx)``."""
-        jobs: List[tuple] = []
-        work: List[tuple] = []
-        subs: List[tuple] = []
+        jobs: List[JobUpdateRow] = []
+        work: List[WorkUpdateRow] = []
+        subs: List[SubjobUpdateRow] = []
         if self._dirty_jobs:
             data = self._dirty_data
             jobs = [
@@ -354,7 +357,7 @@ class Farm:
                 targets = [s for s in targets if j.held[s] and j.subs[s] == BLOCKED][:1]
         else:
             if not 0 <= subjob < n:
-                raise KeyError(f"job {j.id} has no subjob {subjob}")
+                raise UnknownItemError(f"job {j.id} has no subjob {subjob}")
             targets = [subjob]
         was_runnable = j.runnable()
         for s in targets:
