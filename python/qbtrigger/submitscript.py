@@ -22,6 +22,7 @@ import types
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from .callbacks.errors import SubmissionError
+from .vocabulary import PENDING
 
 __all__ = ["SubmitScriptError", "run_submit_script", "load_submissions", "make_qb_module", "genframes", "QB_TIME_EPOCH_OFFSET"]
 
@@ -41,7 +42,7 @@ class Work(dict):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.setdefault("name", "")
-        self.setdefault("status", "pending")
+        self.setdefault("status", PENDING)
 
     def name(self) -> str:  # some scripts call work.name()
         return self["name"]

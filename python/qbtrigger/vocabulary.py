@@ -11,8 +11,9 @@ from typing import FrozenSet, Tuple
 
 __all__ = [
     "PENDING", "BLOCKED", "RUNNING", "COMPLETE", "FAILED", "KILLED", "WAITING", "SUSPENDED", "DONE",
-    "STATES", "TERMINAL_STATES", "SUBMIT_STATES", "EDGE_EVENT_NAMES", "EVENT_NAMES",
-    "EVENT_TYPES", "TIME_TYPES", "GLOBAL_TYPES", "STATEFUL_TYPES",
+    "SUBMIT", "ASSIGNED", "MODIFIED", "REMOVED", "TIMEOUT", "DUMMY",
+    "STATES", "TERMINAL_STATES", "DONE_STATES", "SUBMIT_STATES", "EDGE_EVENT_NAMES", "EVENT_NAMES",
+    "EVENT_TYPES", "ITEM_TYPES", "TIME_TYPES", "GLOBAL_TYPES", "STATEFUL_TYPES",
     "JOB_VERBS", "WORK_VERBS", "SUBJOB_VERBS", "UNBLOCK_SINGLE",
     "LANGUAGES", "LANGUAGE_FLAGS", "DEPENDENCY_FLAG", "DEFAULT_LANGUAGE_FLAGS", "DEFAULT_LANGUAGE",
     "DEPENDENCY_LANGUAGE",
@@ -35,12 +36,21 @@ DONE = "done"
 STATES: Tuple[str, ...] = (PENDING, BLOCKED, RUNNING, COMPLETE, FAILED, KILLED, WAITING, SUSPENDED)
 #: The terminal ("done") states.
 TERMINAL_STATES: FrozenSet[str] = frozenset((COMPLETE, FAILED, KILLED))
+#: What a dependency (``link-STATE-...``) or a "finished" check waits for: a terminal state or done.
+DONE_STATES: Tuple[str, ...] = (COMPLETE, DONE, FAILED, KILLED)
 #: The states a job or work item may be given at submission.
 SUBMIT_STATES: Tuple[str, ...] = (PENDING, BLOCKED)
 
 # ---------------------------------------------------------------------------- events (SPEC §2)
+SUBMIT = "submit"
+ASSIGNED = "assigned"
+MODIFIED = "modified"
+REMOVED = "removed"
+TIMEOUT = "timeout"
+#: The name of clock events (``dummy-globaltime-T``) and of Qube's do-nothing trigger.
+DUMMY = "dummy"
 #: Event names that are edges only: they happen, they change no state.
-EDGE_EVENT_NAMES: Tuple[str, ...] = ("submit", "assigned", "modified", "removed", "timeout", "dummy")
+EDGE_EVENT_NAMES: Tuple[str, ...] = (SUBMIT, ASSIGNED, MODIFIED, REMOVED, TIMEOUT, DUMMY)
 #: Every event name Qube knows (other identifiers are user-defined names, matched literally).
 EVENT_NAMES: FrozenSet[str] = frozenset(STATES + EDGE_EVENT_NAMES + (DONE,))
 
@@ -50,8 +60,9 @@ EVENT_TYPES: Tuple[str, ...] = ("job", "subjob", "work", "host", "time", "repeat
 GLOBAL_TYPES: Tuple[str, ...] = ("globaltime", "globalrepeat")
 #: Types whose atoms the clock sets (SPEC §6).
 TIME_TYPES: FrozenSet[str] = frozenset(("time", "repeat", "globaltime", "globalrepeat"))
-#: Item types that have a state (SPEC §5).
-STATEFUL_TYPES: FrozenSet[str] = frozenset(("job", "work", "subjob"))
+#: Item types that have a state (SPEC §5), in the order messages list them.
+ITEM_TYPES: Tuple[str, ...] = ("job", "work", "subjob")
+STATEFUL_TYPES: FrozenSet[str] = frozenset(ITEM_TYPES)
 
 # ---------------------------------------------------------------------------- verbs (SPEC §7)
 #: What ``Host.act(verb, jobid)`` does to a whole job (and ``qb.<verb>(jobid)`` asks for).

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 from .. import And, Atom, Or, TriggerSyntaxError, parse
 from .dependency import compile_dependency, parse_dependency
 from .engine import CallbackEngine
-from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS
+from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DONE_STATES
 from .errors import SubmissionError
 from .host import Host
 from .jobs import JobView, job_name, read_job
@@ -33,7 +33,7 @@ __all__ = ["Finding", "check_submission", "explain_job", "with_provisional_ids",
 
 #: Provisional ids of checked jobs start here, well above the ids farms hand out.
 PROVISIONAL_FIRST_ID = 2_000_000_000
-_TERMINAL = ("complete", "done", "failed", "killed")
+_TERMINAL = DONE_STATES
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class _Jobs(list):
         self.blocked: Set[int] = {
             view.id
             for view in views
-            if (view.status or "").lower() == "blocked"
+            if (view.status or "").lower() == BLOCKED
             or any(e.type == "job" for e in parse_dependency(view.dependency)[0])
         }
 
@@ -181,7 +181,7 @@ def _resolve(atom: Atom, owner: JobView, views: _Jobs) -> Optional[JobView]:
     if atom.context == "parent":
         return None if owner.pid is None else views.by_id.get(owner.pid)
     if atom.context == "id":
-        return views.by_id.get(atom.job)
+        return None if atom.job is None else views.by_id.get(atom.job)
     if atom.context == "label":
         return views.by_label.get((owner.pgrp, atom.label))
     return None

@@ -24,10 +24,12 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
+from ..vocabulary import COMPLETE, DONE_STATES, ITEM_TYPES
+
 __all__ = ["DependencyEntry", "DependencyPlan", "parse_dependency", "compile_dependency"]
 
-_STATES = ("complete", "done", "failed", "killed")
-_TYPES = ("job", "work", "subjob")
+_STATES = DONE_STATES
+_TYPES = ITEM_TYPES
 _CONTEXT = re.compile(r"(?:[0-9]+|[A-Za-z_][A-Za-z0-9_.]*)\Z", re.ASCII)
 _WORK_NAME_FORBIDDEN = re.compile(r"[\s()&|]")
 
@@ -79,7 +81,7 @@ def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[
             info.append(item)
             continue
         if item.isdigit():
-            entries.append(DependencyEntry("complete", "job", str(int(item)), start))
+            entries.append(DependencyEntry(COMPLETE, "job", str(int(item)), start))
             continue
         parts = item.split("-")
         if parts[0].lower() == "link":

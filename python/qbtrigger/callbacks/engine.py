@@ -24,7 +24,7 @@ from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Seque
 
 from .. import Event, Network, TriggerSyntaxError, WhyNot, parse_event
 from ..errors import UnknownCallbackError, UnknownJobError
-from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DEPENDENCY_FLAG, DEPENDENCY_LANGUAGE, GLOBAL_TYPES, LANGUAGES
+from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DEPENDENCY_FLAG, DEPENDENCY_LANGUAGE, DUMMY, GLOBAL_TYPES, LANGUAGES
 from .dependency import DependencyPlan, compile_dependency, parse_dependency
 from .errors import CodeError, Problem, SubmissionError
 from .host import Host
@@ -414,8 +414,8 @@ class CallbackEngine:
         self._dispatching = True
         try:
             for moment, handle in pairs:
-                text = f"dummy-globaltime-{moment}"
-                self._run(handle, Event("dummy", "globaltime", None, str(moment)), text, out)
+                text = f"{DUMMY}-globaltime-{moment}"
+                self._run(handle, Event(DUMMY, "globaltime", None, str(moment)), text, out)
         finally:
             self._dispatching = False
         return out + self._drain()

@@ -67,7 +67,7 @@ class CodeError(Error, ValueError):
 class UniversalConfigError(Error, ValueError):
     """A universal-callback folder was rejected; ``problems`` holds ``(line number, message)``."""
 
-    def __init__(self, path: str, problems: Iterable[tuple]) -> None:
+    def __init__(self, path: str, problems: Iterable[Tuple[int, str]]) -> None:
         self.path = path
         self.problems = list(problems)
         lines = [f"{path}: {len(self.problems)} bad line(s); nothing was loaded"]

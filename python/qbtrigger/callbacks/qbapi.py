@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import vocabulary
 from ..errors import Error, UnknownJobError
@@ -150,7 +150,7 @@ class QbApi:
             self._check_permission(target)
             self._host.modify(target, dict(fields))
 
-    def _job_action(self, verb: str):
+    def _job_action(self, verb: str) -> Callable[..., None]:
         def action(jobid: Any, *more: Any) -> None:
             for target in (jobid, *more):
                 target = _job_id(target)
@@ -161,7 +161,7 @@ class QbApi:
         action.__doc__ = f"qb.{verb}(jobid, *more): {verb} each job."
         return action
 
-    def _work_action(self, verb: str):
+    def _work_action(self, verb: str) -> Callable[..., None]:
         def action(work: Any, *more: Any) -> None:
             for ref in (work, *more):
                 target, name = _work_ref(ref)
@@ -188,7 +188,7 @@ class QbApi:
             f"job {inv.jobid} (user {owner!r}) may not act on job {target} of user {target_job.get('user')!r}"
         )
 
-    def call(self, name: str, args: list, kwargs: Optional[dict] = None) -> Any:
+    def call(self, name: str, args: List[Any], kwargs: Optional[Dict[str, Any]] = None) -> Any:
         """Call API function ``name`` (the perl bridge's entry point)."""
         if name not in QB_FUNCTIONS:
             raise AttributeError(f"qb has no function '{name}'")

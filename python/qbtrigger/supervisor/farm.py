@@ -19,6 +19,7 @@ from ..vocabulary import (
     FAILED,
     KILLED,
     PENDING,
+    REMOVED,
     RUNNING,
     SUSPENDED,
     TERMINAL_STATES,
@@ -108,7 +109,7 @@ class Job:
 
     def as_dict(self) -> Dict[str, Any]:
         """The job dict callbacks and users see (a fresh copy)."""
-        d = json.loads(self.text)
+        d: Dict[str, Any] = json.loads(self.text)
         d.update(id=self.id, pgrp=self.pgrp, pid=self.pid, label=self.label, user=self.user, status=self.status)
         if self.anonymous:
             d["agenda"] = []
@@ -264,7 +265,7 @@ class Farm:
             self.labels.pop((j.pgrp, j.label), None)
         self.items -= len(j.state)
         self.done -= sum(j.counts.get(s, 0) for s in TERMINAL_STATES)
-        out.append(f"removed-job-{j.id}")
+        out.append(f"{REMOVED}-job-{j.id}")
 
     def _job_verb(self, j: Job, verb: str, out: List[str]) -> None:
         status = j.status

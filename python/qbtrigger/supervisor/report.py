@@ -7,7 +7,7 @@ it); nothing here refers back to the supervisor.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport"]
 
@@ -23,8 +23,8 @@ class CallbackWait:
     triggers: str
     language: str
     code: str
-    latched: tuple
-    awaited: tuple
+    latched: Tuple[str, ...]
+    awaited: Tuple[str, ...]
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)

@@ -34,7 +34,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .report import JobReport, SimReport
-from ..vocabulary import TERMINAL_STATES
+from ..vocabulary import RUNNING, TERMINAL_STATES
 from .supervisor import Supervisor
 
 __all__ = ["Simulator"]
@@ -181,7 +181,7 @@ class Simulator:
                         moment = start_time + int(at)
                         if moment > sup.now:
                             sup.advance(moment)
-                        if sup.item_state(jobid, idx) == "running":  # the clock's callbacks may have stopped it
+                        if sup.item_state(jobid, idx) == RUNNING:  # the clock's callbacks may have stopped it
                             finish_item(jobid, idx, fails)
                 else:
                     once = sup.next_due(repeats=False)

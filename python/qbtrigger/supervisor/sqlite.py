@@ -37,7 +37,7 @@ import os
 import sqlite3
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, Store
+from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow
 
 __all__ = ["SqliteStore"]
 
@@ -132,18 +132,18 @@ class SqliteStore(Store):
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
-    def jobs(self) -> List[tuple]:
+    def jobs(self) -> List[JobRow]:
         """``(id, pgrp, label, status, hold, removed, fired, handles list, data dict)`` in id order."""
         rows = self.db.execute(
             "SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id"
         ).fetchall()
         return [row[:7] + (json.loads(row[7]), json.loads(row[8])) for row in rows]
 
-    def work(self) -> List[tuple]:
+    def work(self) -> List[WorkRow]:
         """``(jobid, idx, name, status, retries)`` ordered by job and index."""
         return self.db.execute("SELECT jobid, idx, name, status, retries FROM work ORDER BY jobid, idx").fetchall()
 
-    def subjobs(self) -> List[tuple]:
+    def subjobs(self) -> List[SubjobRow]:
         return self.db.execute("SELECT jobid, idx, status, held FROM subjobs ORDER BY jobid, idx").fetchall()
 
     def journal(self) -> Iterator[Tuple[int, int, str]]:

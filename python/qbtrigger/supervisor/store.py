@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "Store", "Batch", "open_store", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE",
@@ -31,21 +31,41 @@ EVENT, REGISTER, ADVANCE, REMOVE = 0, 1, 2, 3
 JOURNAL_WORDS = {REGISTER: "#register", ADVANCE: "#advance", REMOVE: "#remove"}
 JOURNAL_KINDS = {word: kind for kind, word in JOURNAL_WORDS.items()}
 
+# The rows a Batch carries and a Store reads back, as tuples in column order.
+#: (id, pgrp, label, status, hold, data JSON): a new job
+NewJobRow = Tuple[int, int, Optional[str], str, Optional[str], str]
+#: (jobid, idx, name, status, retries): a new work item, and a stored one
+WorkRow = Tuple[int, int, Optional[str], str, int]
+#: (jobid, idx, status, held): a new subjob, and a stored one
+SubjobRow = Tuple[int, int, str, int]
+#: (handles JSON, jobid)
+HandlesRow = Tuple[str, int]
+#: (status, hold, removed, fired, data JSON or None, id): a changed job
+JobUpdateRow = Tuple[str, Optional[str], int, int, Optional[str], int]
+#: (status, retries, jobid, idx): a changed work item
+WorkUpdateRow = Tuple[str, int, int, int]
+#: (status, held, jobid, idx): a changed subjob
+SubjobUpdateRow = Tuple[str, int, int, int]
+#: (jobid, text): a callback log entry
+LogRow = Tuple[int, str]
+#: (id, pgrp, label, status, hold, removed, fired, handles list, data dict): a stored job
+JobRow = Tuple[int, int, Optional[str], str, Optional[str], int, int, List[int], Dict[str, Any]]
+
 
 @dataclass
 class Batch:
     """Rows to write in one transaction. The supervisor fills it; :meth:`Store.write` empties it."""
 
-    new_jobs: List[tuple] = field(default_factory=list)  # (id, pgrp, label, status, hold, data)
-    new_work: List[tuple] = field(default_factory=list)  # (jobid, idx, name, status, retries)
-    new_subjobs: List[tuple] = field(default_factory=list)  # (jobid, idx, status, held)
-    handles: List[tuple] = field(default_factory=list)  # (handles JSON, jobid)
-    jobs: List[tuple] = field(default_factory=list)  # (status, hold, removed, fired, data or None, id)
-    work: List[tuple] = field(default_factory=list)  # (status, retries, jobid, idx)
-    subjobs: List[tuple] = field(default_factory=list)  # (status, held, jobid, idx)
+    new_jobs: List[NewJobRow] = field(default_factory=list)  # (id, pgrp, label, status, hold, data)
+    new_work: List[WorkRow] = field(default_factory=list)  # (jobid, idx, name, status, retries)
+    new_subjobs: List[SubjobRow] = field(default_factory=list)  # (jobid, idx, status, held)
+    handles: List[HandlesRow] = field(default_factory=list)  # (handles JSON, jobid)
+    jobs: List[JobUpdateRow] = field(default_factory=list)  # (status, hold, removed, fired, data or None, id)
+    work: List[WorkUpdateRow] = field(default_factory=list)  # (status, retries, jobid, idx)
+    subjobs: List[SubjobUpdateRow] = field(default_factory=list)  # (status, held, jobid, idx)
     journal: List[str] = field(default_factory=list)  # journal lines (see the module docstring)
     journal_first: int = 1  # the number of journal[0]
-    logs: List[tuple] = field(default_factory=list)  # (jobid, text)
+    logs: List[LogRow] = field(default_factory=list)  # (jobid, text)
     meta: Dict[str, Any] = field(default_factory=dict)  # key -> JSON-able value
 
     def __bool__(self) -> bool:
@@ -79,15 +99,15 @@ class Store(ABC):
         """A JSON value stored under ``key`` in the meta table, or ``default``."""
 
     @abstractmethod
-    def jobs(self) -> List[tuple]:
+    def jobs(self) -> List[JobRow]:
         """``(id, pgrp, label, status, hold, removed, fired, handles list, data dict)`` in id order."""
 
     @abstractmethod
-    def work(self) -> List[tuple]:
+    def work(self) -> List[WorkRow]:
         """``(jobid, idx, name, status, retries)`` ordered by job and index."""
 
     @abstractmethod
-    def subjobs(self) -> List[tuple]:
+    def subjobs(self) -> List[SubjobRow]:
         """``(jobid, idx, status, held)`` ordered by job and index."""
 
     @abstractmethod

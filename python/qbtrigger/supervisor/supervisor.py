@@ -100,8 +100,18 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..callbacks import CallbackEngine, Firing, Host, MailSettings, Submission, SubmissionError
+from ..callbacks.languages import Callback, Runner
 from ..errors import ClockError, UnknownJobError
-from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE_FLAGS, JOBINFO_FIELDS, PENDING, STATES, TERMINAL_STATES
+from ..vocabulary import (
+    BLOCKED,
+    DEFAULT_LANGUAGE_FLAGS,
+    JOBINFO_FIELDS,
+    MODIFIED,
+    PENDING,
+    STATES,
+    SUBMIT,
+    TERMINAL_STATES,
+)
 from .diagnosis import stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
@@ -223,7 +233,7 @@ class Supervisor(Host):
             raise ValueError(f"job {jobid}: fields must be JSON values ({error})") from None
         with self._step():
             self.farm.modify(j, fields)
-            self._feed([f"modified-job-{j.id}"])
+            self._feed([f"{MODIFIED}-job-{j.id}"])
 
     def act(self, verb: str, jobid: int, *, work: Optional[str] = None, subjob: Optional[int] = None) -> None:
         j = self.farm.live(jobid)
@@ -494,7 +504,7 @@ class Supervisor(Host):
         self._next_id = first + len(prepared)
         new = self._store_jobs(prepared, submission)
         self._register(submission, [j.id for j in new])
-        self._feed([f"submit-job-{j.id}" for j in new])
+        self._feed([f"{SUBMIT}-job-{j.id}" for j in new])
         return [j.as_dict() for j in new]
 
     def _store_jobs(self, prepared: List[Dict[str, Any]], submission: Submission) -> List[Job]:
@@ -511,7 +521,9 @@ class Supervisor(Host):
             batch.new_subjobs.extend((j.id, s, j.subs[s], int(j.held[s])) for s in range(len(j.subs)))
         return new
 
-    def _register(self, submission: Submission, ids: List[int], replay: Optional[list] = None) -> None:
+    def _register(
+        self, submission: Submission, ids: List[int], replay: Optional[List[Tuple[Callback, Runner]]] = None
+    ) -> None:
         """Register a compiled submission (journalled), noting its callbacks' handles."""
         if replay is None and self.engine.network.clock < self._now:
             self._sync_clock()  # catch-up of time atoms must see the clock as it is
@@ -545,7 +557,7 @@ class Supervisor(Host):
         """Rebuild the network from the journal with every callback's code switched off."""
         engine = self.engine
         jobs = self.farm.jobs
-        runners: List[tuple] = []
+        runners: List[Tuple[Callback, Runner]] = []
         self._replaying = True
         try:
             number = 0

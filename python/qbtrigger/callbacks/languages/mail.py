@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Dict, List
 
+from ...vocabulary import BLOCKED, COMPLETE, FAILED, KILLED, PENDING, RUNNING, SUSPENDED, WAITING
 from ..host import MailSettings
 from . import Invocation, Language, LanguageContext, Runner
 
@@ -27,7 +28,8 @@ __all__ = ["MailLanguage", "send_status_mail", "MAIL_KINDS", "create"]
 MAIL_KINDS = ("status", "subjob-status", "report-status", "license-status")
 
 #: Work statuses in the order a report lists them; others follow alphabetically.
-_STATUS_ORDER = ("complete", "failed", "killed", "running", "pending", "waiting", "blocked", "suspended")
+#: How a report mail orders work counts: terminal states first, then the rest.
+_STATUS_ORDER = (COMPLETE, FAILED, KILLED, RUNNING, PENDING, WAITING, BLOCKED, SUSPENDED)
 #: A report names at most this many failed or killed work items.
 _REPORT_NAMES = 50
 #: Job fields a license-status mail shows when the host provides them.
@@ -65,7 +67,7 @@ def _compose(inv: Invocation, job: Dict[str, Any], kind: str, note: str) -> tupl
     work = event.extra if event is not None and event.type == "work" else None
 
     subject = f"qbtrigger: {named} {status}"
-    if kind == "subjob-status" and subjob is not None:
+    if kind == "subjob-status" and event is not None and subjob is not None:
         subject = f"qbtrigger: {named} subjob {subjob} {event.name}"
     elif kind == "report-status":
         subject += " (report)"
@@ -95,7 +97,7 @@ def _compose(inv: Invocation, job: Dict[str, Any], kind: str, note: str) -> tupl
         counts = Counter(str(item.get("status") or "unknown") for item in agenda)
         lines += ["", f"Work items: {len(agenda)}"]
         lines += [f"  {s:<10} {counts[s]}" for s in sorted(counts, key=_order)]
-        for bad in ("failed", "killed"):
+        for bad in (FAILED, KILLED):
             names = [str(item.get("name")) for item in agenda if item.get("status") == bad]
             if names:
                 more = f" (and {len(names) - _REPORT_NAMES} more)" if len(names) > _REPORT_NAMES else ""
