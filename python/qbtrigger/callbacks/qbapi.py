@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 from .. import vocabulary
 from ..errors import Error, UnknownJobError
 from ..vocabulary import JOBINFO_FIELDS
-from .languages import Invocation
+from .callback import Invocation
 
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host

@@ -1,8 +1,8 @@
 """The reference supervisor and a virtual-farm simulator on top (SPEC §5-§8).
 
 Rooms: ``supervisor`` (the facade: Host interface and public API; its docstring holds the state
-rules), ``farm`` (the state machine), ``store`` (the persistence interface) and ``sqlite`` (its
-embedded backend), ``diagnosis`` (stuck reports), ``simulator``, ``report``.
+rules), ``farm`` (the state machine), ``store`` (the persistence interface), ``sqlite`` (its
+embedded backend), ``backends`` (which store a ``db`` argument names), ``diagnosis`` (stuck reports), ``simulator``, ``report``.
 
 >>> from qbtrigger.supervisor import Supervisor, Simulator
 >>> sup = Supervisor(clock=0)                      # in memory; Supervisor(db="farm.db") persists
@@ -18,7 +18,8 @@ from .report import CallbackWait, JobReport, SimReport, StuckItem, StuckJob
 from .simulator import Simulator
 from .farm import Farm
 from .sqlite import SqliteStore
-from .store import Batch, Store, open_store
+from .backends import open_store
+from .store import Batch, Store
 from .supervisor import QUBE_EPOCH, STATES, TERMINAL, Supervisor, qube_time
 
 __all__ = [

@@ -7,20 +7,20 @@ crash (Ctrl-C, ``kill -9``) loses at most the changes since the last commit, and
 always a state the supervisor was in at a commit point, never half of one.
 
 A backend implements the abstract methods below. :class:`~qbtrigger.supervisor.sqlite.SqliteStore`
-is the embedded default; :func:`open_store` picks a backend for a ``db`` argument. The journal
+is the embedded default; :func:`~qbtrigger.supervisor.backends.open_store` picks a backend for a
+``db`` argument. The journal
 (everything the callback network saw, in order) is what a resumed supervisor replays: its lines
 are event texts, or one of the words of :data:`JOURNAL_WORDS` and its argument.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = [
-    "Store", "Batch", "open_store", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE",
+    "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE",
     "JOURNAL_WORDS", "JOURNAL_KINDS",
 ]
 
@@ -127,14 +127,3 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the store (the supervisor has committed everything before)."""
-
-
-def open_store(db: Union[None, str, "os.PathLike[str]", Store]) -> Store:
-    """The store for a supervisor's ``db`` argument: a :class:`Store` as it is, else SQLite (a
-    file path, or None for memory)."""
-    if isinstance(db, Store):
-        return db
-    from .sqlite import SqliteStore
-
-    return SqliteStore(db)
-

@@ -112,10 +112,11 @@ from ..vocabulary import (
     SUBMIT,
     TERMINAL_STATES,
 )
+from .backends import StoreSpec, open_store
 from .diagnosis import stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
-from .store import ADVANCE, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch, Store, open_store
+from .store import ADVANCE, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
 from .submission import compile_view, prepare_jobs, stored_dict
 
 __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
@@ -150,7 +151,7 @@ class Supervisor(Host):
 
     def __init__(
         self,
-        db: Union[None, str, "os.PathLike[str]", Store] = None,
+        db: StoreSpec = None,
         *,
         language_flags: Union[str, Iterable[str]] = DEFAULT_LANGUAGE_FLAGS,
         universal: Optional[Union[str, "os.PathLike[str]"]] = None,
