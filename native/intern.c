@@ -112,7 +112,7 @@ qbt_status intern_ref(intern_table *t, const char *s, size_t n, uint32_t *id_out
         *id_out = id;
         return QBT_OK;
     }
-    if (n > UINT32_MAX - 1 || (t->free_head == NIL32 && t->len >= NUMBER_ID_BIT))
+    if (n > UINT32_MAX - 1 || (t->free_head == NIL32 && t->len >= INTERN_ID_LIMIT))
         return QBT_ETOO_LARGE;
     qbt_status st = intern_reserve(t, 1);
     if (st != QBT_OK)
@@ -141,6 +141,21 @@ qbt_status intern_ref(intern_table *t, const char *s, size_t n, uint32_t *id_out
 }
 
 void intern_incref(intern_table *t, uint32_t id) { t->entries[id].refs++; }
+
+const char *qbt_vocabulary(int table, size_t i, size_t *len) {
+    size_t n = 0;
+    for (uint32_t id = STR_COMPLETE; table != VOCAB_TYPES && id <= STR_SUSPENDED; id++) {
+        if (table == VOCAB_TERMINAL_STATES && !IS_TERMINAL(id))
+            continue;
+        if (n++ == i) {
+            *len = strlen(pinned[id]);
+            return pinned[id];
+        }
+    }
+    if (table == VOCAB_TYPES && i < T_COUNT)
+        return qbt_type_name((int)i, len);
+    return NULL;
+}
 
 void intern_decref(intern_table *t, uint32_t id) {
     intern_entry *e = &t->entries[id];

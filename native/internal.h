@@ -68,6 +68,9 @@ enum {
 };
 #define IS_STATE_NAME(id) ((id) >= STR_COMPLETE && (id) <= STR_SUSPENDED)
 #define IS_TERMINAL(id) ((id) >= STR_COMPLETE && (id) <= STR_KILLED)
+/* Interned ids stay below this, so that a name id shifted into an alpha key's NAMETYPE (net.h)
+ * keeps its 4 low bits for the type, and an id never looks like a number id. */
+#define INTERN_ID_LIMIT (1u << 28)
 
 typedef struct {
     char *text;
@@ -113,6 +116,9 @@ qbt_status intern_reserve(intern_table *t, size_t extra);
 #define NUMBER_ID_BIT 0x40000000u
 #define IS_NUMBER_ID(id) (((id)&NUMBER_ID_BIT) && (id) != NIL32)
 #define NUMBER_TEXT_MAX 10 /* digits of the largest number id, and a NUL */
+_Static_assert(INTERN_ID_LIMIT <= NUMBER_ID_BIT, "interned ids must stay below the number ids");
+_Static_assert(999999999u < NUMBER_ID_BIT, "a number id's value (9 digits) must fit below NUMBER_ID_BIT");
+_Static_assert(NUMBER_ID_BIT < 0x80000000u, "extra ids take 31 bits (state keys pack them so)");
 
 static inline uint32_t extra_number_id(const char *s, size_t n) {
     if (n == 0 || n > 9 || (s[0] == '0' && n > 1))
@@ -138,6 +144,13 @@ const char *extra_text(const intern_table *t, uint32_t id, char buf[NUMBER_TEXT_
 /* ---------------------------------------------------------------- parsing (parse.c) */
 enum { T_JOB, T_SUBJOB, T_WORK, T_HOST, T_TIME, T_REPEAT, T_GLOBALTIME, T_GLOBALREPEAT, T_COUNT };
 enum { CTX_SELF, CTX_PARENT, CTX_ID, CTX_LABEL, CTX_GLOBAL };
+
+/* The C core's words in its own orders, so that a test can hold them to the Python vocabulary
+ * (python/qbtrigger/vocabulary.py, through _native._c_vocabulary): the state names in id order
+ * (STR_COMPLETE..STR_SUSPENDED), the terminal ones among them, the types in T_ order. Returns the
+ * i-th word of a table, NULL past its last. */
+enum { VOCAB_STATES, VOCAB_TERMINAL_STATES, VOCAB_TYPES };
+const char *qbt_vocabulary(int table, size_t i, size_t *len);
 
 typedef struct {
     const char *name;

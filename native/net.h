@@ -45,6 +45,17 @@ typedef struct {
 #define KIND_SHIFT 30 /* CTX_SELF, CTX_PARENT or CTX_ID, for why_not's words */
 #define SMALL_CLASSES 64
 
+/* What the 16-bit fields of a block hold must fit them. */
+_Static_assert(sizeof(cb_t) % 4 == 0 && sizeof(latch_t) % 4 == 0 && sizeof(node_t) % 4 == 0,
+               "blocks are arrays of 32-bit words");
+_Static_assert(QBT_MAX_ATOMS <= UINT16_MAX, "nlatch and nnode are 16 bits");
+_Static_assert(((QBT_MAX_ATOMS - 1) << 1 | 1) <= UINT16_MAX, "index_set packs a latch's position and its set bit");
+_Static_assert(QBT_MAX_ATOMS < AND_BIT, "a node's child count (at most the atoms) must stay below AND_BIT");
+_Static_assert(QBT_MAX_ATOMS <= PARENT_ROOT, "node indices (fewer than the atoms) must stay below PARENT_ROOT");
+_Static_assert(CTX_SELF < 4 && CTX_PARENT < 4 && CTX_ID < 4, "a latch keeps its context kind in 2 bits");
+_Static_assert(NEXT_MASK >> KIND_SHIFT == 0 && (NEXT_MASK & ALPHA_TAG) == 0,
+               "latch offsets, context kinds and ALPHA_TAG must not overlap");
+
 /* The pool is a list of 1 MiB chunks: it grows without copying big arrays and without slack, and
  * a block never straddles two chunks. An offset is chunk << CHUNK_BITS | word, below 2^30. The
  * last chunk starts small and grows by realloc (offsets are relative to it), so a small network
@@ -53,6 +64,7 @@ typedef struct {
 #define CHUNK_BITS 18
 #define CHUNK_WORDS ((size_t)1 << CHUNK_BITS)
 #define MAX_CHUNKS ((size_t)1 << (30 - CHUNK_BITS))
+_Static_assert(MAX_CHUNKS * CHUNK_WORDS - 1 <= NEXT_MASK, "a pool offset must fit a latch's next field");
 
 /* Handles map to blocks through pages of 1024 slots, freed with their last callback: four bytes
  * per callback, and flat under churn since handles are handed out in order. */
@@ -66,13 +78,20 @@ typedef struct {
 #define LABEL_BIT 0x80000000u
 #define GLOBAL_CTX 0xFFFFFFFFu
 #define IS_LABEL_CTX(c) (((c) & LABEL_BIT) && (c) != GLOBAL_CTX)
+_Static_assert(QBT_MAX_JOB_ID < LABEL_BIT, "a job-id context must not look like a label context");
 
+/* An alpha key's first word: name << 4 | INHEAP_BIT | type. The type takes 3 bits and all eight
+ * values are taken: a ninth type needs another bit (and NT_TYPE's mask) first. */
 #define INHEAP_BIT 0x8u
 #define NAMETYPE(name, type) (((name) << 4) | (uint32_t)(type))
 #define NT_NAME(nt) ((nt) >> 4)
 #define NT_TYPE(nt) ((nt)&7u)
 #define NT_EMPTY 0u
 #define NT_TOMB 1u /* name id 0 is never an atom's name: neither value is a real key */
+_Static_assert(T_COUNT <= 8, "the type field of an alpha key (NT_TYPE) is 3 bits");
+_Static_assert(INHEAP_BIT > 7u && INHEAP_BIT < (1u << 4), "INHEAP_BIT sits between the type and the name");
+_Static_assert((uint64_t)(INTERN_ID_LIMIT - 1) << 4 <= UINT32_MAX, "a name id shifted by 4 must fit 32 bits");
+_Static_assert(STR_NONE == 0 && NT_TOMB < (1u << 4), "NT_EMPTY and NT_TOMB are name id 0, never an atom's name");
 
 /* The alpha index: open addressing with the key inline, so a probe touches one slot. Deleting
  * leaves a tombstone, so a slot's index is stable between rehashes; a rehash re-points the first

@@ -389,9 +389,12 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
     return QBT_OK;
 }
 
+/* An item's key: job id (31 bits), type (2 bits: job, subjob or work) and extra id (31 bits). */
 static uint64_t state_key(uint32_t job, uint8_t type, uint32_t extra) {
     return (uint64_t)job << 33 | (uint64_t)type << 31 | extra;
 }
+_Static_assert(QBT_MAX_JOB_ID < (1u << 31) && T_JOB < 4 && T_SUBJOB < 4 && T_WORK < 4,
+               "a state key packs a job id in 31 bits and an item type in 2");
 
 qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
     uint32_t slot;

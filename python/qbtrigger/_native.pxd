@@ -78,3 +78,12 @@ cdef extern from "qbtrigger.h" nogil:
     int qbt_debug_build()
     size_t qbt_debug_live_allocations()
     void qbt_debug_fail_allocation(size_t nth)
+
+
+cdef extern from "internal.h" nogil:
+    # The C core's own vocabulary tables (internal; for tests/test_vocabulary_c.py).
+    enum:
+        VOCAB_STATES
+        VOCAB_TERMINAL_STATES
+        VOCAB_TYPES
+    const char *qbt_vocabulary(int table, size_t i, size_t *len)

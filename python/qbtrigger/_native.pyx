@@ -152,6 +152,27 @@ def debug_fail_allocation(size_t nth):
     qbt_debug_fail_allocation(nth)
 
 
+cdef tuple _c_words(int table):
+    cdef list words = []
+    cdef size_t i = 0, size = 0
+    cdef const char *text = qbt_vocabulary(table, 0, &size)
+    while text is not NULL:
+        words.append(_decode(text, size))
+        i += 1
+        text = qbt_vocabulary(table, i, &size)
+    return tuple(words)
+
+
+def _c_vocabulary():
+    """The C core's vocabulary tables, read from C in its own orders (tests/test_vocabulary_c.py
+    holds them to qbtrigger.vocabulary): state names in id order, the terminal ones, the types."""
+    return {
+        "state_names": _c_words(VOCAB_STATES),
+        "terminal_states": _c_words(VOCAB_TERMINAL_STATES),
+        "types": _c_words(VOCAB_TYPES),
+    }
+
+
 cdef class Network:
     """A trigger-matching network: jobs, callbacks and the shared alpha index (C core)."""
 
