@@ -11,7 +11,7 @@ validated when it is taken as an operand, so the first error met in that order i
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Optional, Union
+from typing import List, NamedTuple, NoReturn, Optional, Tuple, Union
 
 from .errors import ClockError, EventError, LimitError, TriggerSyntaxError
 from .vocabulary import EVENT_TYPES, GLOBAL_TYPES, STATEFUL_TYPES, STATES, TERMINAL_STATES
@@ -90,11 +90,11 @@ class Atom(NamedTuple):
 
 
 class And(NamedTuple):
-    children: tuple
+    children: Tuple[Node, ...]
 
 
 class Or(NamedTuple):
-    children: tuple
+    children: Tuple[Node, ...]
 
 
 Node = Union[Atom, And, Or]
@@ -120,8 +120,8 @@ class Event(NamedTuple):
 class WhyNot(NamedTuple):
     """Atoms of a callback in expression order, split by whether their latch is set."""
 
-    latched: tuple
-    awaited: tuple
+    latched: Tuple[str, ...]
+    awaited: Tuple[str, ...]
 
 
 # --------------------------------------------------------------------------- expressions
@@ -140,7 +140,7 @@ class _Parser:
         self.pid = pid
         self.advance()
 
-    def fail(self, column: int, message: str):
+    def fail(self, column: int, message: str) -> NoReturn:
         raise TriggerSyntaxError(self.text, column, message)
 
     def advance(self) -> None:
@@ -252,6 +252,7 @@ def _atom(word: str, col: int, parser: _Parser) -> Atom:
         fail(col + h1 + 1, f"unknown type '{type_text}': expected {', '.join(TYPES[:-1])} or {TYPES[-1]}")
     name = name.lower()
 
+    extra: Optional[str]
     if type_ in GLOBAL_TYPES:
         extra = word[h2 + 1 :] if h2 >= 0 else ""
         if not extra:
@@ -285,7 +286,7 @@ def _atom(word: str, col: int, parser: _Parser) -> Atom:
     else:
         fail(col + ctx_start, f"bad context '{ctx_text}': expected self, parent, a job id or a label")
 
-    extra: Optional[str] = word[h3 + 1 :] if h3 >= 0 else None
+    extra = word[h3 + 1 :] if h3 >= 0 else None
     if type_ == "job":
         if h3 >= 0:
             fail(col + h3, f"a job event takes no extra, but '-{extra}' follows the context")
@@ -311,10 +312,10 @@ def parse(expression: str, *, owner: Optional[int] = None, pid: Optional[int] = 
     return _Parser(expression, owner, pid).whole()
 
 
-def atoms_of(tree: Node) -> list:
+def atoms_of(tree: Node) -> List[Atom]:
     """The atoms of a tree in expression order."""
-    out: list = []
-    stack = [tree]
+    out: List[Atom] = []
+    stack: List[Node] = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, Atom):
@@ -363,7 +364,7 @@ def check_maximum(maximum: object) -> int:
     return maximum
 
 
-def trigger_list(triggers: object) -> tuple:
+def trigger_list(triggers: object) -> Tuple[str, ...]:
     """The expressions of a callback's ``triggers``: a str, or a list/tuple of str."""
     if isinstance(triggers, str):
         return (triggers,)

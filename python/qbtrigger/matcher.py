@@ -15,11 +15,13 @@ if os.environ.get("QBTRIGGER_PURE_PYTHON", "") not in ("", "0"):
     implementation = "pure"
 else:
     try:
-        from ._native import Network  # type: ignore[no-redef]
+        # The twins share one API (_native.pyi declares the pure twin's signatures), but they are
+        # two classes: the checker types Network as the pure twin's, so this rebinding is ignored.
+        from ._native import Network  # type: ignore[assignment]
 
         implementation = "native"
     except ImportError:
-        from ._pure import Network  # type: ignore[no-redef]
+        from ._pure import Network
 
         implementation = "pure"
 

@@ -133,7 +133,7 @@ class DurableRulesContender(Contender):
         count = 0
         for i, event in enumerate(events):
             name, type_, job, extra = split_event(event)
-            shards = shards_of_job.get(job)
+            shards = None if job is None else shards_of_job.get(job)  # a global event: no job
             if not shards:
                 continue
             fact: Dict[str, Any] = {"kind": name, "type": type_, "job": job, "seq": i}

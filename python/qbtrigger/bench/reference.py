@@ -12,7 +12,7 @@ targets were set against).
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Optional, Sequence, Tuple, Union
 
 from qbtrigger import And, Atom, Or, TriggerSyntaxError, parse
 
@@ -58,6 +58,7 @@ class ReferenceNetwork:
         cb = _Callback(self._next, compiled, len(atoms), maximum)
         self._next += 1
         for i, atom in enumerate(atoms):
+            where: Union[None, int, Tuple[str, int, Optional[str]]]
             if atom.context == "self":
                 where = owner
             elif atom.context == "parent":

@@ -30,7 +30,7 @@ import pickle
 import resource
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from qbtrigger.bench.check import first_difference
 from qbtrigger.bench.contenders import load_contender
@@ -75,7 +75,7 @@ def one_pass(
     progress("workload")
     workload = farm_workload(n)
     events = workload.events
-    expected = None
+    expected: List[Tuple[int, int]] = []  # the reference's (event index, handle) firings
     if check:
         with open(str(expected_path), "rb") as f:
             expected = pickle.load(f)
