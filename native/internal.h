@@ -1,7 +1,7 @@
 /*
  * internal.h: what the files of native/ share: allocation, the u64 map, string interning, the
  * parser's scratch form, and the error-text builder. The network's own layout (callback blocks,
- * alpha slots, jobs, states) is private to network.c, whose opening comment describes it.
+ * alpha slots, jobs, states) is in net.h, for the files that implement the network only.
  *
  * Everything is addressed by 32-bit indices into growable arrays, never by pointers, so growing
  * an array (realloc) invalidates nothing that is stored.
@@ -24,6 +24,15 @@
 #endif
 
 #define NIL32 UINT32_MAX
+
+/* For the hot path's helpers that several files share through a header: inlined whatever the size
+ * of the file using them (gcc's limit on how much inlining may grow a file stops sooner in a small
+ * one). */
+#if defined(__GNUC__)
+#define QBT_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define QBT_ALWAYS_INLINE static inline
+#endif
 
 /* ---------------------------------------------------------------- allocation (mem.c) */
 void *qbt_malloc(size_t n);

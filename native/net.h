@@ -1,8 +1,11 @@
 /*
  * net.h: the layout of a network, shared by the files that implement it: pool.c (callback blocks
- * and handles), alpha.c (the alpha index, job-id contexts and label references) and network.c
- * (jobs, latches, firing, the clock, registration and events). network.c's opening comment
- * describes the design; this header only holds what more than one of them needs.
+ * and handles), alpha.c (the alpha index, job-id contexts and label references), latch.c (firing),
+ * register.c (registration and catch-up), feed.c (events and item states) and network.c
+ * (lifecycle, jobs, the clock, introspection). Each file's opening comment describes its part of
+ * the design (latch.c the callback blocks); this header holds what more than one of them needs,
+ * the hot path's helpers as static inline functions, so that splitting the core into files costs
+ * no call on it.
  */
 #ifndef QBT_NET_H
 #define QBT_NET_H
@@ -293,6 +296,109 @@ static inline uint32_t alpha_find(const qbt_net *net, uint32_t nametype, uint32_
     return alpha_find_hashed(net, alpha_hash(nametype, ctx, extra), nametype, ctx, extra);
 }
 
+/* Latches (latch.c fires the callbacks they complete). Setting one is the hot path of every event
+ * and clock moment, clearing one that of a retraction: always inlined, as they were when one file
+ * held all their callers. */
+
+static inline bool root_true(const cb_t *cb) {
+    uint16_t n = cb->root_nchild & ~AND_BIT;
+    return (cb->root_nchild & AND_BIT) ? cb->root_count == n : cb->root_count >= 1;
+}
+
+static inline void set_latch(qbt_net *net, uint32_t off) {
+    latch_t *l = latch_at(net, off);
+    if (l->index_set & 1)
+        return;
+    l->index_set |= 1;
+    uint32_t block = block_of_latch(l, off);
+    cb_t *cb = cb_at(net, block);
+    uint16_t p = l->parent;
+    if (p != PARENT_ROOT) {
+        node_t *nodes = nodes_of(net, block, cb);
+        do {
+            node_t *nd = &nodes[p];
+            nd->count++;
+            if (nd->nchild & AND_BIT) {
+                if (nd->count != (nd->nchild & ~AND_BIT))
+                    return;
+            } else if (nd->count != 1) {
+                return;
+            }
+            p = nd->parent;
+        } while (p != PARENT_ROOT);
+    }
+    cb->root_count++;
+    bool flipped = (cb->root_nchild & AND_BIT) ? cb->root_count == (cb->root_nchild & ~AND_BIT)
+                                              : cb->root_count == 1;
+    if (flipped) {
+        QBT_ASSERT(net->nfired < net->fired_cap);
+        net->fired[net->nfired++] = block;
+    }
+}
+
+QBT_ALWAYS_INLINE void unset_latch(qbt_net *net, uint32_t off) {
+    latch_t *l = latch_at(net, off);
+    if (!(l->index_set & 1))
+        return;
+    l->index_set &= (uint16_t)~1u;
+    uint32_t block = block_of_latch(l, off);
+    cb_t *cb = cb_at(net, block);
+    node_t *nodes = nodes_of(net, block, cb);
+    for (uint16_t p = l->parent; p != PARENT_ROOT;) {
+        node_t *nd = &nodes[p];
+        QBT_ASSERT(nd->count > 0);
+        bool is_and = nd->nchild & AND_BIT;
+        uint16_t n = nd->nchild & ~AND_BIT;
+        bool was = is_and ? nd->count == n : nd->count >= 1;
+        nd->count--;
+        bool now = is_and ? nd->count == n : nd->count >= 1;
+        if (was == now)
+            return;
+        p = nd->parent;
+    }
+    QBT_ASSERT(!root_true(cb)); /* never true between events */
+    cb->root_count--;
+}
+
+QBT_ALWAYS_INLINE void set_all(qbt_net *net, uint32_t slot) {
+    for (uint32_t off = net->alpha[slot].head; off;) {
+        uint32_t next = latch_at(net, off)->next & NEXT_MASK;
+        set_latch(net, off);
+        off = next;
+    }
+}
+
+QBT_ALWAYS_INLINE void unset_all(qbt_net *net, uint32_t slot) {
+    for (uint32_t off = net->alpha[slot].head; off; off = latch_at(net, off)->next & NEXT_MASK)
+        unset_latch(net, off);
+}
+
+/* Helpers of more than one file. */
+
+static inline qbt_status out_reserve(qbt_net *net, size_t extra) {
+    if (net->out_len + extra <= net->out_cap)
+        return QBT_OK; /* the common case, once per firing event: no call */
+    void *arr = net->out;
+    qbt_status st = qbt_grow(&arr, &net->out_cap, net->out_len + extra, sizeof(qbt_firing));
+    net->out = arr;
+    return st;
+}
+
+static inline job_t *find_job(const qbt_net *net, uint32_t jobid, uint32_t *slot_out) {
+    uint32_t c = u64map_get(&net->ctx_index, jobid);
+    uint32_t slot = c == NIL32 ? NIL32 : net->ctxs[c].job;
+    if (slot_out)
+        *slot_out = slot;
+    return slot == NIL32 ? NULL : &net->jobs[slot];
+}
+
+/* An item's key: job id (31 bits), type (2 bits: job, subjob or work) and extra id (31 bits). */
+static inline uint64_t state_key(uint32_t job, uint8_t type, uint32_t extra) {
+    return (uint64_t)job << 33 | (uint64_t)type << 31 | extra;
+}
+_Static_assert(QBT_MAX_JOB_ID < (1u << 31) && T_JOB < 4 && T_SUBJOB < 4 && T_WORK < 4,
+               "a state key packs a job id in 31 bits and an item type in 2");
+
 /* pool.c */
 qbt_status block_reserve(qbt_net *net, size_t words);
 uint32_t block_take(qbt_net *net, size_t words);
@@ -310,5 +416,14 @@ void labelref_decref(qbt_net *net, uint32_t ref);
 qbt_status alpha_reserve(qbt_net *net, size_t extra);
 uint32_t alpha_insert(qbt_net *net, uint32_t nametype, uint32_t ctx, uint32_t extra);
 void alpha_release(qbt_net *net, uint32_t idx);
+
+/* latch.c */
+void remove_callback(qbt_net *net, uint32_t block);
+/* Fires the callbacks in net->fired, in handle order, into the output buffer as (key, handle), or
+ * into the catch-up queue. */
+qbt_status fire(qbt_net *net, uint64_t key, bool catchup);
+
+/* network.c */
+void heap_push(qbt_net *net, uint64_t due, uint32_t slot);
 
 #endif /* QBT_NET_H */

@@ -4,6 +4,12 @@
  * files), registers it, applies the events once with qbt_feed_many (the measured pass, on a fresh
  * network, like benchmarks.compare), and prints one JSON line.
  *
+ * An optional MODE after DIR drives more of the core, for instruction counts (valgrind
+ * --tool=callgrind) rather than timings: `feed` applies the events one qbt_feed at a time; `aware`
+ * makes a state-aware network, then registers every callback again (catch-up fires them), drains
+ * the catch-up queue with its events, adds clock atoms per job and advances the clock, and
+ * removes every job.
+ *
  * Built at run time: cc -O2 -Inative drive.c native/*.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "qbtrigger.h"
@@ -19,6 +25,8 @@ static double now_ns(void) {
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
+static size_t register_callbacks(qbt_net *net, const char *dir);
+
 static FILE *open_or_die(const char *dir, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -30,14 +38,42 @@ static FILE *open_or_die(const char *dir, const char *name) {
     return f;
 }
 
+/* The clock's part of the `aware` mode: a repeat and a one-shot time atom per job, then the clock
+ * moved on in steps, asking for the next moment due before each. */
+static int drive_clock(qbt_net *net, const unsigned *jobs, size_t njobs) {
+    char expr[64];
+    uint64_t handle;
+    for (size_t i = 0; i < njobs; i++) {
+        const char *p = expr;
+        size_t n = (size_t)snprintf(expr, sizeof expr, "tick-repeat-self-%zu-7 || t-time-self-%zu", i % 7, 50 + i % 500);
+        if (qbt_add(net, &p, &n, 1, jobs[i], (uint32_t)(i % 3), &handle) != QBT_OK)
+            return 1;
+    }
+    for (uint64_t now = 10; now <= 1000; now += 10) {
+        if (qbt_next_due(net, 1) == 0 && qbt_next_due(net, 0) == 0)
+            break;
+        if (qbt_advance(net, now) != QBT_OK)
+            return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: drive DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: drive DIR [batch|feed|aware]\n");
         return 2;
     }
-    qbt_net *net = qbt_new(0);
+    const char *mode = argc == 3 ? argv[2] : "batch";
+    int aware = strcmp(mode, "aware") == 0, one_by_one = strcmp(mode, "feed") == 0;
+    if (!aware && !one_by_one && strcmp(mode, "batch") != 0) {
+        fprintf(stderr, "drive: unknown mode %s\n", mode);
+        return 2;
+    }
+    qbt_net *net = qbt_new(aware);
     if (!net)
         return 3;
+    unsigned *jobs = NULL;
+    size_t njobs = 0, jobs_cap = 0;
     FILE *f = open_or_die(argv[1], "jobs.txt");
     unsigned job, pgrp;
     long pid;
@@ -47,26 +83,24 @@ int main(int argc, char **argv) {
         if (qbt_add_job(net, job, pgrp, has_label ? label : NULL, has_label ? strlen(label) : 0,
                         pid < 0 ? QBT_NO_PID : (uint32_t)pid) != QBT_OK)
             return 4;
+        if (njobs == jobs_cap) {
+            jobs_cap = jobs_cap ? 2 * jobs_cap : 64;
+            jobs = realloc(jobs, jobs_cap * sizeof *jobs);
+            if (!jobs)
+                return 3;
+        }
+        jobs[njobs++] = job;
     }
     fclose(f);
 
     char *line = NULL;
-    size_t cap = 0, ncallbacks = 0;
+    size_t cap = 0;
     ssize_t len;
-    uint64_t handle;
-    f = open_or_die(argv[1], "callbacks.txt");
     double t0 = now_ns();
-    while ((len = getline(&line, &cap, f)) > 0) {
-        line[--len] = '\0';
-        char *tab = strchr(line, '\t');
-        const char *expr = tab + 1;
-        size_t expr_len = strlen(expr);
-        if (qbt_add(net, &expr, &expr_len, 1, (uint32_t)strtoul(line, NULL, 10), 0, &handle) != QBT_OK)
-            return 5;
-        ncallbacks++;
-    }
+    size_t ncallbacks = register_callbacks(net, argv[1]);
     double register_ns = now_ns() - t0;
-    fclose(f);
+    if (!ncallbacks)
+        return 5;
 
     size_t n = 0, ecap = 1024;
     const char **events = malloc(ecap * sizeof *events);
@@ -88,11 +122,30 @@ int main(int argc, char **argv) {
     free(line);
 
     t0 = now_ns();
-    if (qbt_feed_many(net, events, lens, n) != QBT_OK)
-        return 6;
+    size_t fired = 0, count;
+    if (one_by_one) {
+        for (size_t i = 0; i < n; i++) {
+            if (qbt_feed(net, events[i], lens[i]) != QBT_OK)
+                return 6;
+            qbt_output(net, &count);
+            fired += count;
+        }
+    } else {
+        if (qbt_feed_many(net, events, lens, n) != QBT_OK)
+            return 6;
+        qbt_output(net, &fired);
+    }
     double feed_ns = now_ns() - t0;
-    size_t fired;
-    qbt_output(net, &fired);
+    if (aware) {
+        const qbt_catch_up_event *caught;
+        if (register_callbacks(net, argv[1]) != ncallbacks || qbt_drain_catch_up_events(net, &caught, &count) != QBT_OK)
+            return 7;
+        if (drive_clock(net, jobs, njobs) != 0)
+            return 8;
+        for (size_t i = 0; i < njobs; i++)
+            if (qbt_remove_job(net, jobs[i]) != QBT_OK)
+                return 9;
+    }
     qbt_stats stats;
     qbt_get_stats(net, &stats);
     printf("{\"callbacks\": %zu, \"events\": %zu, \"fired\": %zu, \"feed_many_ns_per_event\": %.1f, "
@@ -100,5 +153,33 @@ int main(int argc, char **argv) {
            ncallbacks, n, fired, feed_ns / (double)n, register_ns / (double)ncallbacks,
            (double)stats.bytes / (double)ncallbacks);
     qbt_free(net);
+    for (size_t i = 0; i < n; i++)
+        free((void *)events[i]);
+    free(events);
+    free(lens);
+    free(jobs);
     return 0;
+}
+
+/* Registers the callbacks of DIR/callbacks.txt; returns how many (0 on a failure). */
+static size_t register_callbacks(qbt_net *net, const char *dir) {
+    char *line = NULL;
+    size_t cap = 0, ncallbacks = 0;
+    ssize_t len;
+    uint64_t handle;
+    FILE *f = open_or_die(dir, "callbacks.txt");
+    while ((len = getline(&line, &cap, f)) > 0) {
+        line[--len] = '\0';
+        char *tab = strchr(line, '\t');
+        const char *expr = tab + 1;
+        size_t expr_len = strlen(expr);
+        if (qbt_add(net, &expr, &expr_len, 1, (uint32_t)strtoul(line, NULL, 10), 0, &handle) != QBT_OK) {
+            ncallbacks = 0;
+            break;
+        }
+        ncallbacks++;
+    }
+    free(line);
+    fclose(f);
+    return ncallbacks;
 }
