@@ -18,6 +18,8 @@ trigger would name, and every finding names jobs by label or index instead.
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -26,10 +28,11 @@ from .dependency import compile_dependency, parse_dependency
 from .engine import CallbackEngine
 from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DONE_STATES
 from .errors import SubmissionError
+from .fields import JobReview, normalize_job
 from .host import Host
 from .jobs import JobView, job_name, read_job
 
-__all__ = ["Finding", "check_submission", "explain_job", "with_provisional_ids", "PROVISIONAL_FIRST_ID"]
+__all__ = ["Finding", "check_submission", "review_fields", "explain_job", "with_provisional_ids", "PROVISIONAL_FIRST_ID"]
 
 #: Provisional ids of checked jobs start here, well above the ids farms hand out.
 PROVISIONAL_FIRST_ID = 2_000_000_000
@@ -45,10 +48,13 @@ class Finding:
     message: str
     expression: Optional[str] = None
     column: Optional[int] = None
+    #: "error" (the submission would fail or misbehave), "warning" (accepted, but likely not what
+    #: was meant) or "ignored" (fields qbtrigger keeps but does not act on).
+    level: str = "error"
 
     def __str__(self) -> str:
         where = self.job if self.callback is None else f"{self.job}, callback {self.callback}"
-        text = f"{where}: {self.message}"
+        text = f"{where}: {self.message}" if self.level == "error" else f"{where}: {self.level}: {self.message}"
         if self.expression is not None and self.column is not None:
             text += f"\n    {self.expression}\n    {' ' * self.column}^"
         return text
@@ -104,6 +110,9 @@ def check_submission(
         return [Finding("submission", None, "a submission is a list of job dicts")]
     jobs = with_provisional_ids(jobs, first_id)
     findings: List[Finding] = []
+    jobs, reviews = _normalized(jobs)
+    for index, review in enumerate(reviews):
+        findings += [Finding(job_name(jobs[index], index), None, p) for p in review.problems]
     engine = CallbackEngine(_NoFarm(), language_flags=language_flags, universal=universal)
     try:
         engine.compile(jobs)
@@ -117,6 +126,38 @@ def check_submission(
     findings += _cycles(views, units)
     order = {job_name(job, i): i for i, job in enumerate(jobs)}
     return sorted(findings, key=lambda f: (order.get(f.job, -1), -1 if f.callback is None else f.callback))
+
+
+def review_fields(jobs: Sequence[Any]) -> List[Finding]:
+    """The warnings (likely misspelt fields) and ignored fields of a submission's jobs: for the
+    engineer to read; they do not make a check fail."""
+    if not isinstance(jobs, (list, tuple)):
+        return []
+    jobs, reviews = _normalized(jobs)
+    out: List[Finding] = []
+    for index, review in enumerate(reviews):
+        name = job_name(jobs[index], index)
+        out += [Finding(name, None, w, level="warning") for w in review.warnings]
+        if review.ignored:
+            out.append(Finding(name, None, f"{', '.join(review.ignored)} (qbtrigger does not model them)", level="ignored"))
+    return out
+
+
+def _normalized(jobs: Sequence[Any]) -> Tuple[List[Any], List[JobReview]]:
+    """Copies of the jobs as :func:`normalize_job` reads them, and each one's review."""
+    out: List[Any] = []
+    reviews: List[JobReview] = []
+    for job in jobs:
+        if isinstance(job, dict):
+            try:
+                job = json.loads(json.dumps(job))
+            except (TypeError, ValueError):
+                job = copy.deepcopy(job)  # the engine's compile will say what is not JSON
+            reviews.append(normalize_job(job))
+        else:
+            reviews.append(JobReview())
+        out.append(job)
+    return out, reviews
 
 
 def _units(views: List[JobView]) -> List[_Unit]:

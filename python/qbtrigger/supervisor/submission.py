@@ -6,9 +6,10 @@ fields, labels not already live. Also the job views the engine compiles.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..callbacks import Problem, SubmissionError
+from ..callbacks.fields import JobReview, normalize_job
 from ..vocabulary import PENDING, SUBMIT_STATES
 from .farm import Job
 
@@ -19,10 +20,15 @@ SCRATCH_ID = 2**31 - 1
 
 
 def prepare_jobs(
-    jobs: Sequence[Mapping[str, Any]], first: int, default_user: str, labels: Mapping[Tuple[int, str], int]
+    jobs: Sequence[Mapping[str, Any]], first: int, default_user: str, labels: Mapping[Tuple[int, str], int],
+    reviews: Optional[List[JobReview]] = None,
 ) -> Tuple[List[Dict[str, Any]], List[Problem]]:
-    """The submission's jobs as they will be stored (ids from ``first``, pgrp, user, a normalised
-    agenda), and every problem found. ``labels``: ``(pgrp, label) -> job id`` of the live jobs."""
+    """The submission's jobs as they will be stored (ids from ``first``, pgrp, user, fields read as
+    :func:`~qbtrigger.callbacks.fields.normalize_job` reads them, a normalised agenda), and every
+    problem found. ``labels``: ``(pgrp, label) -> job id`` of the live jobs. ``reviews`` gets each
+    job's :class:`JobReview` (warnings, ignored fields), in order."""
+    if reviews is None:
+        reviews = []
     if isinstance(jobs, Mapping) or not isinstance(jobs, (list, tuple)):
         raise SubmissionError([Problem("submission", None, "a submission is a list of job dicts")])
     problems: List[Problem] = []
@@ -39,6 +45,9 @@ def prepare_jobs(
         except (TypeError, ValueError) as error:
             problems.append(Problem(name, None, f"a job dict must hold JSON values only ({error})"))
             continue
+        review = normalize_job(job)
+        reviews.append(review)
+        problems += [Problem(name, None, p) for p in review.problems]
         job["id"] = first + index
         job.setdefault("pgrp", first)
         job.setdefault("user", default_user)
@@ -48,11 +57,6 @@ def prepare_jobs(
         status = job.get("status", PENDING)
         if status not in SUBMIT_STATES:
             problems.append(Problem(name, None, f"'status' at submission is 'pending' or 'blocked', not {status!r}"))
-        for key, low in (("retrywork", 0), ("priority", None)):
-            value = job.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or (low is not None and value < low)):
-                problems.append(Problem(name, None, f"'{key}' must be an int{' >= 0' if low == 0 else ''}, not {value!r}"))
         label = job.get("label")
         if isinstance(label, str) and isinstance(job.get("pgrp"), int):
             holder = labels.get((job["pgrp"], label))
@@ -77,9 +81,10 @@ def _agenda(agenda: Any) -> Tuple[List[Dict[str, Any]], List[str]]:
         if not isinstance(name, str) or not name:
             problems.append(f"agenda item {i} needs a non-empty 'name'")
             continue
-        if any(ch.isspace() or ch in "()&|" for ch in name):
-            # no event could name it (SPEC §2), and the journal is one line per event
-            problems.append(f"agenda item {i}: work name {name!r} has whitespace, a parenthesis, & or |")
+        if "\n" in name or "\r" in name:
+            # the journal is one line per event (spaces and punctuation are fine: a trigger cannot
+            # name such a frame, but '*' atoms and the frame's own events still work)
+            problems.append(f"agenda item {i}: work name {name!r} has a line break")
             continue
         if name in seen:
             problems.append(f"agenda item {i}: work name '{name}' is used twice")
