@@ -75,7 +75,7 @@ def test_a_json_submission_and_resume_from_the_store(tmp_path, capsys):
     ("[]", "expected a non-empty JSON list of job dicts"),
     ('[{"label": "x", "agenda": ["1"], "callbacks": [{"triggers": "complete-job-self &&", "code": "unblock-self"}]}]',
      "job 'x', callback 0: bad trigger"),
-    ('[{"label": "x"}, {"label": "y", "agenda": ["1"]}]', "job 'x': no agenda; the simulator runs work items"),
+    ('[{"label": "x", "cpus": "many"}]', "job 'x': 'cpus' must be a whole number"),
 ])
 def test_a_broken_submission_is_one_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "jobs.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .common import (
     ALL_LANGUAGES,
@@ -23,7 +23,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from qbtrigger.submitscript import OnSubmit
+    pass
 
 NAME = "simulate"
 HELP = "run a submission (.py submit script or .json job list) on a virtual farm and report"
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
         else:
             try:
-                load_submissions(args.file, _with_agenda(supervisor.submit))
+                load_submissions(args.file, supervisor.submit)
             except SubmissionError as exc:
                 raise CLIError(f"{args.file}: {exc}") from None
         if args.log:
@@ -138,21 +138,3 @@ def run(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
         supervisor.close()
-
-
-def _with_agenda(submit: OnSubmit) -> OnSubmit:
-    """``submit``, refusing jobs without work items: the simulator runs work items, so such a job
-    could never run (a farm would run it once as a whole; say so rather than guess)."""
-    from qbtrigger.callbacks.jobs import job_name
-    from qbtrigger.submitscript import SubmitScriptError
-
-    def checked(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        empty = [job_name(job, i) for i, job in enumerate(jobs) if isinstance(job, dict) and not job.get("agenda")]
-        if empty:
-            raise SubmitScriptError(
-                f"{', '.join(empty)}: no agenda; the simulator runs work items "
-                "(give each job one, e.g. qb.genframes('1-10') or [{\"name\": \"1\"}])"
-            )
-        return submit(jobs)
-
-    return checked

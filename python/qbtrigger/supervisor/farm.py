@@ -41,8 +41,9 @@ _HOST_VERBS = frozenset(("migrate", "preempt", "interrupt"))
 
 
 class Job:
-    """One job's hot state. Work items are addressed by index; ``names[i]`` is None for the
-    anonymous item of an agenda-less job."""
+    """One job's hot state. Work items are addressed by index. An agenda-less job has one
+    nameless item per instance (``names[i]`` None): item ``i`` is what subjob ``i`` runs, and its
+    changes are that subjob's events."""
 
     __slots__ = (
         "id", "pgrp", "pid", "label", "user", "priority", "retrywork", "data", "names", "index",
@@ -80,7 +81,8 @@ class Job:
 
     @property
     def anonymous(self) -> bool:
-        return self.names[0] is None if len(self.names) == 1 else False
+        """An agenda-less job: its items are its instances."""
+        return self.names[0] is None
 
     def idx(self, name: Any) -> int:
         if self.index is None:
@@ -90,9 +92,15 @@ class Job:
         except KeyError:
             raise UnknownItemError(f"job {self.id} has no work item '{name}'") from None
 
-    def item(self, work: Optional[str]) -> int:
-        """The index of work item ``work`` (None: the anonymous item of an agenda-less job)."""
-        return 0 if work is None and self.anonymous else self.idx(work)
+    def item(self, work: Optional[str], state: str = PENDING) -> int:
+        """The index of work item ``work``; for an agenda-less job (``work`` None), its first
+        instance in ``state`` (or its first instance)."""
+        if work is not None or not self.anonymous:
+            return self.idx(work)
+        for i, s in enumerate(self.state):
+            if s == state and not self.held[i]:
+                return i
+        return 0
 
     def runnable(self) -> bool:
         return not self.removed and self.status in _RUNNABLE and self.free > 0
@@ -153,18 +161,18 @@ class Farm:
     def add(self, job: Dict[str, Any], agenda: Sequence[Mapping[str, Any]], *, hold: bool, blocked_work: bool,
             blocked_subjobs: bool) -> Job:
         """A newly submitted job: ``job`` its stored dict, ``agenda`` its ``{name, status}`` items."""
-        names: List[Optional[str]] = [w["name"] for w in agenda] or [None]
+        cpus = job.get("cpus", 1)
+        names: List[Optional[str]] = [w["name"] for w in agenda] or [None] * cpus
         if blocked_work:
             states = [BLOCKED] * len(names)
         else:
-            states = [w.get("status", PENDING) for w in agenda] or [PENDING]
+            states = [w.get("status", PENDING) for w in agenda] or [PENDING] * cpus
         j = Job(job["id"], job["pgrp"], job.get("pid"), job.get("label"), job.get("user"), job, names, states)
         if hold:
             j.hold = BLOCKED
         j.status = self._derive(j)
-        cpus = job.get("cpus", 1)
         j.held = [blocked_subjobs] * cpus
-        j.subs = [BLOCKED if blocked_subjobs else j.status] * cpus
+        j.subs = [BLOCKED if blocked_subjobs else (states[s] if j.anonymous else j.status) for s in range(cpus)]
         j.free = 0 if blocked_subjobs else cpus
         self.jobs[j.id] = j
         if j.label is not None:
@@ -377,7 +385,9 @@ class Farm:
             else:
                 raise ValueError(f"unknown subjob verb '{verb}'")
             if release:
-                self._hold_subjob(j, s, False, j.status, out)
+                self._hold_subjob(j, s, False, j.state[s] if j.anonymous else j.status, out)
+                if j.anonymous and j.state[s] == PENDING and was_runnable:
+                    heapq.heappush(self._ready, (j.priority, j.id, s))  # skipped while held
         if not was_runnable and j.runnable():
             self._push_pending(j)
 
@@ -392,7 +402,7 @@ class Farm:
 
     # ------------------------------------------------------------------ workers
     def start_item(self, j: Job, idx: int, out: List[str]) -> None:
-        if not j.runnable() or j.state[idx] != PENDING:
+        if not j.runnable() or j.state[idx] != PENDING or (j.anonymous and j.held[idx]):
             raise ValueError(f"job {j.id} item {j.names[idx]} is not runnable ({j.status}/{j.state[idx]})")
         self._set(j, idx, RUNNING, out)
         self._refresh(j, out)
@@ -433,7 +443,7 @@ class Farm:
         while ready:
             _, jobid, idx = heapq.heappop(ready)
             j = jobs[jobid]
-            if j.state[idx] == PENDING and j.runnable():
+            if j.state[idx] == PENDING and j.runnable() and not (j.anonymous and j.held[idx]):
                 return jobid, idx
         return None
 
@@ -477,6 +487,10 @@ class Farm:
         name = j.names[idx]
         if name is not None:
             out.append(f"{state}-work-{j.id}-{name}")
+        elif not j.held[idx]:  # an instance of an agenda-less job: its subjob follows it
+            j.subs[idx] = state
+            self._dirty_subs[(j.id, idx)] = j
+            out.append(f"{state}-subjob-{j.id}-{idx}")
         if state == PENDING and j.status in _RUNNABLE and j.free and not j.removed:
             heapq.heappush(self._ready, (j.priority, j.id, idx))
 
@@ -501,11 +515,12 @@ class Farm:
         j.status = new
         self._dirty_jobs[j.id] = j
         subs = j.subs
-        for s, held in enumerate(j.held):
-            if not held and subs[s] != new:
-                subs[s] = new
-                self._dirty_subs[(j.id, s)] = j
-                out.append(f"{new}-subjob-{j.id}-{s}")
+        if not j.anonymous:  # a frame job's free subjobs follow it; instances follow their item
+            for s, held in enumerate(j.held):
+                if not held and subs[s] != new:
+                    subs[s] = new
+                    self._dirty_subs[(j.id, s)] = j
+                    out.append(f"{new}-subjob-{j.id}-{s}")
         out.append(f"{new}-job-{j.id}")
         if not was_runnable and j.runnable():
             self._push_pending(j)

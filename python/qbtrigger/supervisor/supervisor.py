@@ -32,8 +32,10 @@ A job's status follows its work, unless pinned
     same name; while held, its status is the hold and none of its work runs. Otherwise its status is
     derived from its work items: ``running`` while any item runs; when every item is done,
     ``failed`` if any failed, else ``killed`` if any was killed, else ``complete``; otherwise
-    ``pending`` (waiting for a worker, or for blocked frames). A job with no agenda is treated as
-    one anonymous work item (it runs, completes or fails as a whole, without work events).
+    ``pending`` (waiting for a worker, or for blocked frames). A job with no agenda (a ``cmdline``
+    job, say) runs as Qube runs it: each of its ``cpus`` instances runs the command once; each
+    instance is a nameless work item whose changes are its subjob's events (``running-subjob-N-0``,
+    ``complete-subjob-N-0``), and the job is done when every instance is.
 
 Job verbs (``act(verb, jobid)``; a verb that does not apply changes nothing and emits nothing)
     - ``unblock``: a blocked job only: drops the hold; its pending work may run.
@@ -65,7 +67,8 @@ Subjobs (``act(verb, jobid, subjob=n or None for all)``)
     ``kill`` ``killed``, ``suspend`` ``suspended``; ``unblock``, ``unblock-single`` (the first blocked
     subjob when none is named) and ``resume`` release a hold and the subjob follows the job again.
     ``migrate``, ``preempt`` and ``interrupt`` are recorded no-ops (the simulator has no hosts). A
-    job whose subjobs are all held runs no work.
+    job whose subjobs are all held runs no work. An agenda-less job's subjobs follow their own
+    instance instead, and a held one does not start.
 
 Workers (:meth:`start`, :meth:`finish`; the simulator is one)
     A worker takes a pending item of a runnable job (status pending or running, a free subjob) and
@@ -108,6 +111,7 @@ from ..vocabulary import (
     JOBINFO_FIELDS,
     MODIFIED,
     PENDING,
+    RUNNING,
     STATES,
     SUBMIT,
     TERMINAL_STATES,
@@ -277,16 +281,19 @@ class Supervisor(Host):
         with self._step():
             return self._submit(jobs)
 
-    def start(self, jobid: int, work: Optional[str] = None) -> None:
-        """A worker takes a pending item (``work`` None: an agenda-less job): it runs."""
+    def start(self, jobid: int, work: Optional[str] = None, *, subjob: Optional[int] = None) -> None:
+        """A worker takes a pending item: it runs. An agenda-less job's items are its instances:
+        ``subjob`` names one (default: its first pending instance)."""
         j = self.farm.live(jobid)
-        self.start_item(j.id, j.item(work))
+        self.start_item(j.id, subjob if subjob is not None and j.anonymous else j.item(work, PENDING))
 
-    def finish(self, jobid: int, work: Optional[str] = None, *, failed: bool = False) -> None:
+    def finish(self, jobid: int, work: Optional[str] = None, *, subjob: Optional[int] = None,
+               failed: bool = False) -> None:
         """A worker is done with a running item: complete, or failed (retried automatically while
-        the job's ``retrywork`` allows)."""
+        the job's ``retrywork`` allows). For an agenda-less job, ``subjob`` names the instance
+        (default: its first running one)."""
         j = self.farm.live(jobid)
-        self.finish_item(j.id, j.item(work), failed)
+        self.finish_item(j.id, subjob if subjob is not None and j.anonymous else j.item(work, RUNNING), failed)
 
     def callback_log(self, jobid: int) -> List[str]:
         """The job's callback log (outputs and tracebacks of its callbacks), oldest first."""
