@@ -182,7 +182,7 @@ def _units(views: List[JobView]) -> List[_Unit]:
             entries, _, problems = parse_dependency(job.dependency)
             if not problems:
                 plan, _ = compile_dependency(entries, job.work_names, job.cpus)
-                for text, keyword in plan.callbacks:
+                for text, keyword, _work in plan.callbacks:
                     try:
                         units.append(_Unit(job, None, text, parse(text, owner=job.id, pid=job.pid), "qube", keyword))
                     except TriggerSyntaxError:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from ..vocabulary import COMPLETE, DONE_STATES, ITEM_TYPES
 
-__all__ = ["DependencyEntry", "DependencyPlan", "parse_dependency", "compile_dependency"]
+__all__ = ["DependencyEntry", "DependencyCallback", "DependencyPlan", "parse_dependency", "compile_dependency"]
 
 _STATES = DONE_STATES
 _TYPES = ITEM_TYPES
@@ -46,11 +46,20 @@ class DependencyEntry:
         return base if extra is None else f"{base}-{extra}"
 
 
+class DependencyCallback(NamedTuple):
+    """One callback a dependency compiles to: its triggers, its qube keyword, and for a per-frame
+    link the frame it releases (whatever event completes its triggers)."""
+
+    triggers: str
+    keyword: str
+    work: Optional[str] = None
+
+
 @dataclass
 class DependencyPlan:
-    """What a dependency field compiles to: ``callbacks`` as (triggers, qube keyword) pairs."""
+    """What a dependency field compiles to."""
 
-    callbacks: List[Tuple[str, str]] = field(default_factory=list)
+    callbacks: List[DependencyCallback] = field(default_factory=list)
     block_job: bool = False
     block_work: bool = False
     block_subjobs: bool = False
@@ -115,21 +124,25 @@ def compile_dependency(
     work_entries = [e for e in entries if e.type == "work"]
     subjob_entries = [e for e in entries if e.type == "subjob"]
     if job_entries:
-        plan.callbacks.append((" && ".join(e.atom() for e in job_entries), "unblock-self"))
+        plan.callbacks.append(DependencyCallback(" && ".join(e.atom() for e in job_entries), "unblock-self"))
         plan.block_job = True
     if work_entries:
         if not work_names:
             problems.append("a link to work items needs an agenda: this job has no work items to unblock")
+        # Releasing a frame of a blocked job releases the job (see the farm's work verbs), so a
+        # frame also waits for the job entries: the whole dependency still holds before it runs.
+        job_atoms = [e.atom() for e in job_entries]
         for name in work_names:
             if _WORK_NAME_FORBIDDEN.search(name):
                 problems.append(f"work item '{name}' cannot be named in a trigger (whitespace, parentheses, & or |)")
                 continue
-            plan.callbacks.append((" && ".join(e.atom(name) for e in work_entries), "unblock-work-self"))
+            triggers = " && ".join(job_atoms + [e.atom(name) for e in work_entries])
+            plan.callbacks.append(DependencyCallback(triggers, "unblock-work-self", name))
         plan.block_work = True
     if subjob_entries:
         for subjob in range(cpus):
             plan.callbacks.append(
-                (" && ".join(e.atom(str(subjob)) for e in subjob_entries), "unblock-subjob-self")
+                DependencyCallback(" && ".join(e.atom(str(subjob)) for e in subjob_entries), "unblock-subjob-self")
             )
         plan.block_subjobs = True
     return plan, problems

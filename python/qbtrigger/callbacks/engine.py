@@ -37,6 +37,7 @@ from .languages import (
     create_language,
     parse_language_flags,
 )
+from .languages.qube import QubeLanguage
 from .qbapi import QbApi
 from .universal import UniversalCallback, load_universal
 
@@ -286,8 +287,8 @@ class CallbackEngine:
         compiled.info = info
         plan.dependency = compiled
         qube = self.language(DEPENDENCY_LANGUAGE)
-        assert qube is not None
-        for triggers, keyword in compiled.callbacks:
+        assert isinstance(qube, QubeLanguage)
+        for triggers, keyword, work in compiled.callbacks:
             detail = _check_triggers(validator, triggers, job.id)
             if detail is not None:
                 problems.append(f"bad dependency: {detail}")
@@ -295,7 +296,8 @@ class CallbackEngine:
             plan.callbacks.append(
                 Callback(
                     jobid=job.id, index=None, origin="dependency", triggers=triggers, language=DEPENDENCY_LANGUAGE,
-                    code=keyword, maximum=1, runner=qube.compile(keyword),
+                    code=keyword, maximum=1,
+                    runner=qube.compile(keyword) if work is None else qube.compile_for_work(keyword, work),
                 )
             )
         return [Problem(job.name, None, p) for p in problems]

@@ -355,6 +355,11 @@ class Farm:
         else:
             raise ValueError(f"unknown work verb '{verb}'")
         if new is not None:
+            if verb == "unblock" and j.hold == BLOCKED:
+                # Qube's frame-by-frame way: a blocked job whose frames are released one by one
+                # runs each released frame, so releasing a frame releases the job's block too
+                # (docs/semantics.md); its other blocked frames stay blocked.
+                j.hold = None
             self._set(j, idx, new, out)
             self._refresh(j, out)
 

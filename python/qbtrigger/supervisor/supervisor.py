@@ -59,7 +59,9 @@ Work verbs (``act(verb, jobid, work=name)``)
     ``kill`` not done -> killed; ``retry``/``requeue`` anything but pending and blocked -> pending
     (a running item restarts, a complete one is rendered again); ``complete``/``retire`` ->
     complete; ``fail`` -> failed (unless failed or killed). A job hold still wins: a retried item of
-    a killed job stays unrun until the job is retried.
+    a killed job stays unrun until the job is retried; but unblocking a frame of a job held
+    ``blocked`` releases the job too (Qube's frame-by-frame way: a blocked job whose frames are
+    unblocked one by one by ``unblock-work-self`` callbacks), and its other frames stay blocked.
 
 Subjobs (``act(verb, jobid, subjob=n or None for all)``)
     Subjobs ``0..cpus-1`` follow their job's status (each change emits ``STATE-subjob-N-S``

@@ -57,6 +57,13 @@ def _work_runner(verb: str, keyword: str) -> Runner:
     return run
 
 
+def _fixed_work_runner(verb: str, work: str) -> Runner:
+    def run(inv: Invocation) -> None:
+        inv.host.act(verb, inv.callback.jobid, work=work)
+
+    return run
+
+
 def _subjob_runner(verb: str) -> Runner:
     def run(inv: Invocation) -> None:
         event = inv.event
@@ -105,6 +112,14 @@ class QubeLanguage(Language):
                 "mail keywords such as mail-status)"
             )
         return runner
+
+    def compile_for_work(self, keyword: str, work: str) -> Runner:
+        """A work keyword bound to one frame, whatever event fires it (a dependency's per-frame
+        link, whose triggers may end on a job event)."""
+        verb = WORK_KEYWORDS.get(keyword.strip().lower())
+        if verb is None:
+            raise CodeError(f"'{keyword}' is not a work keyword")
+        return _fixed_work_runner(verb, work)
 
     def may_act(self, code: str, verb: str, scope: str) -> bool:
         """A keyword says exactly what it does: ``unblock-self`` unblocks the job (and so do the
