@@ -103,6 +103,6 @@ def test_unknown_fields_are_kept_and_likely_misspellings_named():
     assert notes == [
         "job 'r': warning: unknown field 'dependancy' is kept but not used: did you mean 'dependency'?",
         "job 'r': warning: unknown field 'mail_address' is kept but not used: did you mean 'mailaddress'?",
-        "job 'r': ignored: hosts, cluster, package (qbtrigger does not model them)",
+        "job 'r': ignored: hosts, cluster (qbtrigger does not model them)",
     ]
     assert check_submission(jobs) == []

@@ -56,9 +56,9 @@ def test_recipe_new_event_name(tmp_path):
     farm = package / "supervisor" / "farm.py"
     edit(farm, "    REMOVED,\n", "    REMOVED,\n    RETRIED,\n")
     edit(farm,
-         "                self._set(j, idx, PENDING, out)\n            else:",
-         "                self._set(j, idx, PENDING, out)\n"
-         "                out.append(f\"{RETRIED}-work-{j.id}-{j.names[idx]}\")\n            else:")
+         "                self._set(j, idx, WAITING if j.retry_delay else PENDING, out)\n",
+         "                self._set(j, idx, WAITING if j.retry_delay else PENDING, out)\n"
+         "                out.append(f\"{RETRIED}-work-{j.id}-{j.names[idx]}\")\n")
     result = run_on_copy(tmp_path, """
         import json
         from qbtrigger.supervisor import Supervisor

@@ -102,7 +102,9 @@ def test_a_job_follows_its_work_and_every_change_is_an_event():
     assert sup.job(jobid)["status"] == "failed"
     assert sup.events(jobid) == [
         f"submit-job-{jobid}",
+        f"assigned-work-{jobid}-1",  # a worker takes the frame: assigned, then running
         f"running-work-{jobid}-1", f"running-subjob-{jobid}-0", f"running-job-{jobid}",
+        f"assigned-work-{jobid}-2",
         f"running-work-{jobid}-2",
         f"complete-work-{jobid}-1",
         f"failed-work-{jobid}-2", f"failed-subjob-{jobid}-0", f"failed-job-{jobid}",

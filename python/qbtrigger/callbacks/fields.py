@@ -13,8 +13,9 @@ the supervisor read (both ``qbtrigger check`` and ``simulate`` go through it):
   ``timeout-work-self-*`` -> ``fail-work-self``; ``waitfor`` (deprecated in Qube) adds
   ``link-done-job-ID`` to the ``dependency``;
 - unknown fields are kept, as Qube keeps them; one that looks like a misspelling of a known field
-  gets a warning naming it; known fields that qbtrigger does not model (hosts, clusters,
-  packages...) are listed as ignored, never dropped without a word.
+  gets a warning naming it; known fields that would change how a real farm runs the job but
+  that qbtrigger does not model (hosts, clusters, requirements...) are listed as ignored, never
+  dropped without a word. The job's payload (prototype, package, env...) is kept silently.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["JobReview", "normalize_job", "NUMERIC_FIELDS", "MODELLED_FIELDS", "UNMODELLED_FIELDS", "FIELD_ALIASES"]
+__all__ = [
+    "JobReview", "normalize_job", "NUMERIC_FIELDS", "MODELLED_FIELDS", "UNMODELLED_FIELDS", "PAYLOAD_FIELDS",
+    "FIELD_ALIASES",
+]
 
 #: Fields whose value is a whole number, with the least value each may take (None: any).
 NUMERIC_FIELDS: Dict[str, Optional[int]] = {
@@ -50,15 +54,20 @@ MODELLED_FIELDS = frozenset((
     "priority", "retrywork", "retrywork_delay", "mailaddress", "timeout", "agenda_timeout", "timelimit",
     "agenda_timelimit", "waitfor",
 ))
-#: Qube job fields qbtrigger keeps but does not act on (it has no hosts to choose, no packages to run).
+#: Qube job fields that change how a real farm runs a job, which qbtrigger keeps but does not act
+#: on (it has no hosts to choose among): listed as ignored, so nobody trusts a simulation of them.
 UNMODELLED_FIELDS = frozenset((
-    "prototype", "package", "env", "cwd", "hosts", "omithosts", "groups", "omitgroups", "cluster",
-    "restrictions", "requirements", "reservations", "hostorder", "flags", "flagsstring", "kind",
-    "account", "notes", "max_cpus", "retrysubjob", "retrysubjob_delay", "p_agenda", "p_agenda_priority",
-    "p_agenda_cpus", "data", "subjobs", "email", "mailaddress_cc", "emailaddress", "type",
-    "agenda_priority", "resultpackage", "callbacks_fired", "removed",
+    "hosts", "omithosts", "groups", "omitgroups", "cluster", "restrictions", "requirements",
+    "reservations", "hostorder", "flags", "flagsstring", "max_cpus", "retrysubjob", "retrysubjob_delay",
+    "p_agenda", "p_agenda_priority", "p_agenda_cpus", "agenda_priority",
 ))
-_KNOWN = sorted(MODELLED_FIELDS | UNMODELLED_FIELDS | set(FIELD_ALIASES))
+#: The job's payload and bookkeeping: what it runs and notes about it, the farm's business, not the
+#: callbacks'. Kept without a word.
+PAYLOAD_FIELDS = frozenset((
+    "prototype", "package", "env", "cwd", "kind", "type", "account", "notes", "data", "email",
+    "emailaddress", "mailaddress_cc", "resultpackage", "subjobs", "callbacks_fired", "removed",
+))
+_KNOWN = sorted(MODELLED_FIELDS | UNMODELLED_FIELDS | PAYLOAD_FIELDS | set(FIELD_ALIASES))
 #: Misspellings seen in real scripts that difflib alone would not tie to their field.
 _MISSPELLINGS = {"mail_address": "mailaddress", "dependancy": "dependency", "dependencies": "dependency"}
 
@@ -111,11 +120,12 @@ def normalize_job(job: Dict[str, Any]) -> JobReview:
         else:
             job[key] = number
     _expand_shorthands(job, review)
-    for key in job:
-        if key in MODELLED_FIELDS:
+    for key, value in job.items():
+        if key in MODELLED_FIELDS or key in PAYLOAD_FIELDS:
             continue
         if key in UNMODELLED_FIELDS:
-            review.ignored.append(key)
+            if value not in (None, "", [], {}, 0):
+                review.ignored.append(key)
             continue
         meant = _MISSPELLINGS.get(key.lower()) or next(iter(difflib.get_close_matches(key.lower(), _KNOWN, 1, 0.8)), None)
         if meant is not None:

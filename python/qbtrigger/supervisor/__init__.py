@@ -1,8 +1,10 @@
 """The reference supervisor and a virtual-farm simulator on top (SPEC §5-§8).
 
-Rooms: ``supervisor`` (the facade: Host interface and public API; its docstring holds the state
-rules), ``farm`` (the state machine), ``store`` (the persistence interface), ``sqlite`` (its
-embedded backend), ``backends`` (which store a ``db`` argument names), ``diagnosis`` (stuck reports), ``simulator``, ``report``.
+Rooms: ``supervisor`` (the facade: Host interface and public API), ``farm`` (the state machine;
+its rules are docs/supervisor.md), ``timers`` (time limits and retry delays), ``hosts``,
+``submission`` (checks before anything is stored), ``store`` (the persistence interface),
+``sqlite`` (its embedded backend), ``backends`` (which store a ``db`` argument names),
+``diagnosis`` (stuck reports), ``simulator``, ``report``.
 
 >>> from qbtrigger.supervisor import Supervisor, Simulator
 >>> sup = Supervisor(clock=0)                      # in memory; Supervisor(db="farm.db") persists

@@ -3,7 +3,7 @@
 It knows nothing of the callback engine or the store. Each change appends the event it causes to
 an ``out`` list the caller hands in (the supervisor feeds them to the engine, in order) and marks
 what changed as dirty (the supervisor collects the rows with :meth:`Farm.take_changes` at a
-commit). The rules themselves are written in :mod:`qbtrigger.supervisor.supervisor`'s docstring.
+commit). The rules themselves are written in docs/supervisor.md.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Job:
     __slots__ = (
         "id", "pgrp", "pid", "label", "user", "priority", "retrywork", "data", "names", "index",
         "state", "retries", "counts", "hold", "status", "subs", "held", "free", "removed", "fired",
-        "text", "handles",
+        "text", "handles", "timed", "retry_delay",
     )
 
     def __init__(self, jobid: int, pgrp: int, pid: Optional[int], label: Optional[str], user: Optional[str],
@@ -62,6 +62,9 @@ class Job:
         self.text = json.dumps(data)  # data as stored; job dicts are decoded from it (fast copies)
         self.priority = data.get("priority", DEFAULT_PRIORITY)
         self.retrywork = data.get("retrywork", 0) or 0
+        self.retry_delay = data.get("retrywork_delay", 0) or 0
+        #: It has a time limit (``agenda_timeout`` on frames, ``timeout`` on instances).
+        self.timed = bool(data.get("agenda_timeout") or data.get("timeout"))
         self.names = names
         self.index: Optional[Dict[str, int]] = None  # name -> index, built on first lookup
         self.state = states
@@ -142,6 +145,12 @@ class Farm:
         #: Called with ``(jobid, work index)`` when a running item stops other than by a worker
         #: finishing it (killed, requeued, blocked...): its worker is free again.
         self.worker_released: Optional[Callable[[int, int], None]] = None
+        #: Called with ``(job, "work" or "subjob", index, running)`` when a frame or a subjob of a
+        #: job with a time limit starts or stops running (the supervisor times them).
+        self.on_running: Optional[Callable[[Job, str, int, bool], None]] = None
+        #: Called with ``(job, work index)`` when a failed item waits ``retrywork_delay`` seconds
+        #: before its retry (the supervisor's clock releases it).
+        self.on_waiting: Optional[Callable[[Job, int], None]] = None
         self._ready: List[Tuple[int, int, int]] = []  # (priority, jobid, index) of pending items
         self._dirty_jobs: Dict[int, Job] = {}
         self._dirty_data: Dict[int, Job] = {}
@@ -221,6 +230,8 @@ class Farm:
             j.priority = j.data.get("priority", DEFAULT_PRIORITY)
             j.retrywork = j.data.get("retrywork", 0) or 0
             self.rebuild_ready()  # keys in the ready heap carry the old priority
+        j.retry_delay = j.data.get("retrywork_delay", 0) or 0
+        j.timed = bool(j.data.get("agenda_timeout") or j.data.get("timeout"))
         self._dirty_data[j.id] = j
         self._dirty_jobs[j.id] = j
 
@@ -380,6 +391,12 @@ class Farm:
                 release = held and state == BLOCKED
             elif verb == "resume":
                 release = held and state == SUSPENDED
+            elif j.anonymous and verb in ("fail", "kill"):
+                # an instance of an agenda-less job ends with its subjob (a timelimit's fail-subjob-self)
+                if j.state[s] not in TERMINAL_STATES:
+                    self._set(j, s, _SUBJOB_HOLDS[verb], out)
+                    self._refresh(j, out)
+                continue
             elif verb in _SUBJOB_HOLDS:
                 if held or state in TERMINAL_STATES:
                     continue
@@ -401,9 +418,17 @@ class Farm:
             j.held[s] = held
             j.free += -1 if held else 1
         if j.subs[s] != state:
-            j.subs[s] = state
-            out.append(f"{state}-subjob-{j.id}-{s}")
+            self._sub_state(j, s, state, out)
         self._dirty_subs[(j.id, s)] = j
+
+    def _sub_state(self, j: Job, s: int, state: str, out: List[str]) -> None:
+        """Change one subjob's state, recording it and its event."""
+        old = j.subs[s]
+        j.subs[s] = state
+        self._dirty_subs[(j.id, s)] = j
+        out.append(f"{state}-subjob-{j.id}-{s}")
+        if j.timed and (old == RUNNING or state == RUNNING) and self.on_running is not None:
+            self.on_running(j, "subjob", s, state == RUNNING)
 
     # ------------------------------------------------------------------ workers
     def start_item(self, j: Job, idx: int, out: List[str]) -> None:
@@ -422,12 +447,21 @@ class Farm:
                 self._set(j, idx, COMPLETE, out)
             elif j.retries.get(idx, 0) < j.retrywork:
                 j.retries[idx] = j.retries.get(idx, 0) + 1
-                self._set(j, idx, PENDING, out)
+                # with a retrywork_delay it waits first, and the clock releases it (release_waiting)
+                self._set(j, idx, WAITING if j.retry_delay else PENDING, out)
+                if j.retry_delay and self.on_waiting is not None:
+                    self.on_waiting(j, idx)
             else:
                 self._set(j, idx, FAILED, out)
         finally:
             self._finishing = False
         self._refresh(j, out)
+
+    def release_waiting(self, j: Job, idx: int, out: List[str]) -> None:
+        """A failed item's retry delay is over: it is pending again (if it still waits)."""
+        if j.state[idx] == WAITING and not j.removed:
+            self._set(j, idx, PENDING, out)
+            self._refresh(j, out)
 
     def requeue_item(self, j: Job, idx: int, out: List[str]) -> None:
         """A running item goes back to pending: its worker vanished (nobody to release)."""
@@ -492,10 +526,10 @@ class Farm:
         name = j.names[idx]
         if name is not None:
             out.append(f"{state}-work-{j.id}-{name}")
+            if j.timed and (old == RUNNING or state == RUNNING) and self.on_running is not None:
+                self.on_running(j, "work", idx, state == RUNNING)
         elif not j.held[idx]:  # an instance of an agenda-less job: its subjob follows it
-            j.subs[idx] = state
-            self._dirty_subs[(j.id, idx)] = j
-            out.append(f"{state}-subjob-{j.id}-{idx}")
+            self._sub_state(j, idx, state, out)
         if state == PENDING and j.status in _RUNNABLE and j.free and not j.removed:
             heapq.heappush(self._ready, (j.priority, j.id, idx))
 
@@ -523,9 +557,7 @@ class Farm:
         if not j.anonymous:  # a frame job's free subjobs follow it; instances follow their item
             for s, held in enumerate(j.held):
                 if not held and subs[s] != new:
-                    subs[s] = new
-                    self._dirty_subs[(j.id, s)] = j
-                    out.append(f"{new}-subjob-{j.id}-{s}")
+                    self._sub_state(j, s, new, out)
         out.append(f"{new}-job-{j.id}")
         if not was_runnable and j.runnable():
             self._push_pending(j)

@@ -85,6 +85,11 @@ class Simulator:
         # item to its seq (an action may stop a running item: its entry then goes stale)
         self._queue: List[Tuple[float, int, int, int, bool]] = []
         self._running: Dict[Tuple[int, int], int] = {}
+        # the virtual hosts, one per worker slot: the free ones (lowest name first) and who runs what
+        self.hosts = [f"host{n:0{max(2, len(str(workers)))}d}" for n in range(1, workers + 1)]
+        self._free_hosts = list(self.hosts)
+        self._host_of: Dict[Tuple[int, int], str] = {}
+        supervisor.register_hosts(self.hosts)
         saved = supervisor.store.get_meta(_META_KEY)
         if saved is not None:
             self._restore(saved)
@@ -98,6 +103,7 @@ class Simulator:
         return {
             "time": self.time, "seq": self._seq, "steps": self.steps, "start_time": self.start_time,
             "rng": [version, list(internal), gauss_next], "queue": [list(e) for e in sorted(live)],
+            "hosts": sorted([jobid, idx, host] for (jobid, idx), host in self._host_of.items()),
         }
 
     def _restore(self, saved: dict) -> None:
@@ -110,10 +116,20 @@ class Simulator:
         self._queue = [(t, seq, jobid, idx, bool(fails)) for t, seq, jobid, idx, fails in saved["queue"]]
         heapq.heapify(self._queue)
         self._running = {(jobid, idx): seq for _, seq, jobid, idx, _ in self._queue}
+        self._host_of = {(jobid, idx): host for jobid, idx, host in saved.get("hosts", [])}
+        busy = set(self._host_of.values())
+        self._free_hosts = [host for host in self.hosts if host not in busy]
+        heapq.heapify(self._free_hosts)
 
     def _released(self, jobid: int, idx: int) -> None:
         """A running item was stopped by an action: its worker is free (its queue entry is stale)."""
         self._running.pop((jobid, idx), None)
+        self._free_host(jobid, idx)
+
+    def _free_host(self, jobid: int, idx: int) -> None:
+        host = self._host_of.pop((jobid, idx), None)
+        if host is not None:
+            heapq.heappush(self._free_hosts, host)
 
     # ------------------------------------------------------------------ the run
     def run(
@@ -162,7 +178,8 @@ class Simulator:
                         self._seq += 1
                         running[item] = self._seq
                         heappush(queue, (self.time + duration, self._seq, item[0], item[1], fails))
-                        start_item(item[0], item[1])
+                        host = self._host_of[item] = heappop(self._free_hosts)
+                        start_item(item[0], item[1], host)
                         self.steps += 1
                         if self.steps - last_commit_steps >= self.commit_every:
                             last_commit_steps, last_commit_wall = self._commit()
@@ -177,6 +194,7 @@ class Simulator:
                     else:
                         at, _, jobid, idx, fails = heappop(queue)
                         del running[(jobid, idx)]
+                        self._free_host(jobid, idx)
                         self.time = at
                         moment = start_time + int(at)
                         if moment > sup.now:

@@ -4,84 +4,10 @@
 assigns ids at submission, keeps every job's state (in a :class:`~.farm.Farm`, the state
 machine), turns the ``act`` verbs of callbacks (and of its own users) into state changes, reports
 each change to the engine as an event and stores it (through a :class:`~.store.Store`). Stuck
-reports come from :mod:`.diagnosis`. This docstring holds the rules the farm implements.
+reports come from :mod:`.diagnosis`.
 
-State rules
-===========
-
-States, for jobs, work items and subjobs: ``pending blocked running complete failed killed waiting
-suspended``. ``complete``, ``failed`` and ``killed`` are terminal ("done"); ``waiting`` is
-accepted in the vocabulary but no verb of this supervisor produces it. Every change of state
-emits the event named after the new state (``running-work-12-5``, ``complete-job-12``,
-``pending-subjob-12-0``); besides those the supervisor emits the edges ``submit-job-N`` (after the
-job's callbacks are registered), ``removed-job-N`` and ``modified-job-N``. Initial states are
-stored, not announced: a job's first event is its submission, an item's its first change.
-
-Submission
-    Ids are assigned in increasing order (an ``id`` in the dict is replaced); ``pgrp`` is the id of
-    the submission's first job unless the dict gives one; labels are unique inside a pgrp (among
-    live jobs too); agenda names are unique inside a job. The whole submission is checked first
-    (``engine.compile`` plus these rules): one :class:`SubmissionError` lists every problem and
-    nothing is stored. A job starts ``blocked`` when its dependency has job entries or its dict says
-    ``status: blocked``; its work items start ``blocked`` when its dependency links work frame by
-    frame or the agenda item says so; its subjobs (``cpus`` of them, default 1) start blocked when
-    the dependency links subjobs.
-
-A job's status follows its work, unless pinned
-    A job has an optional *hold*, ``blocked``, ``suspended`` or ``killed``, set by the verbs of the
-    same name; while held, its status is the hold and none of its work runs. Otherwise its status is
-    derived from its work items: ``running`` while any item runs; when every item is done,
-    ``failed`` if any failed, else ``killed`` if any was killed, else ``complete``; otherwise
-    ``pending`` (waiting for a worker, or for blocked frames). A job with no agenda (a ``cmdline``
-    job, say) runs as Qube runs it: each of its ``cpus`` instances runs the command once; each
-    instance is a nameless work item whose changes are its subjob's events (``running-subjob-N-0``,
-    ``complete-subjob-N-0``), and the job is done when every instance is.
-
-Job verbs (``act(verb, jobid)``; a verb that does not apply changes nothing and emits nothing)
-    - ``unblock``: a blocked job only: drops the hold; its pending work may run.
-    - ``block``: a job that is not done: running items go back to ``pending`` (their workers stop),
-      the job is held ``blocked``. A suspended job's suspended items go back to pending too.
-    - ``suspend``: a job that is neither done nor held: running items become ``suspended``;
-      ``resume``: a suspended job only: suspended items become pending, the hold is dropped.
-    - ``kill``: a job that is not done: every item not done becomes ``killed``; held ``killed``.
-    - ``fail``: a job that is not done: every item not done becomes ``failed``.
-    - ``complete`` and ``retire``: every item not complete becomes ``complete``; any hold dropped.
-    - ``retry``: failed and killed items become pending (all items, when the job is complete: a
-      re-render); a ``killed`` hold is dropped.
-    - ``requeue``: running, failed and killed items become pending; a ``killed`` hold is dropped.
-    - ``interrupt``, ``preempt``, ``migrate``: running items go back to pending (another worker
-      picks them up).
-    - ``remove``: the job leaves the farm: ``removed-job-N`` is emitted, its callbacks are
-      unregistered once the current cascade of events has been applied, its running items stop.
-
-Work verbs (``act(verb, jobid, work=name)``)
-    ``unblock`` blocked -> pending; ``block`` pending/waiting/suspended/running -> blocked;
-    ``kill`` not done -> killed; ``retry``/``requeue`` anything but pending and blocked -> pending
-    (a running item restarts, a complete one is rendered again); ``complete``/``retire`` ->
-    complete; ``fail`` -> failed (unless failed or killed). A job hold still wins: a retried item of
-    a killed job stays unrun until the job is retried; but unblocking a frame of a job held
-    ``blocked`` releases the job too (Qube's frame-by-frame way: a blocked job whose frames are
-    unblocked one by one by ``unblock-work-self`` callbacks), and its other frames stay blocked.
-
-Subjobs (``act(verb, jobid, subjob=n or None for all)``)
-    Subjobs ``0..cpus-1`` follow their job's status (each change emits ``STATE-subjob-N-S``
-    before the job's own event) unless *held*: ``block`` holds one ``blocked``, ``fail`` ``failed``,
-    ``kill`` ``killed``, ``suspend`` ``suspended``; ``unblock``, ``unblock-single`` (the first blocked
-    subjob when none is named) and ``resume`` release a hold and the subjob follows the job again.
-    ``migrate``, ``preempt`` and ``interrupt`` are recorded no-ops (the simulator has no hosts). A
-    job whose subjobs are all held runs no work. An agenda-less job's subjobs follow their own
-    instance instead, and a held one does not start.
-
-Workers (:meth:`start`, :meth:`finish`; the simulator is one)
-    A worker takes a pending item of a runnable job (status pending or running, a free subjob) and
-    sets it running; it finishes it complete or failed. A failed frame is retried automatically
-    while its ``retries`` are below the job's ``retrywork`` (Qube field, default 0): it goes back to
-    ``pending`` without entering ``failed``, so ``done``/``failed`` triggers see only the final
-    failure. Pending items are handed out by job ``priority`` (lower first, default 9999), then job
-    id, then agenda order.
-
-Clock
-    :attr:`now` is Qube time. :meth:`advance` moves it; time atoms due by then fire (SPEC §6).
+The state rules the farm implements (states, submission, job/work/subjob verbs, workers, the
+clock, time limits) are written in ``docs/supervisor.md``.
 
 Persistence and resume
 ======================
@@ -106,11 +32,14 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..callbacks import CallbackEngine, Firing, Host, MailSettings, Submission, SubmissionError
 from ..callbacks.languages import Callback, Runner
-from ..errors import ClockError, UnknownJobError
+from .. import parse_event
+from ..errors import ClockError, EventError, UnknownItemError, UnknownJobError
 from ..vocabulary import (
     BLOCKED,
     DEFAULT_LANGUAGE_FLAGS,
     JOBINFO_FIELDS,
+    ASSIGNED,
+    DONE,
     MODIFIED,
     PENDING,
     RUNNING,
@@ -124,11 +53,15 @@ from .farm import Farm, Job
 from .report import StuckJob
 from .store import ADVANCE, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
 from .submission import compile_view, prepare_jobs, stored_dict
+from .hosts import Hosts
+from .timers import FarmTimers
 
 __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
 
 #: The terminal states (the vocabulary's, under the name this module has always exported).
 TERMINAL = TERMINAL_STATES
+#: The meta entry the supervisor's timers are saved under.
+_TIMERS_KEY = "timers"
 #: Unix time of Qube time 0 (2000-01-01 05:00:00 UTC).
 QUBE_EPOCH = 946702800
 #: Fields a submission fixes for good: the network and the replay rely on them.
@@ -189,6 +122,8 @@ class Supervisor(Host):
         self._events = 0
         self._replaying = False
         self._stored_clock: Optional[int] = None
+        self._timers = FarmTimers(self.farm, lambda: self._now)
+        self._hosts = Hosts()
         if self.store.get_meta("next_id") is None:
             self._next_id = first_id
             self._now = qube_time() if clock is None else int(clock)
@@ -265,17 +200,51 @@ class Supervisor(Host):
         if now < self._now:
             raise ClockError(f"the clock only goes forward ({now} < {self._now})")
         with self._step():
+            firings: List[Firing] = []
+            network = self.engine.network
+            # the supervisor's own timers (time limits, retry delays) in time order, each after
+            # the time atoms due by its moment
+            while True:
+                timer = self._timers.next_moment()
+                if timer is None or timer > now:
+                    break
+                self._now = max(self._now, timer)
+                due = network.next_due()
+                if due is not None and due <= timer:
+                    firings += self._sync_clock()
+                self._feed(self._timers.fire(timer))
             self._now = now
-            due = self.engine.network.next_due()
+            due = network.next_due()
             if due is not None and due <= now:
-                return self._sync_clock()
-            return []
+                firings += self._sync_clock()
+            return firings
 
     def next_due(self, *, repeats: bool = True) -> Optional[int]:
-        """The earliest moment after :attr:`now` at which a live callback's time atom is due
-        (``repeats=False``: one-shot ``time``/``globaltime`` atoms only), or None."""
+        """The earliest moment after :attr:`now` at which something is due: a live callback's time
+        atom (``repeats=False``: one-shot ``time``/``globaltime`` atoms only), a time limit check or
+        the end of a retry delay; None when nothing is."""
         due: Optional[int] = self.engine.network.next_due(repeats=repeats)
-        return due
+        timer = self._timers.next_moment()
+        return timer if due is None or (timer is not None and timer < due) else due
+
+    def emit(self, event: str) -> None:
+        """Raise an event, as Qube's C++ API lets a program do: a user-defined name
+        (``published-job-12``, ``approved-work-12-5``) or one of Qube's edges. State names are
+        refused: a state changes through :meth:`act`, which raises its event itself. The job (and
+        work item or subjob) it names must exist."""
+        parsed = parse_event(event)
+        if parsed.name in STATES or parsed.name == DONE:
+            raise EventError(f"bad event '{event}': '{parsed.name}' is a state; change it with act()")
+        if parsed.jobid is not None:
+            j = self.farm.live(parsed.jobid)
+            if parsed.type == "work":
+                j.idx(parsed.extra)
+            elif parsed.type == "subjob" and not (parsed.extra or "").isdigit() or (
+                parsed.type == "subjob" and int(parsed.extra or 0) >= len(j.subs)
+            ):
+                raise UnknownItemError(f"job {j.id} has no subjob {parsed.extra}")
+        with self._step():
+            self._feed([str(parsed)])
 
     def submit(self, jobs: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         """Submit jobs as Qube does (see the module docstring); return their dicts with ids.
@@ -375,6 +344,8 @@ class Supervisor(Host):
         b.jobs.extend(jobs)
         b.work.extend(work)
         b.subjobs.extend(subjobs)
+        if self._timers.changed:
+            b.meta[_TIMERS_KEY] = self._timers.state()
         if b or self._now != self._stored_clock:
             b.meta["next_id"] = self._next_id
             b.meta["clock"] = self._stored_clock = self._now
@@ -404,13 +375,29 @@ class Supervisor(Host):
     def worker_released(self, callback: Optional[Callable[[int, int], None]]) -> None:
         self.farm.worker_released = callback
 
-    def start_item(self, jobid: int, idx: int) -> None:
-        """:meth:`start` by work index (the simulator's fast path)."""
+    def start_item(self, jobid: int, idx: int, host: Optional[str] = None) -> None:
+        """:meth:`start` by work index (the simulator's fast path). The item is first assigned
+        (``assigned-work-J-N``, or ``assigned-subjob-J-S`` for an instance; ``assigned-host-J-H``
+        when the worker's ``host`` is named), then runs."""
         j = self.farm.jobs[jobid]
-        out: List[str] = []
+        name = j.names[idx]
+        out = [f"{ASSIGNED}-work-{jobid}-{name}" if name is not None else f"{ASSIGNED}-subjob-{jobid}-{idx}"]
+        if host is not None:
+            out.append(f"{ASSIGNED}-host-{jobid}-{host}")
+            self._hosts.place(jobid, idx, host)
         self.farm.start_item(j, idx, out)
         with self._step():
             self._feed(out)
+
+    def register_hosts(self, names: Iterable[str]) -> None:
+        """The hosts of the farm (the simulator registers its virtual workers), for :meth:`hostinfo`."""
+        self._hosts.register(names)
+
+    def hostinfo(self, **criteria: Any) -> List[Dict[str, Any]]:
+        """The farm's hosts, as ``qb.hostinfo`` gives them: ``name``, ``state`` and ``subjobs``
+        (the items running there: ``{"id": job id, "work": name or None, "subjob": index}``),
+        those matching every ``field=value`` of ``criteria`` (name, state)."""
+        return self._hosts.info(self.farm, criteria)
 
     def finish_item(self, jobid: int, idx: int, failed: bool = False) -> None:
         """:meth:`finish` by work index."""
@@ -560,6 +547,7 @@ class Supervisor(Host):
         for jobid, text in store.logs():
             self._logs.setdefault(jobid, []).append(text)
         self._now = self._stored_clock = store.get_meta("clock")
+        self._timers.restore(store.get_meta(_TIMERS_KEY, []))
         self._replay()
         self.farm.rebuild_ready()
 
