@@ -4,7 +4,7 @@
 >>> class Farm(Host): ...   # jobinfo / act / modify: see host.py
 """
 
-from .engine import CallbackEngine, Firing, JobPlan, Submission
+from .engine import GLOBAL_JOB, CallbackEngine, Firing, JobPlan, Submission
 from .errors import CodeError, Problem, SubmissionError, UniversalConfigError
 from .host import JOB_ACTIONS, SUBJOB_ACTIONS, WORK_ACTIONS, Host, MailSettings
 from .languages import DEFAULT_LANGUAGE_FLAGS, LANGUAGE_FLAGS, Callback, Invocation, Language
@@ -15,6 +15,7 @@ __all__ = [
     "Callback",
     "CodeError",
     "DEFAULT_LANGUAGE_FLAGS",
+    "GLOBAL_JOB",
     "Firing",
     "Host",
     "Invocation",

@@ -23,7 +23,7 @@ class Callback:
 
     jobid: int
     index: Optional[int]  # its index in the job's ``callbacks``; None for dependency/universal ones
-    origin: str  # "job", "dependency" or "universal"
+    origin: str  # "job", "dependency", "universal" or "global"
     triggers: Union[str, List[str]]
     language: str
     code: str
@@ -40,6 +40,8 @@ class Callback:
             return f"callback {self.index}"
         if self.origin == "universal":
             return f"universal callback '{self.source}'"
+        if self.origin == "global":
+            return f"global callback {self.index}"
         return "dependency callback"
 
     def triggers_text(self) -> str:

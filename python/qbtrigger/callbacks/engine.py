@@ -41,7 +41,10 @@ from .languages.qube import QubeLanguage
 from .qbapi import QbApi
 from .universal import UniversalCallback, load_universal
 
-__all__ = ["CallbackEngine", "Firing", "JobPlan", "Submission"]
+__all__ = ["CallbackEngine", "Firing", "JobPlan", "Submission", "GLOBAL_JOB"]
+
+#: The pseudo job that owns global callbacks (Qube's job ids start at 1).
+GLOBAL_JOB = 0
 
 def _applied_event(text: str) -> Event:
     """The Event of a text the network has just accepted (so it is well formed): a plain split,
@@ -301,6 +304,46 @@ class CallbackEngine:
                 )
             )
         return [Problem(job.name, None, p) for p in problems]
+
+    def add_global(self, spec: Mapping[str, Any]) -> Tuple[Callback, List[Firing]]:
+        """:meth:`compile_global` then :meth:`register_global`."""
+        callback = self.compile_global(spec)
+        return callback, self.register_global(callback)
+
+    def compile_global(self, spec: Mapping[str, Any]) -> Callback:
+        """Check a global callback (Qube's ``qb.submitcallback``): attached to no job, owned by
+        the pseudo job :data:`GLOBAL_JOB`, run as administrator (who may submit one is the host's
+        business). Raises :class:`SubmissionError`; changes nothing."""
+        owner = JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
+        validator = Network()
+        validator.add_job(GLOBAL_JOB, pgrp=GLOBAL_JOB)
+        index = len(self._handles_of_job.get(GLOBAL_JOB, ()))
+        callback, detail = self._compile_callback(owner, index, spec, validator)
+        if callback is None:
+            raise SubmissionError([Problem("global callback", index, detail or "")])
+        callback.origin = "global"
+        callback.admin = True
+        return callback
+
+    def register_global(self, callback: Callback) -> List[Firing]:
+        """Register a compiled global callback; returns the firings state catch-up caused
+        (already run)."""
+        net = self.network
+        if GLOBAL_JOB not in self._jobs:
+            owner = JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
+            net.add_job(GLOBAL_JOB, pgrp=GLOBAL_JOB)
+            self._jobs[GLOBAL_JOB] = owner
+            self._handles_of_job[GLOBAL_JOB] = []
+        callback.handle = net.add(callback.triggers, owner=GLOBAL_JOB, maximum=callback.maximum)
+        callback.count = 0
+        self._callbacks[callback.handle] = callback
+        self._handles_of_job[GLOBAL_JOB].append(callback.handle)
+        firings: List[Firing] = []
+        if getattr(net, "state_aware", False):
+            caught_up = net.drain_catch_up_events()
+            if caught_up:
+                firings = self._dispatch_catch_up(caught_up)
+        return firings
 
     def register(self, submission: Submission) -> List[Firing]:
         """Add a compiled submission to the network. Returns the firings of callbacks that state

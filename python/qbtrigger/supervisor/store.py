@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = [
-    "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE",
+    "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE", "CALLBACK",
     "JOURNAL_WORDS", "JOURNAL_KINDS",
 ]
 
 SCHEMA_VERSION = 1
 #: journal kinds
-EVENT, REGISTER, ADVANCE, REMOVE = 0, 1, 2, 3
+EVENT, REGISTER, ADVANCE, REMOVE, CALLBACK = 0, 1, 2, 3, 4
 #: how journal lines spell the kinds that are not events (an event text never starts with '#')
-JOURNAL_WORDS = {REGISTER: "#register", ADVANCE: "#advance", REMOVE: "#remove"}
+JOURNAL_WORDS = {REGISTER: "#register", ADVANCE: "#advance", REMOVE: "#remove", CALLBACK: "#callback"}
 JOURNAL_KINDS = {word: kind for kind, word in JOURNAL_WORDS.items()}
 
 # The rows a Batch carries and a Store reads back, as tuples in column order.
@@ -114,7 +114,8 @@ class Store(ABC):
     def journal(self) -> Iterator[Tuple[int, int, str]]:
         """The journal as ``(number, kind, text)``: kind :data:`EVENT` (text: the event),
         :data:`REGISTER` (the job ids, comma-separated), :data:`ADVANCE` (the Qube time) or
-        :data:`REMOVE` (the job id); numbers count from 1."""
+        :data:`REMOVE` (the job id) or :data:`CALLBACK` (a global callback's dict, as JSON);
+        numbers count from 1."""
 
     @abstractmethod
     def journal_length(self) -> int:

@@ -30,7 +30,16 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..callbacks import CallbackEngine, Firing, Host, MailSettings, Submission, SubmissionError
+from ..callbacks import (
+    CallbackEngine,
+    Firing,
+    Host,
+    MailSettings,
+    Problem,
+    QbPermissionError,
+    Submission,
+    SubmissionError,
+)
 from ..callbacks.languages import Callback, Runner
 from .. import parse_event
 from ..errors import ClockError, EventError, UnknownItemError, UnknownJobError
@@ -51,7 +60,7 @@ from .backends import StoreSpec, open_store
 from .diagnosis import stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
-from .store import ADVANCE, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
+from .store import ADVANCE, CALLBACK, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
 from .submission import compile_view, prepare_jobs, stored_dict
 from .hosts import Hosts
 from .timers import FarmTimers
@@ -102,6 +111,8 @@ class Supervisor(Host):
         first_id: int = 1,
         default_user: Optional[str] = None,
     ) -> None:
+        if first_id < 1:
+            raise ValueError(f"first_id must be at least 1 (job 0 owns global callbacks), not {first_id}")
         self.admins = frozenset(admins)
         if mail_settings is not None:
             self.mail_settings = mail_settings
@@ -226,6 +237,29 @@ class Supervisor(Host):
         due: Optional[int] = self.engine.network.next_due(repeats=repeats)
         timer = self._timers.next_moment()
         return timer if due is None or (timer is not None and timer < due) else due
+
+    def submit_callback(self, spec: Mapping[str, Any], *, user: Optional[str] = None) -> Dict[str, Any]:
+        """A global callback, attached to no job (Qube's ``qb.submitcallback``): as in Qube, only an
+        administrator may submit one (``user``, default :attr:`default_user`). It runs as
+        administrator; its log is job 0's (``qbtrigger.callbacks.GLOBAL_JOB``). Returns ``handle``, ``triggers``,
+        ``language``, ``code``, ``user``. Raises ``QbPermissionError`` or ``SubmissionError``."""
+        who = user or self.default_user
+        if not self.is_admin(who):
+            raise QbPermissionError(
+                f"only a farm administrator may submit a global callback, and user {who!r} is not one"
+            )
+        try:
+            text = json.dumps(dict(spec))
+        except (TypeError, ValueError) as error:
+            raise SubmissionError([Problem("global callback", None, f"a callback must hold JSON values only ({error})")]) from None
+        with self._step():
+            if self.engine.network.clock < self._now:
+                self._sync_clock()  # catch-up of time atoms must see the clock as it is
+            callback = self.engine.compile_global(json.loads(text))
+            self._journal(CALLBACK, text)  # before it registers: what catch-up fires comes after
+            self._count(self.engine.register_global(callback))
+        return {"handle": callback.handle, "triggers": callback.triggers, "language": callback.language,
+                "code": callback.code, "user": who}
 
     def emit(self, event: str) -> None:
         """Raise an event, as Qube's C++ API lets a program do: a user-defined name
@@ -570,6 +604,11 @@ class Supervisor(Host):
                     engine.advance(int(text))
                 elif kind == REMOVE:
                     engine.remove_job(int(text))
+                elif kind == CALLBACK:
+                    callback = engine.compile_global(json.loads(text))
+                    runners.append((callback, callback.runner))  # it has run: its effects are stored
+                    callback.runner = _noop
+                    engine.register_global(callback)
         finally:
             self._replaying = False
             for callback, runner in runners:
