@@ -1,4 +1,5 @@
-"""Why a job is not done: its blocked or held state, and which callbacks would release it.
+"""Why a job is not done (its blocked or held state, and which callbacks would release it), and
+what its callbacks have done so far.
 
 Read-only: it looks at the farm's states and asks the engine which live callbacks of the job
 could release it (each language says what its code may do: :meth:`Language.may_act`) and what
@@ -7,15 +8,31 @@ each still awaits (the matcher's ``why_not``).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .. import atoms_of, parse
 from ..callbacks import Callback, CallbackEngine
 from ..vocabulary import BLOCKED, RUNNING, SUSPENDED, TERMINAL_STATES
 from .farm import Farm, Job
 from .report import CallbackWait, StuckItem, StuckJob
+from .submission import compile_view, stored_dict
 
-__all__ = ["stuck_jobs"]
+__all__ = ["stuck_jobs", "callback_counts"]
+
+
+def callback_counts(j: Job, engine: CallbackEngine) -> List[Dict[str, Any]]:
+    """Every callback ever registered for the job, in order: handle, origin, index, language,
+    triggers, code, maximum, count, live."""
+    # The job's callbacks as compiled at submission, in registration order (the same order as
+    # its handles). A callback no longer in the engine reached its maximum (or its job left).
+    out = []
+    compiled = engine.compile([compile_view(stored_dict(j, fresh_id=True))]).jobs[0].callbacks
+    for cb, handle in zip(compiled, j.handles):
+        live = handle in engine.network
+        count = engine.callback(handle).count if live else (cb.maximum or 0)
+        out.append(dict(handle=handle, origin=cb.origin, index=cb.index, language=cb.language,
+                        triggers=cb.triggers_text(), code=cb.code, maximum=cb.maximum, count=count, live=live))
+    return out
 
 
 def stuck_jobs(farm: Farm, engine: CallbackEngine) -> List[StuckJob]:

@@ -105,6 +105,14 @@ class Job:
                 return i
         return 0
 
+    def check_item(self, type_: str, extra: Optional[str]) -> None:
+        """Raise :class:`UnknownItemError` unless the job has the work item or subjob an event of
+        this type and extra names."""
+        if type_ == "work":
+            self.idx(extra)
+        elif type_ == "subjob" and not (extra is not None and extra.isdigit() and int(extra) < len(self.subs)):
+            raise UnknownItemError(f"job {self.id} has no subjob {extra}")
+
     def runnable(self) -> bool:
         return not self.removed and self.status in _RUNNABLE and self.free > 0
 

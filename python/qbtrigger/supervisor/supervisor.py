@@ -42,7 +42,7 @@ from ..callbacks import (
 )
 from ..callbacks.languages import Callback, Runner
 from .. import parse_event
-from ..errors import ClockError, EventError, UnknownItemError, UnknownJobError
+from ..errors import ClockError, EventError, UnknownJobError
 from ..vocabulary import (
     BLOCKED,
     DEFAULT_LANGUAGE_FLAGS,
@@ -57,7 +57,7 @@ from ..vocabulary import (
     TERMINAL_STATES,
 )
 from .backends import StoreSpec, open_store
-from .diagnosis import stuck_jobs
+from .diagnosis import callback_counts, stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
 from .store import ADVANCE, CALLBACK, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
@@ -270,13 +270,7 @@ class Supervisor(Host):
         if parsed.name in STATES or parsed.name == DONE:
             raise EventError(f"bad event '{event}': '{parsed.name}' is a state; change it with act()")
         if parsed.jobid is not None:
-            j = self.farm.live(parsed.jobid)
-            if parsed.type == "work":
-                j.idx(parsed.extra)
-            elif parsed.type == "subjob" and not (parsed.extra or "").isdigit() or (
-                parsed.type == "subjob" and int(parsed.extra or 0) >= len(j.subs)
-            ):
-                raise UnknownItemError(f"job {j.id} has no subjob {parsed.extra}")
+            self.farm.live(parsed.jobid).check_item(parsed.type, parsed.extra)
         with self._step():
             self._feed([str(parsed)])
 
@@ -311,20 +305,7 @@ class Supervisor(Host):
     def callback_counts(self, jobid: int) -> List[Dict[str, Any]]:
         """Every callback ever registered for the job, in order: handle, origin ('job',
         'dependency', 'universal'), index, language, triggers, code, maximum, count, live."""
-        if jobid not in self.farm.jobs:
-            raise UnknownJobError(f"unknown job {jobid}")
-        j = self.farm.jobs[jobid]
-        engine = self.engine
-        # The job's callbacks as compiled at submission, in registration order (the same order as
-        # its handles). A callback no longer in the engine reached its maximum (or its job left).
-        out = []
-        compiled = engine.compile([compile_view(stored_dict(j, fresh_id=True))]).jobs[0].callbacks
-        for cb, handle in zip(compiled, j.handles):
-            live = handle in engine.network
-            count = engine.callback(handle).count if live else (cb.maximum or 0)
-            out.append(dict(handle=handle, origin=cb.origin, index=cb.index, language=cb.language,
-                            triggers=cb.triggers_text(), code=cb.code, maximum=cb.maximum, count=count, live=live))
-        return out
+        return callback_counts(self.job_state(jobid), self.engine)
 
     def events(self, jobid: Optional[int] = None) -> List[str]:
         """The events emitted so far, in order (``jobid``: only that job's), from the journal."""
