@@ -432,8 +432,21 @@ class CallbackEngine:
             parse_event(text)  # a malformed event fails here, in the code that reported it
             self._queue.append(text)
             return []
-        self._queue.append(text)
-        return self._drain()
+        # At the top the queue is empty: apply the event at once (most fire nothing).
+        handles = self.network.feed(text)
+        return self._dispatch(text, handles) if handles else []
+
+    def _dispatch(self, text: str, handles: List[int]) -> List[Firing]:
+        """Run the callbacks an applied event fired, then every event their actions caused."""
+        out: List[Firing] = []
+        self._dispatching = True
+        try:
+            event = _applied_event(text)
+            for handle in handles:
+                self._run(handle, event, text, out)
+        finally:
+            self._dispatching = False
+        return out + self._drain()
 
     def feed_many(self, events: Iterable[Union[str, Event]]) -> List[Firing]:
         """Feed each event in turn; the events their callbacks cause apply before the next one."""
