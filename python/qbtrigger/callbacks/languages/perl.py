@@ -30,7 +30,7 @@ from ..errors import CodeError
 from ..qbapi import QB_FUNCTIONS, QbApi
 from . import Invocation, Language, LanguageContext, Runner
 
-__all__ = ["PerlLanguage", "create"]
+__all__ = ["PerlLanguage", "create", "bridge_answer", "run_perl", "prelude_path"]
 
 #: The file name perl's messages give the callback's code (``die`` says "at callback line 3.").
 _FILENAME = "callback"
@@ -114,6 +114,35 @@ class _Outcome:
         if self.truncated:
             text += f"\n[output cut at {_OUTPUT_LIMIT} bytes]\n"
         return text
+
+
+def bridge_answer(
+    call: Callable[[str, List[Any]], Any], on_error: Optional[Callable[[BaseException], None]] = None
+) -> Callable[[bytes], bytes]:
+    """The bridge's answering side: one JSON request line ``{"f": name, "a": [args]}`` in, one
+    reply line out, ``{"result": call(name, args)}`` or ``{"error": {"type", "message"}}``.
+
+    Everything ``call`` raises goes back to perl as a die the perl code may catch, exactly as
+    python code sees the exception; ``on_error`` is told of each one first. Perl callbacks answer
+    with the engine's ``qb`` API; submit scripts (:mod:`qbtrigger.submit.perl`) with the stand-in.
+    """
+
+    def answer(line: bytes) -> bytes:
+        try:
+            request = json.loads(_decode(line))
+            name, args = request["f"], request.get("a", [])
+            if not isinstance(name, str) or not isinstance(args, list):
+                raise TypeError("malformed qb:: request")
+            result = call(name, args)
+            reply = json.dumps({"result": result}, default=_jsonable, ensure_ascii=False, allow_nan=False)
+        except Exception as exc:
+            if on_error is not None:
+                on_error(exc)
+            error = {"type": _error_type(exc), "message": _error_message(exc)}
+            reply = json.dumps({"error": error}, ensure_ascii=False)
+        return reply.encode("utf-8", "surrogateescape") + b"\n"
+
+    return answer
 
 
 def _run(
@@ -271,6 +300,15 @@ def _run(
     return outcome
 
 
+#: Run perl with the bridge (see :func:`_run`); the submit-script front end uses it too.
+run_perl = _run
+
+
+def prelude_path() -> str:
+    """The file holding the ``qb::`` prelude (package data, next to this module)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "qb_prelude.pl")
+
+
 class PerlLanguage(Language):
     """``perl`` callbacks. ``timeout`` bounds each run (and the registration check) in seconds;
     ``perl`` is the interpreter's name or path."""
@@ -343,22 +381,11 @@ class PerlLanguage(Language):
         what = f"perl {inv.callback.describe()} of job {inv.jobid}"
         qb = self._qb if self._qb is not None else inv.qb
 
-        def answer(line: bytes) -> bytes:
-            # Everything the qb API raises goes back to perl as a die the callback may catch,
-            # exactly as a python callback sees the exception.
-            try:
-                request = json.loads(_decode(line))
-                name, args = request["f"], request.get("a", [])
-                if not isinstance(name, str) or not isinstance(args, list):
-                    raise TypeError("malformed qb:: request")
-                with qb.bound(inv):
-                    result = qb.call(name, args)
-                reply = json.dumps({"result": result}, default=_jsonable, ensure_ascii=False, allow_nan=False)
-            except Exception as exc:
-                error = {"type": _error_type(exc), "message": _error_message(exc)}
-                reply = json.dumps({"error": error}, ensure_ascii=False)
-            return reply.encode("utf-8", "surrogateescape") + b"\n"
+        def call(name: str, args: List[Any]) -> Any:
+            with qb.bound(inv):
+                return qb.call(name, args)
 
+        answer = bridge_answer(call)
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBTRIGGER_")}
         env["QBTRIGGER_JOBID"] = str(inv.jobid)
         try:
