@@ -1,8 +1,8 @@
 """The ``qbtrigger`` command (also ``python -m qbtrigger``).
 
-    qbtrigger simulate FILE           run a submission on a virtual farm; report what is stuck
-    qbtrigger check FILE              check a submission (.py/.json) or trigger expressions
-    qbtrigger explain FILE --job L    a job's callbacks and what they wait on
+    qbtrigger simulate FILE [-- ARG...]   run a submission on a virtual farm; report what is stuck
+    qbtrigger check FILE [-- ARG...]      check a submission (.py/.pl/.json) or trigger expressions
+    qbtrigger explain FILE --job L        a job's callbacks and what they wait on
     qbtrigger match TRIGGERS EVENTS   register triggers, feed events, print every firing
     qbtrigger bench [--quick|--soak MINUTES]   compare with peers, or soak under churn
 
@@ -103,8 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the console script; returns the exit status.
+
+    Everything after the first ``--`` goes to the submit script that ``check``, ``simulate`` or
+    ``explain`` runs (its ``sys.argv[1:]``, or perl's ``@ARGV``)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    script_args: list[str] | None = None
+    if "--" in words:
+        cut = words.index("--")
+        words, script_args = words[:cut], words[cut + 1:]
+    parser = build_parser()
+    args = parser.parse_args(words)
+    if script_args is not None:
+        if not hasattr(args, "script_args"):
+            parser.error(f"{args.command}: arguments after -- are for a submit script, and {args.command} runs none")
+        args.script_args = script_args
     try:
         if args.verbose:
             print(f"qbtrigger {qbtrigger.__version__}: {qbtrigger.implementation} matcher", file=sys.stderr)

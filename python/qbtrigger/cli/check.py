@@ -1,8 +1,12 @@
-"""``qbtrigger check FILE``: check a submission (.py/.json) or a file of trigger expressions.
+"""``qbtrigger check FILE [-- ARG...]``: check a submission or a file of trigger expressions.
 
-A trigger file gets every syntax error with its position and a caret; a submission gets the
-static checks of :mod:`qbtrigger.callbacks.checks` (run with provisional job ids, the submit
-script's own output dropped). Exit status 1 when anything was found.
+A trigger file gets every syntax error with its position and a caret; a submission (a .py or
+.pl/.pm submit script, run with ARGs, or a .json/.qja job list) gets the static checks of
+:mod:`qbtrigger.callbacks.checks`. A script runs against a :class:`~qbtrigger.submit.CheckTarget`:
+provisional job ids, its own output dropped, its actions (``qb.kill``, ``qb.modify``...) noted but
+not carried out, its global callbacks checked. Warnings (a likely misspelt field) and fields
+qbtrigger keeps but does not act on are listed too; they do not fail the check. Exit status 1 when
+anything was found.
 """
 
 from __future__ import annotations
@@ -19,24 +23,25 @@ from .common import (
     EXIT_FAILURE,
     EXIT_OK,
     CLIError,
+    add_script_arguments,
     format_syntax_error,
     load_submissions,
-    provisional_submitter,
     read_triggers,
     require_language_flags,
 )
 
 NAME = "check"
-HELP = "check a submission (.py submit script or .json job list) or trigger expressions (one per line)"
+HELP = "check a submission (.py/.pl submit script or .json job list) or trigger expressions (one per line)"
 
 #: A FILE ending so is a submission; anything else is a trigger file.
-SUBMISSION_SUFFIXES = (".py", ".json")
+SUBMISSION_SUFFIXES = (".py", ".pl", ".pm", ".json", ".qja")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``qbtrigger check``."""
     parser.add_argument(
-        "file", metavar="FILE", help="a .py submit script, a .json job list, or a trigger file (- for stdin)"
+        "file", metavar="FILE",
+        help="a .py or .pl submit script (its arguments after --), a .json job list, or a trigger file (- for stdin)",
     )
     parser.add_argument(
         "--languages", default=ALL_LANGUAGES, metavar="FLAGS",
@@ -44,13 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "has qube,mail,dependency)",
     )
     parser.add_argument("--universal", metavar="FOLDER", help="a universal-callback folder to attach to every job")
+    add_script_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check ``args.file``; the exit status."""
     out = sys.stdout
-    if args.file.endswith(SUBMISSION_SUFFIXES):
+    if args.file.lower().endswith(SUBMISSION_SUFFIXES):
         return _check_submission(args, out)
+    if args.script_args:
+        raise CLIError(f"{args.file}: arguments after -- are for a submit script (.py, .pl); a trigger file takes none")
     return _check_triggers(args, out)
 
 
@@ -72,23 +80,36 @@ def _check_triggers(args: argparse.Namespace, out: TextIO) -> int:
 
 def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
     from qbtrigger.callbacks import UniversalConfigError
-    from qbtrigger.callbacks.checks import check_submission
+    from qbtrigger.callbacks import checks
+    from qbtrigger.submit import CheckTarget
 
     require_language_flags(args.languages)
-    batches = load_submissions(args.file, provisional_submitter(), quiet=True)
+    target = CheckTarget(language_flags=args.languages)
+    batches = load_submissions(args.file, target, argv=args.script_args, user=args.user, quiet=True)
     findings = 0
     jobs = 0
     for number, batch in enumerate(batches, 1):
         jobs += len(batch)
         try:
-            found = check_submission(batch, language_flags=args.languages, universal=args.universal)
+            found = checks.check_submission(batch, language_flags=args.languages, universal=args.universal)
         except UniversalConfigError as exc:
             raise CLIError(str(exc)) from None
         prefix = f"{args.file}: " + (f"submission {number}: " if len(batches) > 1 else "")
         for finding in found:
             print(prefix + str(finding), file=out)
         findings += len(found)
+        for finding in checks.review_fields(batch):  # warnings and ignored fields: not findings
+            print(prefix + str(finding), file=out)
+    for finding in target.findings:
+        print(f"{args.file}: {finding}", file=out)
+    findings += len(target.findings)
+    for note in target.notes:
+        print(f"{args.file}: note: {note}", file=out)
     subs = f"{len(batches)} submission{'s' if len(batches) != 1 else ''}"
+    what = f"{jobs} job{'s' if jobs != 1 else ''} in {subs}"
+    if target.callbacks:
+        count = len(target.callbacks)
+        what += f" and {count} global callback{'s' if count != 1 else ''}"
     verdict = "no findings" if not findings else f"{findings} finding{'s' if findings != 1 else ''}"
-    print(f"{args.file}: {jobs} job{'s' if jobs != 1 else ''} in {subs} checked, {verdict}", file=out)
+    print(f"{args.file}: {what} checked, {verdict}", file=out)
     return EXIT_FAILURE if findings else EXIT_OK

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, TextIO
 from qbtrigger import TriggerSyntaxError
 
 if TYPE_CHECKING:
-    from qbtrigger.submitscript import OnSubmit
+    import argparse
+
+    from qbtrigger.submit import OnSubmit, Target
 
 __all__ = [
     "ALL_LANGUAGES",
@@ -32,9 +34,9 @@ __all__ = [
     "TriggerLine",
     "format_syntax_error",
     "load_submissions",
+    "add_script_arguments",
     "message_of",
     "print_error",
-    "provisional_submitter",
     "read_lines",
     "read_triggers",
     "require_language_flags",
@@ -156,33 +158,38 @@ def format_syntax_error(path: str, trig: TriggerLine, exc: TriggerSyntaxError) -
 # --------------------------------------------------------------------------- submissions
 
 
-def provisional_submitter() -> OnSubmit:
-    """An ``on_submit`` for static tools: ids from PROVISIONAL_FIRST_ID on, pgrp = first id."""
-    from qbtrigger.callbacks.checks import PROVISIONAL_FIRST_ID, with_provisional_ids
-
-    next_id = [PROVISIONAL_FIRST_ID]
-
-    def on_submit(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        first = next_id[0]
-        next_id[0] += len(jobs)
-        return with_provisional_ids(jobs, first)
-
-    return on_submit
+def add_script_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--user`` and the script's own arguments (``-- ARG ...``, split off by :func:`qbtrigger.cli.main`)
+    for the commands that run submit scripts."""
+    parser.add_argument(
+        "--user", metavar="NAME",
+        help="who the submit script runs as (default: your login name); the farm's administrator is "
+        "'admin', whom Qube lets submit global callbacks and act on anyone's jobs",
+    )
+    parser.set_defaults(script_args=[])
 
 
-def load_submissions(path: str, on_submit: OnSubmit, *, quiet: bool = False) -> list[list[dict[str, Any]]]:
-    """The submissions of FILE (a .py submit script or a .json job list). ``quiet``: drop what a
+def load_submissions(
+    path: str,
+    target: Target | OnSubmit,
+    *,
+    argv: list[str] | None = None,
+    user: str | None = None,
+    quiet: bool = False,
+) -> list[list[dict[str, Any]]]:
+    """The submissions of FILE (a .py or .pl submit script, or a .json job list), each handed to
+    ``target``. ``argv``: the script's arguments; ``user``: who it runs as. ``quiet``: drop what a
     submit script prints (check and explain run it with provisional ids, which would only confuse)."""
     import contextlib
     import io
 
-    from qbtrigger.submitscript import SubmitScriptError
-    from qbtrigger.submitscript import load_submissions as load
+    from qbtrigger.submit import SubmitScriptError
+    from qbtrigger.submit import load_submissions as load
 
     try:
         if quiet:
             with contextlib.redirect_stdout(io.StringIO()):
-                return load(path, on_submit)
-        return load(path, on_submit)
+                return load(path, target, argv or [], user=user)
+        return load(path, target, argv or [], user=user)
     except SubmitScriptError as exc:
         raise CLIError(str(exc)) from None

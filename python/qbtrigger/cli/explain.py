@@ -1,6 +1,8 @@
-"""``qbtrigger explain FILE --job LABEL``: a job's callbacks, their atoms and what they wait on.
+"""``qbtrigger explain FILE --job LABEL [-- ARG...]``: a job's callbacks, their atoms and what
+they wait on.
 
-Runs the submission with provisional job ids (its own output dropped) and prints
+Runs the submission (a .py/.pl submit script with its ARGs, or a JSON job list) against the
+checker's target, with provisional job ids and its own output dropped, and prints
 :func:`qbtrigger.callbacks.checks.explain_job` for the first submission holding the job.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import EXIT_OK, CLIError, load_submissions, provisional_submitter
+from .common import EXIT_OK, CLIError, add_script_arguments, load_submissions
 
 NAME = "explain"
 HELP = "show a job's callbacks, their atoms and which jobs and frames they wait on"
@@ -17,18 +19,22 @@ HELP = "show a job's callbacks, their atoms and which jobs and frames they wait 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``qbtrigger explain``."""
-    parser.add_argument("file", metavar="FILE", help="a .py submit script or a .json job list")
+    parser.add_argument(
+        "file", metavar="FILE", help="a .py or .pl submit script (its arguments after --) or a .json job list"
+    )
     parser.add_argument(
         "--job", required=True, metavar="LABEL", help="the job's label (or its index in the submission)"
     )
+    add_script_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Explain the job ``args.job`` of ``args.file``; the exit status."""
     from qbtrigger.callbacks.checks import explain_job
+    from qbtrigger.submit import CheckTarget
 
     out = sys.stdout
-    batches = load_submissions(args.file, provisional_submitter(), quiet=True)
+    batches = load_submissions(args.file, CheckTarget(), argv=args.script_args, user=args.user, quiet=True)
     for batch in batches:
         try:
             print(explain_job(batch, args.job), file=out)

@@ -1,8 +1,10 @@
-"""``qbtrigger simulate FILE``: run a submission on a virtual farm and report what is stuck.
+"""``qbtrigger simulate FILE [-- ARG...]``: run a submission on a virtual farm and report what is stuck.
 
-Submits the jobs of a .py submit script or a .json job list to a :class:`Supervisor` (in memory,
-or a SQLite store that a rerun resumes from), runs them on a :class:`Simulator` with virtual
-workers, and prints the report of :mod:`.simulate_report`. Exit status 0 when every job
+Submits the jobs of a .py/.pl submit script (run with ARGs, as ``--user``) or a .json job list to
+a :class:`Supervisor` (in memory, or a SQLite store that a rerun resumes from), runs them on a
+:class:`Simulator` with virtual workers, and prints the report of :mod:`.simulate_report`. The
+simulator exists before the script runs, so the script's ``qb.hostinfo`` sees its virtual hosts
+and its ``qb.jobinfo``, ``qb.kill``... act on the supervisor. Exit status 0 when every job
 finished, 2 when some job cannot go on.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from .common import (
     ALL_LANGUAGES,
@@ -18,15 +20,13 @@ from .common import (
     EXIT_OK,
     EXIT_STUCK,
     CLIError,
+    add_script_arguments,
     load_submissions,
     require_language_flags,
 )
 
-if TYPE_CHECKING:
-    pass
-
 NAME = "simulate"
-HELP = "run a submission (.py submit script or .json job list) on a virtual farm and report"
+HELP = "run a submission (.py/.pl submit script or .json job list) on a virtual farm and report"
 
 
 def _frame_time(text: str) -> tuple[float, float]:
@@ -43,7 +43,7 @@ def _frame_time(text: str) -> tuple[float, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``qbtrigger simulate``."""
     add = parser.add_argument
-    add("file", metavar="FILE", help="a .py submit script or a .json job list")
+    add("file", metavar="FILE", help="a .py or .pl submit script (its arguments after --) or a .json job list")
     add("--workers", type=int, default=4, help="virtual worker slots (default 4)")
     add("--seed", type=int, default=0, help="seed of frame durations and failures (default 0)")
     add("--failure-rate", type=float, default=0.0, metavar="P",
@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON")
     add("--progress", action=argparse.BooleanOptionalAction, default=None,
         help="show a progress bar (default: when stderr is a terminal)")
+    add_script_arguments(parser)
 
 
 class _ProgressBar:
@@ -85,6 +86,7 @@ class _ProgressBar:
 def run(args: argparse.Namespace) -> int:
     """Simulate ``args.file`` (or resume ``args.db``); the exit status."""
     from qbtrigger.callbacks import SubmissionError, UniversalConfigError
+    from qbtrigger.submit import SupervisorTarget
     from qbtrigger.supervisor import Simulator, Supervisor
 
     from .simulate_report import Unblocks, print_report, write_report_json
@@ -96,20 +98,14 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--failure-rate must be between 0 and 1")
     require_language_flags(args.languages)
     try:
-        supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal)
+        supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal,
+                                default_user=args.user)
     except UniversalConfigError as exc:
         raise CLIError(str(exc)) from None
     except Exception as exc:  # a store that is not ours, a locked file...
         raise CLIError(f"cannot open the job store {args.db!r}: {exc}") from None
     log: TextIO | None = None
     try:
-        if supervisor.job_ids(removed=True):
-            print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
-        else:
-            try:
-                load_submissions(args.file, supervisor.submit)
-            except SubmissionError as exc:
-                raise CLIError(f"{args.file}: {exc}") from None
         if args.log:
             try:
                 log = open(args.log, "a", encoding="utf-8")
@@ -120,6 +116,14 @@ def run(args: argparse.Namespace) -> int:
             supervisor, workers=args.workers, seed=args.seed, failure_rate=args.failure_rate,
             frame_time=args.frame_time, on_event=timeline,
         )
+        if supervisor.job_ids(removed=True):
+            print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
+        else:
+            try:
+                load_submissions(args.file, SupervisorTarget(supervisor), argv=args.script_args,
+                                 user=args.user or supervisor.default_user)
+            except SubmissionError as exc:
+                raise CLIError(f"{args.file}: {exc}") from None
         bar = _ProgressBar(sys.stderr.isatty() if args.progress is None else args.progress)
         try:
             report = simulator.run(progress=bar)
