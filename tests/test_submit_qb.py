@@ -464,3 +464,16 @@ def test_any_object_with_the_target_methods_will_do():
     assert qb.kill(77) == [] and target.acted == ("kill", 77)  # a job it cannot see: the target decides
     with pytest.raises(QbError, match="qb.modify: unknown job 77"):
         qb.modify({"priority": 1}, 77)
+
+
+def test_requeue_and_copies(sqb):
+    import copy
+
+    (job,) = sqb.submit(Job(name="r", label="r", agenda=sqb.genframes("1-2")))
+    sqb.kill(job["id"])
+    sqb.requeue(job["id"])
+    assert sqb.sup.job(job["id"])["status"] != "killed"
+    template = Job(name="t", agenda=[Work(name="1")])
+    clone = copy.deepcopy(template)
+    assert clone == template and isinstance(clone, Job) and isinstance(clone["agenda"][0], Work)
+    assert not hasattr(sqb, "__path__")  # the module's own error message is for names, not dunders
