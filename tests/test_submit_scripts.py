@@ -233,3 +233,11 @@ def test_load_submissions_with_a_target(tmp_path):
     assert [j["pgrp"] for b in batches for j in b] == [2_000_000_000, 2_000_000_001, 2_000_000_001]
     with pytest.raises(SubmitScriptError, match="no such file"):
         load_submissions(str(tmp_path / "missing.py"), target)
+
+
+def test_check_lists_warnings_and_ignored_fields_without_failing(tmp_path, capsys):
+    script = write(tmp_path, "s.py", "import qb\nqb.submit(qb.Job(name='a', hosts='h1', dependancy='1'))\n")
+    assert main(["check", str(script)]) == 0
+    out = capsys.readouterr().out
+    assert f"{script}: job #0 ('a'): warning: unknown field 'dependancy'" in out or "warning: unknown field 'dependancy'" in out
+    assert "ignored: hosts" in out and out.endswith("1 job in 1 submission checked, no findings\n")
