@@ -26,8 +26,8 @@ from harness import Counters, FuzzFailure, check_input  # noqa: E402
 NAMES = ["complete", "failed", "killed", "done", "submit", "running", "blocked", "waiting", "pending",
          "suspended", "assigned", "dummy", "timeout", "my_event", "Complete", "DONE", "x1", "1x", "_x", "",
          "compl ete", "é"]
-TYPES = ["job", "subjob", "work", "host", "time", "repeat", "globaltime", "globalrepeat", "JOB", "Work",
-         "frame", "", "jobs"]
+TYPES = ["job", "subjob", "work", "host", "time", "repeat", "global", "globaltime", "globalrepeat", "JOB", "Work",
+         "Global", "frame", "", "jobs"]
 CONTEXTS = ["self", "parent", "SELF", "Parent", "1", "2", "3", "4", "7", "0", "007", "2147483647",
             "2147483648", "99999999999999999999", "A", "B", "comp", "solo", "missing", "_x.y", "a.b",
             "", "-1", "1a", "é", "*"]
@@ -44,6 +44,11 @@ def rand_atom(r: random.Random) -> str:
     if kind < 0.06:
         t = r.choice(["globaltime", "globalrepeat", "GlobalTime"])
         return f"{r.choice(NAMES)}-{t}-{r.choice(EXTRAS) or ''}"
+    if kind < 0.09:  # the two-field clock forms: globaltime-T, globalrepeat-T-I
+        t = r.choice(["globaltime", "globalrepeat", "GLOBALTIME", "globaltime"])
+        return f"{t}-{r.choice(['5', '100', '0-60', '5-1', '0100', '4611686018427387905', '1x', *EXTRAS[1:]])}"
+    if kind < 0.12:  # name-global, and near misses
+        return f"{r.choice(NAMES)}-{r.choice(['global', 'Global', 'global-', 'global-1', 'global-self-5'])}"
     name, type_, ctx = r.choice(NAMES[:6]) if r.random() < 0.6 else r.choice(NAMES), None, None
     type_ = r.choice(TYPES[:6]) if r.random() < 0.7 else r.choice(TYPES)
     ctx = r.choice(CONTEXTS[:8]) if r.random() < 0.6 else r.choice(CONTEXTS)
@@ -105,6 +110,10 @@ def rand_event(r: random.Random) -> str:
     job = r.choice(["1", "2", "3", "4", "7"]) if r.random() < 0.8 else r.choice(CONTEXTS)
     if type_ in ("globaltime", "globalrepeat"):
         return f"{name}-{type_}-{r.choice(EXTRAS) or '5'}"
+    if type_.lower() == "global":
+        return f"{name}-{type_}" if r.random() < 0.8 else f"{name}-{type_}-{job}"
+    if r.random() < 0.02:
+        return f"{r.choice(['globaltime', 'globalrepeat'])}-{r.choice(['5', '0-60', '100', 'x', ''])}"
     extra = None if type_.lower() == "job" else (str(r.randrange(0, 20)) if r.random() < 0.7 else r.choice(EXTRAS))
     text = "-".join([name, type_, job] + ([] if extra is None else [extra]))
     return mutate(r, text) if r.random() < 0.1 else text
@@ -119,6 +128,12 @@ def events_for(r: random.Random, expression: str) -> list:
     out = []
     for word in words:
         parts = word.split("-", 3)
+        if len(parts) == 2 and parts[1].lower() == "global":
+            out.append(word)
+            continue
+        if parts[0].lower() in ("globaltime", "globalrepeat") and word[len(parts[0]) + 1 : len(parts[0]) + 2].isdigit():
+            out.append(f"@{r.randrange(0, 120)}" if r.random() < 0.7 else word)
+            continue
         if len(parts) < 3 or parts[1].lower() in ("globaltime", "globalrepeat"):
             continue
         name, type_, ctx = parts[:3]

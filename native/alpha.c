@@ -1,7 +1,7 @@
 /*
  * alpha.c: the alpha index and the records it counts in.
  *
- * The index maps an atom key (name << 4 | type, context, extra) to the first latch waiting on it,
+ * The index maps an atom key (name << 5 | type, context, extra) to the first latch waiting on it,
  * in open-addressing slots with the key inline. Deleting leaves a tombstone, so a slot's index is
  * stable between rehashes; a rehash re-points each entry's first latch (ALPHA_TAG | slot) and the
  * clock heap. A one-hash Bloom filter beside the table (net.h, alpha_maybe) lets an event skip most

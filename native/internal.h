@@ -78,8 +78,9 @@ enum {
 #define IS_STATE_NAME(id) ((id) >= STR_COMPLETE && (id) <= STR_SUSPENDED)
 #define IS_TERMINAL(id) ((id) >= STR_COMPLETE && (id) <= STR_KILLED)
 /* Interned ids stay below this, so that a name id shifted into an alpha key's NAMETYPE (net.h)
- * keeps its 4 low bits for the type, and an id never looks like a number id. */
-#define INTERN_ID_LIMIT (1u << 28)
+ * keeps its 5 low bits for the type and the heap bit, and an id never looks like a number id:
+ * 134 million distinct names, labels and extras, far beyond what fits in memory anyway. */
+#define INTERN_ID_LIMIT (1u << 27)
 
 typedef struct {
     char *text;
@@ -151,7 +152,7 @@ static inline void extra_incref(intern_table *t, uint32_t id) {
 const char *extra_text(const intern_table *t, uint32_t id, char buf[NUMBER_TEXT_MAX], size_t *len);
 
 /* ---------------------------------------------------------------- parsing (parse.c) */
-enum { T_JOB, T_SUBJOB, T_WORK, T_HOST, T_TIME, T_REPEAT, T_GLOBALTIME, T_GLOBALREPEAT, T_COUNT };
+enum { T_JOB, T_SUBJOB, T_WORK, T_HOST, T_TIME, T_REPEAT, T_GLOBAL, T_GLOBALTIME, T_GLOBALREPEAT, T_COUNT };
 enum { CTX_SELF, CTX_PARENT, CTX_ID, CTX_LABEL, CTX_GLOBAL };
 
 /* The C core's words in its own orders, so that a test can hold them to the Python vocabulary

@@ -83,18 +83,19 @@ typedef struct {
 #define IS_LABEL_CTX(c) (((c) & LABEL_BIT) && (c) != GLOBAL_CTX)
 _Static_assert(QBT_MAX_JOB_ID < LABEL_BIT, "a job-id context must not look like a label context");
 
-/* An alpha key's first word: name << 4 | INHEAP_BIT | type. The type takes 3 bits and all eight
- * values are taken: a ninth type needs another bit (and NT_TYPE's mask) first. */
-#define INHEAP_BIT 0x8u
-#define NAMETYPE(name, type) (((name) << 4) | (uint32_t)(type))
-#define NT_NAME(nt) ((nt) >> 4)
-#define NT_TYPE(nt) ((nt)&7u)
+/* An alpha key's first word: name << 5 | INHEAP_BIT | type. The type takes 4 bits (nine of the
+ * sixteen values are taken), which is why interned ids stay below 2^27 (INTERN_ID_LIMIT). */
+#define NT_SHIFT 5
+#define INHEAP_BIT 0x10u
+#define NAMETYPE(name, type) (((name) << NT_SHIFT) | (uint32_t)(type))
+#define NT_NAME(nt) ((nt) >> NT_SHIFT)
+#define NT_TYPE(nt) ((nt)&0xFu)
 #define NT_EMPTY 0u
 #define NT_TOMB 1u /* name id 0 is never an atom's name: neither value is a real key */
-_Static_assert(T_COUNT <= 8, "the type field of an alpha key (NT_TYPE) is 3 bits");
-_Static_assert(INHEAP_BIT > 7u && INHEAP_BIT < (1u << 4), "INHEAP_BIT sits between the type and the name");
-_Static_assert((uint64_t)(INTERN_ID_LIMIT - 1) << 4 <= UINT32_MAX, "a name id shifted by 4 must fit 32 bits");
-_Static_assert(STR_NONE == 0 && NT_TOMB < (1u << 4), "NT_EMPTY and NT_TOMB are name id 0, never an atom's name");
+_Static_assert(T_COUNT <= 16, "the type field of an alpha key (NT_TYPE) is 4 bits");
+_Static_assert(INHEAP_BIT > 0xFu && INHEAP_BIT < (1u << NT_SHIFT), "INHEAP_BIT sits between the type and the name");
+_Static_assert((uint64_t)(INTERN_ID_LIMIT - 1) << NT_SHIFT <= UINT32_MAX, "a name id shifted by NT_SHIFT must fit 32 bits");
+_Static_assert(STR_NONE == 0 && NT_TOMB < (1u << NT_SHIFT), "NT_EMPTY and NT_TOMB are name id 0, never an atom's name");
 
 /* The alpha index: open addressing with the key inline, so a probe touches one slot. Deleting
  * leaves a tombstone, so a slot's index is stable between rehashes; a rehash re-points the first

@@ -22,8 +22,12 @@
 enum { TOK_ATOM, TOK_LPAREN, TOK_RPAREN, TOK_AND, TOK_OR, TOK_END };
 
 static const char *const type_names[T_COUNT] = {
-    "job", "subjob", "work", "host", "time", "repeat", "globaltime", "globalrepeat",
+    "job", "subjob", "work", "host", "time", "repeat", "global", "globaltime", "globalrepeat",
 };
+
+/* Qube's name for time events: the two-field clock forms `globaltime-T` and `globalrepeat-T-I`
+ * stand for `dummy-globaltime-T` and `dummy-globalrepeat-T-I`. */
+static const char DUMMY_NAME[] = "dummy";
 
 const char *qbt_type_name(int type, size_t *len) {
     *len = strlen(type_names[type]);
@@ -111,6 +115,19 @@ bool qbt_parse_repeat(const char *s, size_t n, uint64_t *t, uint64_t *interval) 
         return false;
     size_t first = (size_t)(dash - s);
     return parse_time(s, first, t) && parse_time(dash + 1, n - first - 1, interval) && *interval >= 1;
+}
+
+/* The type of a two-field clock form (`globaltime-T`, `globalrepeat-T-I`) whose first hyphen is at
+ * i1, or -1: the first field is the type keyword and the second starts with a digit, which no type
+ * does, so a three-field atom whose event is named `globaltime` is never read so. */
+static int clock_form(const char *s, size_t i1, size_t n) {
+    if (i1 + 1 >= n || !is_digit(s[i1 + 1]))
+        return -1;
+    if (eq_nocase(s, i1, "globaltime"))
+        return T_GLOBALTIME;
+    if (eq_nocase(s, i1, "globalrepeat"))
+        return T_GLOBALREPEAT;
+    return -1;
 }
 
 static const char *find_dash(const char *s, size_t from, size_t n) {
@@ -241,28 +258,39 @@ static qbt_status atom(parser *p) {
     if (!is_name(word, i1))
         return fail(p, at, "bad event name '%': expected letters, digits and '_', starting with a letter",
                     word, i1);
-    const char *h2 = find_dash(word, i1 + 1, n);
+    int clock = clock_form(word, i1, n);
+    const char *h2 = clock < 0 ? find_dash(word, i1 + 1, n) : h1;
     size_t i2 = h2 ? (size_t)(h2 - word) : n;
     const char *type_text = word + i1 + 1;
-    size_t type_len = i2 - i1 - 1;
-    int type = -1;
-    for (int t = 0; t < T_COUNT; t++)
+    size_t type_len = clock < 0 ? i2 - i1 - 1 : 0;
+    int type = clock;
+    for (int t = 0; t < T_COUNT && clock < 0; t++)
         if (eq_nocase(type_text, type_len, type_names[t]))
             type = t;
     if (type < 0)
         return fail(p, at + i1 + 1,
-                    "unknown type '%': expected job, subjob, work, host, time, repeat, globaltime or "
-                    "globalrepeat",
+                    "unknown type '%': expected job, subjob, work, host, time, repeat, global, globaltime "
+                    "or globalrepeat",
                     type_text, type_len);
 
     tmp_atom a;
     memset(&a, 0, sizeof a);
-    a.name = word;
-    a.name_len = i1;
+    a.name = clock < 0 ? word : DUMMY_NAME;
+    a.name_len = clock < 0 ? i1 : sizeof DUMMY_NAME - 1;
     a.type = (uint8_t)type;
     a.parent = NIL32;
 
-    if (type == T_GLOBALTIME || type == T_GLOBALREPEAT) {
+    if (type == T_GLOBAL) {
+        if (h2) {
+            error_buf *e = p->err;
+            qbt_status st = fail(p, at + i2, "a global event takes no context and no extra, but '%", h2, n - i2);
+            if (st == QBT_ESYNTAX && (st = sb_puts(e, "' follows the type")) == QBT_OK)
+                st = QBT_ESYNTAX;
+            return st;
+        }
+        a.ctx = CTX_GLOBAL;
+    } else if (type == T_GLOBALTIME || type == T_GLOBALREPEAT) {
+        /* name-globaltime-T; or the two-field globaltime-T, where h2 is the first hyphen */
         const char *extra = h2 ? h2 + 1 : word + n;
         size_t extra_len = (size_t)(word + n - extra);
         if (extra_len == 0)
@@ -548,12 +576,37 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
             break;
         }
     }
-    if (!h2)
+    if (h1) {
+        int clock = clock_form(text, (size_t)(h1 - text), len);
+        if (clock >= 0) { /* globaltime-T, globalrepeat-T-I: dummy-globaltime-T, dummy-globalrepeat-T-I */
+            ev->name = DUMMY_NAME;
+            ev->name_len = sizeof DUMMY_NAME - 1;
+            ev->name_upper = false;
+            ev->type = (uint8_t)clock;
+            ev->job = NIL32;
+            ev->extra = h1 + 1;
+            ev->extra_len = len - (size_t)(h1 - text) - 1;
+            ev->extra_id = extra_number_id(ev->extra, ev->extra_len);
+            return QBT_OK;
+        }
+    }
+    bool global = !h2 && h1 && eq_nocase(h1 + 1, len - (size_t)(h1 - text) - 1, "global");
+    if (!h2 && !global)
         return bad_event(err, text, len, index, "expected name-type-jobid[-extra]", NULL, 0, NULL);
     ev->name_upper = upper;
-    size_t i1 = (size_t)(h1 - text), i2 = (size_t)(h2 - text);
+    size_t i1 = (size_t)(h1 - text), i2 = h2 ? (size_t)(h2 - text) : len;
     if (!is_name(text, i1))
         return bad_event(err, text, len, index, "bad name ", text, i1, NULL);
+    if (global) { /* name-global: an event of no job, with no extra */
+        ev->name = text;
+        ev->name_len = i1;
+        ev->type = T_GLOBAL;
+        ev->job = NIL32;
+        ev->extra = NULL;
+        ev->extra_len = 0;
+        ev->extra_id = NIL32;
+        return QBT_OK;
+    }
     const char *type_text = h1 + 1;
     size_t type_len = i2 - i1 - 1;
     int type = -1;
@@ -573,6 +626,8 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
     ev->type = (uint8_t)type;
     const char *rest = h2 + 1;
     size_t rest_len = len - i2 - 1;
+    if (type == T_GLOBAL)
+        return bad_event(err, text, len, index, "a global event takes no job id and no extra", NULL, 0, NULL);
     if (type == T_GLOBALTIME || type == T_GLOBALREPEAT) {
         if (rest_len == 0)
             return bad_event(err, text, len, index,

@@ -93,7 +93,7 @@ def test_check_reports_every_error_with_position_and_caret(tmp_path, capsys):
         f"{path}:2:24: single '&': write '&&' or 'and'",
         "    complete-work-10-2 & complete-work-11-2",
         "                       ^",
-        f"{path}:3:12: unknown type 'frame': expected job, subjob, work, host, time, repeat, globaltime or globalrepeat",
+        f"{path}:3:12: unknown type 'frame': expected job, subjob, work, host, time, repeat, global, globaltime or globalrepeat",
         "    complete-frame-10-4",
         "             ^",
         f"{path}:4:1: there is no NOT: events are edges, and 'did not happen' has no moment to fire at",

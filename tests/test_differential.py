@@ -50,10 +50,18 @@ HOST_EXTRAS = ["h1"]
 TIMES = ["0", "5", "30", "60", "090", "150"]
 REPEATS = ["0-10", "20-25", "5-3", "100-50"]
 
-ATOM_TYPES = (
-    ["job"] * 4 + ["work"] * 3 + ["subjob"] * 2 + ["host", "time", "repeat", "globaltime", "globalrepeat"]
-)
-TYPE_SPELLINGS = {"job": ["job", "JOB"], "work": ["work", "Work"]}
+ATOM_TYPES = ["job"] * 4 + ["work"] * 3 + ["subjob"] * 2 + [
+    "host", "time", "repeat", "global", "globaltime", "globalrepeat", "two-field",
+]
+TYPE_SPELLINGS = {
+    "job": ["job", "JOB"],
+    "work": ["work", "Work"],
+    "global": ["global", "Global"],
+    "globaltime": ["globaltime", "GlobalTime"],
+}
+# Atoms of no job: a global event's names, and the two-field clock forms (dummy-globaltime-T).
+GLOBAL_NAMES = ["nightly", "done", "complete"]
+TWO_FIELD_CLOCK = ["globaltime", "GLOBALTIME", "globalrepeat"]
 
 
 @st.composite
@@ -61,6 +69,11 @@ def atom_texts(draw) -> str:
     type_ = draw(st.sampled_from(ATOM_TYPES))
     type_text = draw(st.sampled_from(TYPE_SPELLINGS.get(type_, [type_])))
     name = draw(st.sampled_from(ATOM_NAMES))
+    if type_ == "two-field":
+        clock = draw(st.sampled_from(TWO_FIELD_CLOCK))
+        return f"{clock}-{draw(st.sampled_from(REPEATS if clock.lower() == 'globalrepeat' else TIMES))}"
+    if type_ == "global":
+        return f"{draw(st.sampled_from([*GLOBAL_NAMES, name]))}-{type_text}"
     if type_ == "globaltime":
         return f"{name}-{type_text}-{draw(st.sampled_from(TIMES))}"
     if type_ == "globalrepeat":
@@ -119,7 +132,7 @@ def mutated_expressions(draw) -> str:
     if kind == "truncate":
         return text[:position]
     if kind == "type":
-        bad = draw(st.sampled_from(["-jobs-", "-frame-", "--", "-time-", "-repeat-", "-globaltime-"]))
+        bad = draw(st.sampled_from(["-jobs-", "-frame-", "--", "-time-", "-repeat-", "-globaltime-", "-global-"]))
         return text.replace("-job-", bad, 1).replace("-work-", bad, 1)
     if kind == "context":
         bad = draw(st.sampled_from(["parent", "1abc", "a$b", "2147483648", "", "self-x"]))
@@ -167,13 +180,23 @@ def event_texts(draw) -> str:
                     "",
                     "c-globaltime-",
                     "1-job-1",
+                    "nightly-global-1",
+                    "nightly-global-",
+                    "globaltime-",
+                    "globaltime-soon",
+                    "globalrepeat-x-1",
                 ]
             )
         )
     type_ = draw(
-        st.sampled_from(["job"] * 4 + ["work"] * 3 + ["subjob"] * 2 + ["host", "time", "repeat"] + ["g"])
+        st.sampled_from(["job"] * 4 + ["work"] * 3 + ["subjob"] * 2 + ["host", "time", "repeat"] + ["g", "global", "two"])
     )
     name = draw(st.sampled_from(EVENT_NAMES))
+    if type_ == "global":
+        return f"{draw(st.sampled_from([*GLOBAL_NAMES, name]))}-{draw(st.sampled_from(['global', 'GLOBAL']))}"
+    if type_ == "two":
+        clock = draw(st.sampled_from(TWO_FIELD_CLOCK))
+        return f"{clock}-{draw(st.sampled_from(REPEATS if clock.lower() == 'globalrepeat' else TIMES))}"
     if type_ == "g":
         if draw(st.booleans()):
             return f"{name}-globaltime-{draw(st.sampled_from(TIMES))}"
@@ -321,6 +344,10 @@ def resolve_event(pick: Pick, ref: oracle.Network) -> str:
     if pick.b == 2:  # the same item, another state: retracts, or a near miss
         name = STATE_CHANGES[pick.a]
     if atom.context == "global":
+        if atom.extra is None:  # name-global
+            return f"{name}-{atom.type}"
+        if name == "dummy" and pick.b == 1:  # the two-field spelling of a clock event
+            return f"{atom.type}-{atom.extra}"
         return f"{name}-{atom.type}-{atom.extra}"
     jobid = ref._resolve(atom, owner)
     if jobid is None:

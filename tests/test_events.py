@@ -22,6 +22,17 @@ ACCEPTED = [
     ("tick-globaltime-100", Event("tick", "globaltime", None, "100")),
     ("tick-GLOBALREPEAT-0-60", Event("tick", "globalrepeat", None, "0-60")),
     ("my_event2-job-9", Event("my_event2", "job", 9, None)),
+    # global: an event of no job and no extra, raised by a program (Supervisor.emit)
+    ("nightly-global", Event("nightly", "global", None, None)),
+    ("Nightly-GLOBAL", Event("nightly", "global", None, None)),
+    ("done-global", Event("done", "global", None, None)),
+    # the two-field clock forms: Qube's time events are named dummy
+    ("globaltime-10000", Event("dummy", "globaltime", None, "10000")),
+    ("GlobalRepeat-0-60", Event("dummy", "globalrepeat", None, "0-60")),
+    ("globaltime-5x", Event("dummy", "globaltime", None, "5x")),  # any text, as name-globaltime-T
+    # ... and a second field that is not a number is a type: an event named globaltime
+    ("globaltime-job-5", Event("globaltime", "job", 5, None)),
+    ("globalrepeat-globaltime-5", Event("globalrepeat", "globaltime", None, "5")),
 ]
 
 NUMBER = "is not a number from 0 to 2147483647"
@@ -50,6 +61,15 @@ REJECTED = [
     ("up-host-5", "a host event needs an extra after the job id"),
     ("dummy-time-5", "a time event needs an extra after the job id"),
     ("complete-work-5-*", "'*' is for triggers; an event names one item"),
+    ("nightly-global-5", "a global event takes no job id and no extra"),
+    ("nightly-GLOBAL-", "a global event takes no job id and no extra"),
+    ("nightly-global-1-x", "a global event takes no job id and no extra"),
+    ("1st-global", "bad name '1st'"),
+    ("nightly-globals", "expected name-type-jobid[-extra]"),
+    ("global", "expected name-type-jobid[-extra]"),
+    ("globaltime-", "expected name-type-jobid[-extra]"),
+    ("globaltime-soon", "expected name-type-jobid[-extra]"),
+    ("globalrepeat-x-60", "unknown type 'x'"),
     ("running-subjob-5-*", "'*' is for triggers; an event names one item"),
 ]
 
@@ -191,6 +211,10 @@ HAND_MADE = [
     Event("complete", "job", 5, "x"),
     Event("complete", "jobs", 5, None),
     Event("complete", "job", -1, None),
+    Event("Nightly", "GLOBAL", None, None),
+    Event("nightly", "global", 5, None),
+    Event("nightly", "global", None, "x"),
+    Event("dummy", "globaltime", None, "5"),
 ]
 
 

@@ -319,6 +319,97 @@ class TestContexts:
         assert net.feed("tick-globaltime-101") == []
 
 
+# =========================================================================== events of no job
+
+
+class TestGlobalForms:
+    """``NAME-global`` (Qube's type global: an event of no job, with no extra, that a program raises)
+    and the two-field clock forms ``globaltime-T`` / ``globalrepeat-T-I`` (``dummy-globaltime-T``)."""
+
+    def test_a_global_atom_matches_its_own_event_only(self, impl):
+        net = network(impl, 5)
+        h = net.add("Nightly-GLOBAL", owner=5)
+        assert net.why_not(h) == WhyNot((), ("nightly-global",))
+        assert net.feed("other-global") == []
+        assert net.feed("nightly-job-5") == []
+        assert net.feed("nightly-globaltime-5") == []
+        assert net.feed("nightly-global") == [h]
+        assert net.feed("NIGHTLY-Global") == [h]
+        assert net.feed_many(["nightly-global", "x-job-5", "nightly-global"]) == [(0, h), (2, h)]
+
+    def test_a_global_atom_is_no_jobs_atom(self, impl):
+        net = network(impl, 5)
+        job = net.add("nightly-job-self", owner=5)
+        glob = net.add("nightly-global", owner=5)
+        assert net.feed("nightly-job-5") == [job]
+        assert net.feed("nightly-global") == [glob]
+
+    def test_done_global_matches_the_terminal_names(self, impl):
+        net = network(impl, 5)
+        h = net.add("done-global", owner=5)
+        assert [net.feed(f"{name}-global") for name in ("complete", "failed", "killed", "running")] == [
+            [h], [h], [h], [],
+        ]
+
+    def test_global_and_job_atoms_together(self, impl):
+        net = network(impl, 5, {"jobid": 6, "pgrp": 5, "label": "render"})
+        h = net.add("complete-job-render && approved-global", owner=5)
+        assert net.feed("approved-global") == []
+        assert net.why_not(h) == WhyNot(("approved-global",), ("complete-job-render",))
+        assert net.feed("complete-job-6") == [h]
+
+    def test_a_global_atom_is_never_due_on_the_clock(self, impl):
+        net = network(impl, 5)
+        h = net.add("nightly-global", owner=5)
+        assert net.next_due() is None
+        assert net.advance(10**6) == []
+        assert net.count(h) == 0
+
+    def test_a_global_event_sets_no_state_and_is_never_caught_up(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.feed("complete-global")
+        h = net.add("complete-global || done-global", owner=5)
+        assert net.drain_catch_up() == []
+        assert net.feed("complete-global") == [h]
+        assert net.feed("running-global") == []
+
+    def test_two_field_globaltime_fires_when_the_clock_reaches_it(self, impl):
+        net = network(impl, 5)
+        h = net.add("globaltime-100", owner=5)
+        assert net.why_not(h) == WhyNot((), ("dummy-globaltime-100",))
+        assert net.next_due() == 100
+        assert net.advance_many(99) == []
+        assert net.advance_many(1000) == [(100, h)]
+
+    def test_two_field_globalrepeat_repeats(self, impl):
+        net = network(impl, 5)
+        h = net.add("GlobalRepeat-0-7", owner=5)
+        assert net.advance_many(21) == [(7, h), (14, h), (21, h)]
+        assert net.why_not(h).awaited == ("dummy-globalrepeat-0-7",)
+
+    def test_two_field_form_is_the_dummy_named_atom(self, impl):
+        net = network(impl, 5)
+        short = net.add("globaltime-100", owner=5)
+        full = net.add("dummy-globaltime-100", owner=5)
+        other = net.add("tick-globaltime-100", owner=5)
+        assert net.stats()["alpha_entries"] == 2  # short and full share their key
+        assert net.feed("dummy-globaltime-100") == [short, full]
+        assert net.feed("globaltime-100") == [short, full]  # an event may be written so too
+        assert net.feed("tick-globaltime-100") == [other]
+
+    def test_globaltime_before_a_type_is_an_event_name(self, impl):
+        net = network(impl, 5)
+        h = net.add("globaltime-job-self", owner=5)
+        assert net.feed("globaltime-100") == []
+        assert net.feed("globaltime-job-5") == [h]
+
+    def test_a_passed_two_field_time_is_caught_up_as_its_dummy_event(self, impl):
+        net = network(impl, 5, state_aware=True)
+        net.advance(60)
+        h = net.add("globaltime-50", owner=5)
+        assert net.drain_catch_up_events() == [(h, Event("dummy", "globaltime", None, "50"))]
+
+
 # =========================================================================== jobs
 
 

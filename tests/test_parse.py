@@ -15,7 +15,7 @@ from qbtrigger import And, Atom, Or, TriggerSyntaxError, parse
 from qbtrigger._common import MAX_DEPTH, atoms_of
 
 NOT_MESSAGE = "there is no NOT: events are edges, and 'did not happen' has no moment to fire at"
-TYPE_LIST = "job, subjob, work, host, time, repeat, globaltime or globalrepeat"
+TYPE_LIST = "job, subjob, work, host, time, repeat, global, globaltime or globalrepeat"
 BAD_TIME = "expected whole seconds since 2000-01-01 05:00 UTC (Qube time)"
 BAD_REPEAT = "expected start-interval in whole seconds, e.g. 0-60"
 MISSING_CONTEXT = (
@@ -72,6 +72,20 @@ ERROR_CATALOGUE = [
     ("tick-globaltime-4611686018427387905", 16, f"bad time '4611686018427387905': {BAD_TIME}"),
     ("tick-globalrepeat-60", 18, f"bad repeat '60': {BAD_REPEAT}"),
     ("tick-globalrepeat-0-0", 18, f"bad repeat '0-0': {BAD_REPEAT}"),
+    # the two-field clock forms (globaltime-T, globalrepeat-T-I): a second field starting with a
+    # digit makes the first one the type; anything else is a three-field atom named globaltime
+    ("globaltime-10x", 11, f"bad time '10x': {BAD_TIME}"),
+    ("a-job-1 && GlobalTime-4611686018427387905", 22, f"bad time '4611686018427387905': {BAD_TIME}"),
+    ("globalrepeat-60", 13, f"bad repeat '60': {BAD_REPEAT}"),
+    ("globalrepeat-0-0", 13, f"bad repeat '0-0': {BAD_REPEAT}"),
+    ("globalrepeat-0-", 13, f"bad repeat '0-': {BAD_REPEAT}"),
+    ("globaltime-soon", 11, f"unknown type 'soon': expected {TYPE_LIST}"),
+    ("globaltime-", 11, f"unknown type '': expected {TYPE_LIST}"),
+    # global: name-global, nothing after the type
+    ("nightly-global-x", 14, "a global event takes no context and no extra, but '-x' follows the type"),
+    ("nightly-Global-self-5", 14, "a global event takes no context and no extra, but '-self-5' follows the type"),
+    ("a-job-1 || nightly-global-", 25, "a global event takes no context and no extra, but '-' follows the type"),
+    ("1st-global", 0, f"bad event name '1st': {BAD_NAME}"),
     # context
     ("complete-job", 12, MISSING_CONTEXT),
     ("complete-job-", 13, MISSING_CONTEXT),
@@ -274,6 +288,31 @@ def test_global_atoms_have_no_context():
     atom = parse("Tick-GlobalRepeat-0-60")
     assert (atom.name, atom.type, atom.context, atom.extra) == ("tick", "globalrepeat", "global", "0-60")
     assert atom.canonical() == "tick-globalrepeat-0-60"
+
+
+def test_two_field_clock_forms_are_dummy_time_events():
+    # PipelineFX's Perl example writes globaltime-T: Qube's time events are named dummy.
+    atom = parse("globaltime-10000")
+    assert atom == Atom("dummy", "globaltime", "global", None, None, "10000", 0, "globaltime-10000")
+    assert atom.canonical() == "dummy-globaltime-10000"
+    atom = parse("a-job-1 && GLOBALREPEAT-0100-60").children[1]
+    assert atom == Atom("dummy", "globalrepeat", "global", None, None, "0100-60", 11, "GLOBALREPEAT-0100-60")
+    assert atom.canonical() == "dummy-globalrepeat-0100-60"
+    # the same atom as the three-field spelling, so they share a key and a latch
+    assert parse("dummy-globaltime-10000").canonical() == parse("globaltime-10000").canonical()
+
+
+def test_globaltime_is_still_a_user_event_name_before_a_type():
+    assert parse("globaltime-job-5")[:5] == ("globaltime", "job", "id", 5, None)
+    assert parse("GlobalTime-globaltime-5")[:6] == ("globaltime", "globaltime", "global", None, None, "5")
+    assert parse("globalrepeat-work-self-3").canonical() == "globalrepeat-work-self-3"
+
+
+def test_global_atoms_are_a_name_and_the_type():
+    atom = parse("Nightly-GLOBAL")
+    assert atom == Atom("nightly", "global", "global", None, None, None, 0, "Nightly-GLOBAL")
+    assert atom.canonical() == "nightly-global"
+    assert parse("done-global || x-job-1").children[0].canonical() == "done-global"
 
 
 def test_wildcards_and_time_extras():

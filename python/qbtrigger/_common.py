@@ -14,7 +14,7 @@ import re
 from typing import List, NamedTuple, NoReturn, Optional, Tuple, Union
 
 from .errors import ClockError, EventError, LimitError, TriggerSyntaxError
-from .vocabulary import EVENT_TYPES, GLOBAL_TYPES, STATEFUL_TYPES, STATES, TERMINAL_STATES
+from .vocabulary import DUMMY, EVENT_TYPES, GLOBAL_TYPES, STATEFUL_TYPES, STATES, TERMINAL_STATES
 
 __all__ = [
     "MAX_DEPTH",
@@ -53,6 +53,11 @@ _DIGITS = re.compile(r"[0-9]+\Z", re.ASCII)
 _WHITESPACE = " \t\n\r\f\v"
 _WORD_END = _WHITESPACE + "()&|"
 _NOT_MESSAGE = "there is no NOT: events are edges, and 'did not happen' has no moment to fire at"
+#: The two-field clock forms ``globaltime-T`` and ``globalrepeat-T-I`` (PipelineFX's Perl example
+#: writes them): the first field is the type and the event is named ``dummy``, Qube's name for time
+#: events. A second field that starts with a digit tells them from a three-field atom whose event
+#: name is ``globaltime``: a type never starts with a digit.
+_CLOCK_FORMS = ("globaltime", "globalrepeat")
 _MISSING_EXTRA = {
     "work": "a work name or '*'",
     "subjob": "a subjob id or '*'",
@@ -76,9 +81,10 @@ class Atom(NamedTuple):
     text: str
 
     def canonical(self) -> str:
-        """The atom in its own words: keywords lower-cased, a numeric job id without zeros."""
+        """The atom in its own words: keywords lower-cased, a numeric job id without zeros; the
+        two-field clock forms with their event name (``globaltime-5`` is ``dummy-globaltime-5``)."""
         if self.context == "global":
-            return f"{self.name}-{self.type}-{self.extra}"
+            return f"{self.name}-{self.type}" if self.extra is None else f"{self.name}-{self.type}-{self.extra}"
         if self.context == "id":
             where = str(self.job)
         elif self.context == "label":
@@ -101,7 +107,8 @@ Node = Union[Atom, And, Or]
 
 
 class Event(NamedTuple):
-    """A parsed event string ``name-type-jobid[-extra]`` (``jobid`` is None for global types)."""
+    """A parsed event string ``name-type-jobid[-extra]`` (``jobid`` is None for global types, and
+    ``extra`` None for the ``global`` type)."""
 
     name: str
     type: str
@@ -237,6 +244,23 @@ def _is_repeat(text: str) -> bool:
     return bool(sep) and _is_time(start) and _is_time(interval) and int(interval) >= 1
 
 
+def _clock_form(text: str, h1: int) -> Optional[str]:
+    """The type of a two-field clock form (``globaltime-T``, ``globalrepeat-T-I``) whose first hyphen
+    is at ``h1``, or None when ``text`` is not one."""
+    if h1 + 1 < len(text) and "0" <= text[h1 + 1] <= "9":
+        first = _ascii_lower(text[:h1])
+        if first in _CLOCK_FORMS:
+            return first
+    return None
+
+
+def _check_clock_extra(type_: str, extra: str, column: int, parser: _Parser) -> None:
+    if type_ == "globaltime" and not _is_time(extra):
+        parser.fail(column, f"bad time '{extra}': expected whole seconds since 2000-01-01 05:00 UTC (Qube time)")
+    if type_ == "globalrepeat" and not _is_repeat(extra):
+        parser.fail(column, f"bad repeat '{extra}': expected start-interval in whole seconds, e.g. 0-60")
+
+
 def _atom(word: str, col: int, parser: _Parser) -> Atom:
     fail = parser.fail
     h1 = word.find("-")
@@ -245,6 +269,10 @@ def _atom(word: str, col: int, parser: _Parser) -> Atom:
     name = word[:h1]
     if _NAME.match(name) is None:
         fail(col, f"bad event name '{name}': expected letters, digits and '_', starting with a letter")
+    clock = _clock_form(word, h1)
+    if clock is not None:  # globaltime-T, globalrepeat-T-I: the event dummy-globaltime-T
+        _check_clock_extra(clock, word[h1 + 1 :], col + h1 + 1, parser)
+        return Atom(DUMMY, clock, "global", None, None, word[h1 + 1 :], col, word)
     h2 = word.find("-", h1 + 1)
     type_text = word[h1 + 1 : h2 if h2 >= 0 else len(word)]
     type_ = _ascii_lower(type_text)
@@ -253,15 +281,16 @@ def _atom(word: str, col: int, parser: _Parser) -> Atom:
     name = name.lower()
 
     extra: Optional[str]
+    if type_ == "global":  # name-global: an event of no job, with no extra
+        if h2 >= 0:
+            fail(col + h2, f"a global event takes no context and no extra, but '{word[h2:]}' follows the type")
+        return Atom(name, type_, "global", None, None, None, col, word)
     if type_ in GLOBAL_TYPES:
         extra = word[h2 + 1 :] if h2 >= 0 else ""
         if not extra:
             shape = "T" if type_ == "globaltime" else "T-I"
             fail(col + len(word), f"missing time after '{type_text}': expected name-{type_}-{shape}")
-        if type_ == "globaltime" and not _is_time(extra):
-            fail(col + h2 + 1, f"bad time '{extra}': expected whole seconds since 2000-01-01 05:00 UTC (Qube time)")
-        if type_ == "globalrepeat" and not _is_repeat(extra):
-            fail(col + h2 + 1, f"bad repeat '{extra}': expected start-interval in whole seconds, e.g. 0-60")
+        _check_clock_extra(type_, extra, col + h2 + 1, parser)
         return Atom(name, type_, "global", None, None, extra, col, word)
 
     ctx_start = h2 + 1 if h2 >= 0 else len(word)
@@ -419,7 +448,9 @@ def _bad_event(text: str, reason: str) -> EventError:
 
 
 def parse_event(text: str) -> Event:
-    """Parse ``name-type-jobid[-extra]`` (or ``name-globaltime-T``, ``name-globalrepeat-T-I``).
+    """Parse ``name-type-jobid[-extra]``, or an event of no job: ``name-global``,
+    ``name-globaltime-T``, ``name-globalrepeat-T-I``, and the two-field clock forms ``globaltime-T``
+    and ``globalrepeat-T-I`` (read as ``dummy-globaltime-T``, ``dummy-globalrepeat-T-I``).
 
     Name and type are case-insensitive and come back lower-cased; the extra is kept as written.
     Raises :class:`EventError` (a ValueError) naming the event.
@@ -427,17 +458,25 @@ def parse_event(text: str) -> Event:
     if not isinstance(text, str):
         raise TypeError(f"an event must be a str, not {type(text).__name__}")
     h1 = text.find("-")
+    if h1 >= 0:
+        clock = _clock_form(text, h1)
+        if clock is not None:
+            return Event(DUMMY, clock, None, text[h1 + 1 :])
     h2 = text.find("-", h1 + 1) if h1 >= 0 else -1
-    if h2 < 0:
+    if h2 < 0 and (h1 < 0 or _ascii_lower(text[h1 + 1 :]) != "global"):
         raise _bad_event(text, "expected name-type-jobid[-extra]")
     name = text[:h1]
     if _NAME.match(name) is None:
         raise _bad_event(text, f"bad name '{name}'")
+    if h2 < 0:
+        return Event(name.lower(), "global", None, None)
     type_text = text[h1 + 1 : h2]
     type_ = _ascii_lower(type_text)
     if type_ not in TYPES:
         raise _bad_event(text, f"unknown type '{type_text}'")
     rest = text[h2 + 1 :]
+    if type_ == "global":
+        raise _bad_event(text, "a global event takes no job id and no extra")
     if type_ in GLOBAL_TYPES:
         if not rest:
             raise _bad_event(text, f"a {type_} event needs a time")

@@ -55,9 +55,12 @@ EDGE_EVENT_NAMES: Tuple[str, ...] = (SUBMIT, ASSIGNED, MODIFIED, REMOVED, TIMEOU
 EVENT_NAMES: FrozenSet[str] = frozenset(STATES + EDGE_EVENT_NAMES + (DONE,))
 
 #: Event and atom types, in the order error messages list them (and the C core numbers them).
-EVENT_TYPES: Tuple[str, ...] = ("job", "subjob", "work", "host", "time", "repeat", "globaltime", "globalrepeat")
-#: Types with no job context: ``globaltime-T``, ``globalrepeat-T-I``.
-GLOBAL_TYPES: Tuple[str, ...] = ("globaltime", "globalrepeat")
+EVENT_TYPES: Tuple[str, ...] = (
+    "job", "subjob", "work", "host", "time", "repeat", "global", "globaltime", "globalrepeat",
+)
+#: Types with no job context: ``NAME-global`` (an event of no job, no extra: a program raises it),
+#: ``NAME-globaltime-T``, ``NAME-globalrepeat-T-I``.
+GLOBAL_TYPES: Tuple[str, ...] = ("global", "globaltime", "globalrepeat")
 #: Types whose atoms the clock sets (SPEC §6).
 TIME_TYPES: FrozenSet[str] = frozenset(("time", "repeat", "globaltime", "globalrepeat"))
 #: Item types that have a state (SPEC §5), in the order messages list them.
