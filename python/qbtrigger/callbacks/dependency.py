@@ -5,7 +5,11 @@ Entries are separated by commas and ANDed:
 - ``1234``: wait for job 1234 to complete (``link-complete-job-1234``);
 - ``link-STATE-TYPE-CTX`` (``link-`` may be left out): STATE is complete, done, failed or killed,
   TYPE job, work or subjob, CTX a job id or a label of the job's pgrp;
-- ``info-...``: a display hint, kept but not compiled.
+- ``info-...``: a display hint, kept but not compiled. Its text may hold JSON with commas, as in
+  Qube's documented ``info-complete-{"1":["540:3"], "*":["600:*"], "":["700"]}``: an info entry
+  runs to the next comma outside brackets, braces and quotes (double quotes anywhere, single quotes
+  inside brackets, as Python writes a dict), and one whose brackets or quotes do not balance is a
+  problem with a caret.
 
 What they compile to (each callback has ``maximum`` 1: a dependency unblocks once):
 
@@ -70,6 +74,68 @@ def _caret(text: str, column: int, message: str) -> str:
     return f"bad dependency: {message}\n{text}\n{' ' * column}^"
 
 
+_CLOSES = {"}": "{", "]": "["}
+_INFO_END = "in an info entry (it runs to the next comma outside brackets and quotes)"
+
+
+def _info_end(text: str, start: int) -> Tuple[int, Optional[Tuple[int, str]]]:
+    """Where the info entry that starts at ``start`` ends (its top-level comma, or the end of the
+    field), and the first problem with its brackets and quotes: ``(column, message)``, or None."""
+    problem: Optional[Tuple[int, str]] = None
+    opened: List[Tuple[str, int]] = []  # brackets still open, with their columns
+    quote, quote_at = "", 0
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1  # the escaped character is text
+            elif c == quote:
+                quote = ""
+        elif c == '"' or (c == "'" and opened):
+            quote, quote_at = c, i
+        elif c == "{" or c == "[":
+            opened.append((c, i))
+        elif c == "}" or c == "]":
+            want = _CLOSES[c]
+            depth = next((k for k in range(len(opened) - 1, -1, -1) if opened[k][0] == want), None)
+            if depth is None:
+                problem = problem or (i, f"'{c}' closes nothing in an info entry")
+            else:
+                if depth != len(opened) - 1 and problem is None:
+                    inner, at = opened[-1]
+                    problem = (at, f"'{inner}' is never closed in an info entry: a '{c}' closes the '{want}' around it")
+                del opened[depth:]
+        elif c == "," and not opened:
+            break
+        i += 1
+    if problem is None and quote:
+        kind = "double" if quote == '"' else "single"
+        problem = (quote_at, f"a {kind} quote is never closed {_INFO_END}")
+    if problem is None and opened:
+        problem = (opened[-1][1], f"'{opened[-1][0]}' is never closed {_INFO_END}")
+    return i, problem
+
+
+def _split_entries(text: str) -> List[Tuple[int, str, Optional[Tuple[int, str]]]]:
+    """The field's entries as ``(column, raw text, problem)``: split at commas, except inside an
+    info entry's brackets and quotes (``_info_end``). Columns count from the field's start."""
+    out: List[Tuple[int, str, Optional[Tuple[int, str]]]] = []
+    pos, n = 0, len(text)
+    while True:
+        item_start = pos + (len(text[pos:]) - len(text[pos:].lstrip()))
+        problem = None
+        if text[item_start : item_start + 5].lower() == "info-":
+            end, problem = _info_end(text, item_start)
+        else:
+            comma = text.find(",", pos)
+            end = n if comma < 0 else comma
+        out.append((pos, text[pos:end], problem))
+        if end >= n:
+            return out
+        pos = end + 1
+
+
 def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[str]]:
     """``(entries, info hints, problems)``; each problem carries the field and a caret."""
     entries: List[DependencyEntry] = []
@@ -77,17 +143,18 @@ def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[
     problems: List[str] = []
     if not text.strip():
         return entries, info, problems
-    column = 0
-    for raw in text.split(","):
+    for column, raw, info_problem in _split_entries(text):
         start = column + (len(raw) - len(raw.lstrip()))
-        column += len(raw) + 1
         item = raw.strip()
         if not item:
             problems.append(_caret(text, start, "empty entry (two commas, or a comma at an end)"))
             continue
         lowered = item.lower()
         if lowered.startswith("info-"):
-            info.append(item)
+            if info_problem is not None:
+                problems.append(_caret(text, *info_problem))
+            else:
+                info.append(item)
             continue
         if item.isdigit():
             entries.append(DependencyEntry(COMPLETE, "job", str(int(item)), start))
