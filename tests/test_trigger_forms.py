@@ -66,11 +66,6 @@ def test_check_accepts_the_two_field_forms_and_global():
 # --------------------------------------------------------------------------- NAME-global
 
 
-@pytest.mark.xfail(
-    strict=True, raises=IndexError,
-    reason="callbacks/engine.py _applied_event splits a fired event's text assuming a third field; "
-    "'nightly-global' has two (owner of engine.py: fall back to parse_event there, then drop this mark)",
-)
 def test_a_global_event_a_program_emits_fires_its_callbacks():
     sup = new()
     [job] = sup.submit([{

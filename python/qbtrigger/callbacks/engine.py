@@ -51,8 +51,9 @@ def _applied_event(text: str) -> Event:
     several times cheaper than :func:`parse_event`, which validates."""
     parts = text.split("-", 3)
     kind = parts[1].lower()
-    if kind in GLOBAL_TYPES:
-        return Event(parts[0].lower(), kind, None, text.split("-", 2)[2])
+    if kind in GLOBAL_TYPES:  # no job context: NAME-global, NAME-globaltime-T, NAME-globalrepeat-T-I
+        rest = text.split("-", 2)
+        return Event(parts[0].lower(), kind, None, rest[2] if len(rest) == 3 else None)
     return Event(parts[0].lower(), kind, int(parts[2]), parts[3] if len(parts) == 4 else None)
 
 
