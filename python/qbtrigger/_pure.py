@@ -13,8 +13,12 @@ Layout (docs/semantics.md is the behaviour; this is how it is made fast):
   leaf``). An event probes its own key; then, only where some atom could answer (the gates count
   entries per where), the ``*`` key (work/subjob/host), the ``done`` keys (complete/failed/killed)
   and, when its job is an added job with a label, the same keys with that label context.
-- **Plain networks** (not state-aware, no ``*``/``done``/label atoms): an event can only match its
-  own key, so ``feed`` looks the string up as it is and parses it only on a miss (to validate it).
+- **Events.** ``feed`` and ``feed_many`` take one path: ``_decode`` (a canonical job event is split
+  without ``parse_event`` if its name is one the network knows: Qube's, and those it has met spelt
+  canonically), then ``_apply`` per event (its item's state, the probes, the latches: the hot path,
+  written once), then ``_fire``. On a *plain* network (not state-aware, no ``*``/``done``/label
+  atoms) an event can only match its own key, so an event string that is a key of the index is
+  applied as it is, unparsed.
 - **Latches.** A callback's expression compiles to one state list ``st``: ``st[0]`` is the
   generation base, ``st[1..L]`` the latches in expression order, then the AND/OR nodes (flattened:
   no AND directly under an AND). A latch is set when ``st[i] > base``; a node counts its true
@@ -35,7 +39,7 @@ from __future__ import annotations
 import heapq
 import sys
 from sys import intern
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from .errors import DuplicateError, EventError, UnknownCallbackError, UnknownJobError
 from ._common import (
@@ -65,41 +69,18 @@ from ._common import (
 
 __all__ = ["Network"]
 
+#: An event as _decode gives it to _apply: (name, type, jobid, extra, key); jobid None: global.
+_Decoded = Tuple[str, str, Optional[int], Optional[str], str]
+
 _STAR_TYPES = frozenset(("work", "subjob", "host"))
 _EXTRA_TYPES = frozenset(("subjob", "work", "host", "time", "repeat"))
-# Names that the fast event parser accepts without asking parse_event (canonical: lower case).
-_NAMES = set(
+#: Names an event can take the fast path with from the start (canonical, lower case); each network
+#: adds those it meets spelt canonically (Network._names), up to _NAMES_LIMIT.
+_KNOWN_NAMES = frozenset(
     "complete failed killed done submit blocked running waiting pending suspended assigned removed"
     " modified timeout dummy".split()
 )
 _NAMES_LIMIT = 4096
-
-
-def _fast_decode(text: str) -> Optional[tuple]:
-    """(name, type, jobid, extra, key) of a valid job-bound event already in canonical form (lower-case
-    name and type, job id without leading zero), which is then its own alpha key and what parse_event
-    would return unchanged; None for anything else (it takes the slow path through parse_event)."""
-    parts = text.split("-", 3)
-    if len(parts) == 4:
-        n, t, j, x = parts
-        if not x or x == "*" or t not in _EXTRA_TYPES:
-            return None
-    elif len(parts) == 3:
-        n, t, j = parts
-        x = None
-        if t != "job":
-            return None
-    else:
-        return None
-    if (
-        n in _NAMES
-        and j.isascii()
-        and j.isdigit()
-        and j[0] != "0"
-        and (len(j) < 10 or (len(j) == 10 and j <= "2147483647"))
-    ):
-        return (n, t, int(j), x, text)
-    return None
 
 
 def _event_key(name: str, type_: str, jobid: Optional[int], extra: Optional[str]) -> str:
@@ -108,44 +89,6 @@ def _event_key(name: str, type_: str, jobid: Optional[int], extra: Optional[str]
     if extra is None:
         return f"{name}-{type_}-{jobid}"
     return f"{name}-{type_}-{jobid}-{extra}"
-
-
-def _decode(event: object, index: Optional[int] = None) -> tuple:
-    """(name, type, jobid, extra, key) of an event string or Event; exact errors from parse_event.
-
-    In ``feed_many`` the index goes into the message: "bad event '...' at index 3: reason".
-    """
-    if isinstance(event, Event):
-        event = str(event)  # an Event is fed as its text, as the C core does: it names one item
-    if type(event) is str:
-        decoded = _fast_decode(event)
-        if decoded is not None:
-            return decoded
-    elif not isinstance(event, str):
-        raise event_type_error(event, index)
-    try:
-        ev = parse_event(event)
-    except ValueError as exc:
-        if index is None:
-            raise
-        prefix = f"bad event '{event}'"
-        message = str(exc)
-        if message.startswith(prefix):
-            message = f"{prefix} at index {index}{message[len(prefix) :]}"
-        raise EventError(message) from None
-    name = ev.name
-    if len(_NAMES) < _NAMES_LIMIT and event.startswith(name + "-"):
-        _NAMES.add(name)  # seen in canonical spelling: later events with it take the fast path
-    return (name, ev.type, ev.jobid, ev.extra, _event_key(name, ev.type, ev.jobid, ev.extra))
-
-
-_SLOW = object()  # feed_many: this event was decoded into a tuple
-
-
-def _entry_key(entry: object) -> object:
-    """The alpha key of an entry (a ref, or a dict of refs), even one the index no longer holds."""
-    ref = entry if type(entry) is tuple else next(iter(entry.values()))  # type: ignore[union-attr]
-    return ref[0].keys[ref[2] - 1]
 
 
 def _where(atom: Atom, owner: int, pid: Optional[int], pgrp: int) -> object:
@@ -172,23 +115,6 @@ def _atom_key(atom: Atom, where: object) -> object:
     if extra is None:
         return f"{atom.name}-{atom.type}-{where}"
     return f"{atom.name}-{atom.type}-{where}-{extra}"
-
-
-def _latch(ref: tuple, fired: list) -> None:
-    """Set the latch of one alpha ref ``(cb, st, leaf, node, need)``, walking up while truth flips."""
-    cb, st, leaf, node, need = ref
-    base = st[0]
-    if st[leaf] > base:
-        return
-    st[leaf] = base + 1
-    if node < 0:
-        fired.append(cb)
-        return
-    value = st[node]
-    value = value + 1 if value > base else base + 1
-    st[node] = value
-    if value - base == need:
-        _climb(cb, node, fired)
 
 
 def _climb(cb: _Callback, node: int, fired: list) -> None:
@@ -278,7 +204,7 @@ def _compile(tree: object) -> Tuple[list, list, list]:
     leaves: list = []  # parent of each leaf, in expression order
     inner_par: list = []
     inner_need: list = []
-    stack = [(tree, -1)]
+    stack: list = [(tree, -1)]
     while stack:
         node, parent = stack.pop()
         if isinstance(node, Atom):
@@ -326,9 +252,9 @@ class Network:
         # atoms. Then a canonical event string is looked up as it is.
         self._plain = not state_aware
         self._more = False  # some event may match keys besides its own ('*', 'done', labels)
+        self._names = set(_KNOWN_NAMES)  # names an event can take _decode's fast path with
         self._nlatches = 0
         self._parked_seq = 0
-        self._drops = 0  # callbacks dropped so far (feed_many checks whether its entries went stale)
         self._clock = 0
         self._heap: list = []
         self._due: dict = {}  # moment -> {ref id: (cb, leaf, interval)}
@@ -444,11 +370,11 @@ class Network:
                 entry[handle << 32 | i] = ref
             type_ = atom.type
             if type_ == "time" or type_ == "globaltime":
-                moment = int(atom.extra)
+                moment = int(cast(str, atom.extra))  # clock atoms always have one
                 if moment > clock:
                     self._schedule(cb, i, moment, 0)
             elif type_ == "repeat" or type_ == "globalrepeat":
-                start, _, interval = atom.extra.partition("-")
+                start, _, interval = cast(str, atom.extra).partition("-")
                 start_i, interval_i = int(start), int(interval)
                 if cb.repeats is None:
                     cb.repeats = {}
@@ -476,8 +402,8 @@ class Network:
         cb = self._get(handle)
         st = cb.st
         base = st[0]
-        latched = []
-        awaited = []
+        latched: List[str] = []
+        awaited: List[str] = []
         for i, atom in enumerate(cb.atoms, 1):
             (latched if st[i] > base else awaited).append(atom.canonical())
         return WhyNot(tuple(latched), tuple(awaited))
@@ -561,160 +487,85 @@ class Network:
     def feed(self, event: Union[str, Event]) -> List[int]:
         """Apply one event; return the handles that fired, in handle order."""
         fired: list = []
-        # A str key of the alpha index is always a valid canonical event (see the module docstring),
-        # so on a plain network a hit needs no parsing at all.
-        if self._plain and type(event) is str:
-            entry = self._alpha.get(event)
-            if entry is not None:
-                if type(entry) is tuple:
-                    _latch(entry, fired)
-                else:
-                    for ref in entry.values():
-                        _latch(ref, fired)
-            elif _fast_decode(event) is None:
-                self._apply(_decode(event), fired)
+        if self._plain and type(event) is str and event in self._alpha:
+            self._apply(event, fired)  # a key of a plain network: see _decode
         else:
-            self._apply(_decode(event), fired)
-        if not fired:
-            return fired
-        return self._fire(fired)
+            self._apply(self._decode(event), fired)
+        return self._fire(fired) if fired else fired
 
     def feed_many(self, events: Iterable[Union[str, Event]]) -> List[Tuple[int, int]]:
-        """Parse every event, then apply them in order; return (event index, handle) pairs."""
+        """Decode every event, then apply them in order; return (event index, handle) pairs."""
         check_event_batch(events)
+        decode = self._decode
+        if self._plain:  # keys of a plain network are kept as they are: see _decode
+            alpha = self._alpha
+            batch = [e if type(e) is str and e in alpha else decode(e, i) for i, e in enumerate(events)]
+        else:
+            batch = [decode(event, index) for index, event in enumerate(events)]
+        # Every event is decoded before any is applied: a malformed one applies none.
+        apply = self._apply
         out: list = []
         fired: list = []
-        apply = self._apply
-        fire = self._fire
-        alpha_get = self._alpha.get
-        if not self._plain:
-            decoded: list = []
-            append = decoded.append
-            names = _NAMES
-            extra_types = _EXTRA_TYPES
-            for index, event in enumerate(events):
-                if type(event) is str:  # _fast_decode inlined
-                    parts = event.split("-", 3)
-                    if len(parts) == 4:
-                        n, t, j, x = parts
-                        ok = x and x != "*" and t in extra_types
-                    elif len(parts) == 3:
-                        n, t, j = parts
-                        x = None
-                        ok = t == "job"
-                    else:
-                        ok = False
-                    if (
-                        ok
-                        and n in names
-                        and j.isascii()
-                        and j.isdigit()
-                        and j[0] != "0"
-                        and (len(j) < 10 or (len(j) == 10 and j <= "2147483647"))
-                    ):
-                        append((n, t, int(j), x, event))
-                        continue
-                append(_decode(event, index))
-            state_aware = self._state_aware
-            more_keys = self._more_keys
-            set_state = self._set_state
-            latch = _latch
-            for index, (name, type_, jobid, extra, key) in enumerate(decoded):
-                if state_aware and name in STATE_NAMES and type_ in STATEFUL_TYPES:
-                    set_state(name, type_, jobid, extra, key)
-                entry = alpha_get(key)
-                if entry is not None:
-                    if type(entry) is tuple:
-                        cb, st, leaf, node, need = entry  # _latch inlined
-                        base = st[0]
-                        if st[leaf] <= base:
-                            st[leaf] = base + 1
-                            if node < 0:
-                                fired.append(cb)
-                            else:
-                                value = st[node]
-                                value = value + 1 if value > base else base + 1
-                                st[node] = value
-                                if value - base == need:
-                                    _climb(cb, node, fired)
-                    else:
-                        for ref in entry.values():
-                            latch(ref, fired)
-                if self._more:
-                    for probe in more_keys(name, type_, jobid, extra, key):
-                        entry = alpha_get(probe)
-                        if entry is not None:
-                            if type(entry) is tuple:
-                                latch(entry, fired)
-                            else:
-                                for ref in entry.values():
-                                    latch(ref, fired)
-                if fired:
-                    for handle in fire(fired):
-                        out.append((index, handle))
-                    fired = []
-            return out
-
-        # A plain network: parse everything first, keeping for each event what the apply loop needs.
-        # An event string that is a key of the alpha index is a valid canonical event (str keys are
-        # exactly those), so the entry is kept; another valid canonical event matches nothing (None);
-        # anything else is decoded into `slow` and marked _SLOW.
-        parsed: list = []
-        append = parsed.append
-        slow: dict = {}
-        for index, event in enumerate(events):
-            if type(event) is str:
-                entry = alpha_get(event)
-                if entry is not None:
-                    append(entry)
-                    continue
-                if _fast_decode(event) is not None:
-                    append(None)
-                    continue
-            slow[index] = _decode(event, index)
-            append(_SLOW)
-
-        drops = self._drops
-        fresh = True  # no callback dropped yet, so the kept entries are still the index's own
-        latch = _latch
-        for index, entry in enumerate(parsed):
-            if entry is None:
-                continue
-            if entry is _SLOW:
-                apply(slow[index], fired)
-            else:
-                if not fresh:
-                    entry = alpha_get(_entry_key(entry))
-                    if entry is None:
-                        continue
-                if type(entry) is tuple:
-                    # _latch inlined: this is the hot path of the whole matcher
-                    cb, st, leaf, node, need = entry
-                    base = st[0]
-                    if st[leaf] > base:
-                        continue
-                    st[leaf] = base + 1
-                    if node < 0:
-                        fired.append(cb)
-                    else:
-                        value = st[node]
-                        value = value + 1 if value > base else base + 1
-                        st[node] = value
-                        if value - base != need:
-                            continue
-                        _climb(cb, node, fired)
-                        if not fired:
-                            continue
-                else:
-                    for ref in entry.values():
-                        latch(ref, fired)
+        for index, event in enumerate(batch):
+            apply(event, fired)
             if fired:
-                for handle in fire(fired):
+                for handle in self._fire(fired):
                     out.append((index, handle))
                 fired = []
-                if fresh and self._drops != drops:
-                    fresh = False
         return out
+
+    def _decode(self, event: object, index: Optional[int] = None) -> _Decoded:
+        """An event as _apply takes it: ``(name, type, jobid, extra, key)``. Errors are parse_event's,
+        with the index in feed_many's: "bad event '...' at index 3: reason". (On a plain network,
+        feed and feed_many skip this for an event string that is a key of the alpha index: a str key
+        is a valid canonical event, and there an event can match only its own key.)
+
+        A job-bound event already in canonical form (a name this network knows, lower-case type, job
+        id without leading zero) is its own key and is split here; anything else goes to parse_event.
+        """
+        if type(event) is not str:
+            if isinstance(event, Event):
+                return self._decode(str(event), index)  # fed as its text, as the C core does
+            if not isinstance(event, str):
+                raise event_type_error(event, index)
+            return self._parse(event, index)  # a str subclass
+        parts = event.split("-", 3)
+        if len(parts) == 4:
+            name, type_, job, extra = parts
+            fast = extra != "" and extra != "*" and type_ in _EXTRA_TYPES
+        elif len(parts) == 3:
+            name, type_, job = parts
+            extra = None
+            fast = type_ == "job"
+        else:
+            return self._parse(event, index)
+        if (
+            fast
+            and name in self._names
+            and job.isascii()
+            and job.isdigit()
+            and job[0] != "0"
+            and (len(job) < 10 or (len(job) == 10 and job <= "2147483647"))
+        ):
+            return (name, type_, int(job), extra, event)
+        return self._parse(event, index)
+
+    def _parse(self, event: str, index: Optional[int]) -> _Decoded:
+        """_decode's slow path, through parse_event. A name spelt canonically joins the names known."""
+        try:
+            ev = parse_event(event)
+        except ValueError as exc:
+            if index is None:
+                raise
+            prefix = f"bad event '{event}'"
+            message = str(exc)
+            if message.startswith(prefix):
+                message = f"{prefix} at index {index}{message[len(prefix) :]}"
+            raise EventError(message) from None
+        name = ev.name
+        if len(self._names) < _NAMES_LIMIT and event.startswith(name + "-"):
+            self._names.add(name)
+        return (name, ev.type, ev.jobid, ev.extra, _event_key(name, ev.type, ev.jobid, ev.extra))
 
     # ------------------------------------------------------------------ time
 
@@ -866,7 +717,6 @@ class Network:
         if cb.parked:
             self._nparked -= len(cb.parked)
         cb.parked = None
-        self._drops += 1
         self._nlatches -= len(cb.atoms)
         del self._cbs[cb.handle]
         del self._owned[cb.owner][cb.handle]
@@ -890,8 +740,10 @@ class Network:
     def _unpark(self, cb: _Callback) -> None:
         clock = self._clock
         repeats = cb.repeats
-        self._nparked -= len(cb.parked)
-        for leaf in cb.parked:
+        parked = cb.parked
+        assert repeats is not None and parked is not None  # a callback with parked leaves
+        self._nparked -= len(parked)
+        for leaf in parked:
             start, interval = repeats[leaf]
             self._schedule(cb, leaf, _next_occurrence(start, interval, clock), interval)
         cb.parked = None
@@ -924,55 +776,56 @@ class Network:
                 return
             node = par[node]
 
-    def _more_keys(self, name: str, type_: str, jobid: Optional[int], extra: Optional[str], key: str) -> list:
-        """The alpha keys besides its own that an event can match: '*', 'done' and label ones.
-        The gates skip every probe that no entry could answer."""
-        keys: list = []
-        star = self._star_where if type_ in _STAR_TYPES else None
-        done = self._done_where if name in TERMINAL_STATES else None
-        if star and jobid in star:
-            keys.append((name, type_, jobid, "*"))
-            if done and jobid in done:
-                keys.append(("done", type_, jobid, "*"))
-        if done and jobid in done:
-            keys.append("done" + key[len(name) :])
-        label_used = self._label_used
-        if label_used and jobid is not None:
-            where = self._jlabel.get(jobid)
-            if where is not None and where in label_used:
-                keys.append((name, type_, where, extra))
-                if star and where in star:
-                    keys.append((name, type_, where, "*"))
-                    if done and where in done:
-                        keys.append(("done", type_, where, "*"))
-                if done and where in done:
-                    keys.append(("done", type_, where, extra))
-        return keys
-
-    def _apply(self, event: tuple, fired: list) -> None:
-        """Apply a decoded event: update the item's state (state-aware), then set matching latches."""
-        name, type_, jobid, extra, key = event
-        if self._state_aware and name in STATE_NAMES and type_ in STATEFUL_TYPES:
-            self._set_state(name, type_, jobid, extra, key)
+    def _apply(self, event: Union[str, _Decoded], fired: list) -> None:
+        """The hot path of feed and feed_many: apply a decoded event (see _decode). It updates its
+        item's state (state-aware), then sets the latches of every alpha entry it matches, each one
+        walking up while a node's truth flips; the callbacks whose root turns true go to ``fired``."""
+        if isinstance(event, str):  # a plain network's key (see _decode): it can match only itself
+            probes: Sequence[object] = (event,)
+        else:
+            name, type_, jobid, extra, key = event
+            if self._state_aware and name in STATE_NAMES and type_ in STATEFUL_TYPES:
+                self._set_state(name, type_, jobid, extra, key)  # type: ignore[arg-type]  # a job event
+            probes = [key]
+            if self._more:  # the other keys it can match, where the gates count an entry that could
+                star = self._star_where if type_ in _STAR_TYPES else None
+                done = self._done_where if name in TERMINAL_STATES else None
+                if star and jobid in star:
+                    probes.append((name, type_, jobid, "*"))
+                    if done and jobid in done:
+                        probes.append(("done", type_, jobid, "*"))
+                if done and jobid in done:
+                    probes.append("done" + key[len(name) :])
+                label_used = self._label_used
+                if label_used and jobid is not None:
+                    where = self._jlabel.get(jobid)  # its job's label context
+                    if where is not None and where in label_used:
+                        probes.append((name, type_, where, extra))
+                        if star and where in star:
+                            probes.append((name, type_, where, "*"))
+                            if done and where in done:
+                                probes.append(("done", type_, where, "*"))
+                        if done and where in done:
+                            probes.append(("done", type_, where, extra))
         alpha = self._alpha
-        entry = alpha.get(key)
-        if entry is not None:
-            if type(entry) is tuple:
-                _latch(entry, fired)
-            else:
-                for ref in entry.values():
-                    _latch(ref, fired)
-        if not self._more:
-            return
-        for probe in self._more_keys(name, type_, jobid, extra, key):
+        for probe in probes:
             entry = alpha.get(probe)
             if entry is None:
                 continue
-            if type(entry) is tuple:
-                _latch(entry, fired)
-            else:
-                for ref in entry.values():
-                    _latch(ref, fired)
+            # an entry is one ref (cb, st, leaf, parent slot, need of that slot) or a dict of them
+            for cb, st, leaf, node, need in (entry,) if type(entry) is tuple else entry.values():
+                base = st[0]
+                if st[leaf] > base:
+                    continue
+                st[leaf] = base + 1
+                if node < 0:
+                    fired.append(cb)
+                    continue
+                value = st[node]
+                value = value + 1 if value > base else base + 1
+                st[node] = value
+                if value - base == need:
+                    _climb(cb, node, fired)
 
     def _set_state(self, name: str, type_: str, jobid: int, extra: Optional[str], key: str) -> None:
         """A state event for item (type, jobid, extra): retract what the old state latched, record it."""
