@@ -58,12 +58,6 @@ def test_a_two_field_globalrepeat_callback_fires_at_every_interval():
     assert sup.fired(job["id"]) == 4  # 100, 150, 200, 250
 
 
-@pytest.mark.xfail(
-    strict=True, raises=IndexError,
-    reason="callbacks/engine.py _applied_event reads a fired two-field event ('globaltime-100', which "
-    "parse_event accepts as dummy-globaltime-100) as name-type-jobid (owner of engine.py: fall back to "
-    "parse_event there, then drop this mark)",
-)
 def test_an_event_written_in_the_two_field_form_fires_through_the_engine():
     # A host may report a clock event the short way; Supervisor.emit normalises it, the engine's
     # feed takes the text as given.

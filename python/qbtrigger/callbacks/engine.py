@@ -47,14 +47,13 @@ __all__ = ["CallbackEngine", "Firing", "JobPlan", "Submission", "GLOBAL_JOB"]
 GLOBAL_JOB = 0
 
 def _applied_event(text: str) -> Event:
-    """The Event of a text the network has just accepted (so it is well formed): a plain split,
-    several times cheaper than :func:`parse_event`, which validates."""
+    """The Event of a text the network has just accepted (so it is well formed): for an item's
+    event (``name-type-jobid[-extra]``, nearly all of them) a plain split, several times cheaper
+    than :func:`parse_event`; the global forms (``NAME-global``, ``globaltime-T``...) are parsed."""
     parts = text.split("-", 3)
-    kind = parts[1].lower()
-    if kind in GLOBAL_TYPES:  # no job context: NAME-global, NAME-globaltime-T, NAME-globalrepeat-T-I
-        rest = text.split("-", 2)
-        return Event(parts[0].lower(), kind, None, rest[2] if len(rest) == 3 else None)
-    return Event(parts[0].lower(), kind, int(parts[2]), parts[3] if len(parts) == 4 else None)
+    if len(parts) >= 3 and parts[2].isdigit() and parts[1].lower() not in GLOBAL_TYPES:
+        return Event(parts[0].lower(), parts[1].lower(), int(parts[2]), parts[3] if len(parts) == 4 else None)
+    return parse_event(text)
 
 
 def _check_triggers(validator: Any, triggers: Union[str, List[str]], owner: int) -> Optional[str]:
