@@ -182,6 +182,7 @@ def event_texts(draw) -> str:
                     "1-job-1",
                     "nightly-global-1",
                     "nightly-global-",
+                    "nightly-global-None",
                     "globaltime-",
                     "globaltime-soon",
                     "globalrepeat-x-1",

@@ -337,6 +337,17 @@ class TestGlobalForms:
         assert net.feed("NIGHTLY-Global") == [h]
         assert net.feed_many(["nightly-global", "x-job-5", "nightly-global"]) == [(0, h), (2, h)]
 
+    def test_an_event_spelling_a_global_atom_with_an_extra_is_still_refused(self, impl):
+        # the pure twin looks an event up as its own key first: a global key must not take one
+        net = network(impl, 5)
+        h = net.add("nightly-global", owner=5)
+        for text in ("nightly-global-None", "nightly-global-", "nightly-global-5"):
+            with pytest.raises(ValueError, match="a global event takes no job id and no extra"):
+                net.feed(text)
+            with pytest.raises(ValueError, match="a global event takes no job id and no extra"):
+                net.feed_many(["nightly-global", text])
+        assert net.count(h) == 0
+
     def test_a_global_atom_is_no_jobs_atom(self, impl):
         net = network(impl, 5)
         job = net.add("nightly-job-self", owner=5)

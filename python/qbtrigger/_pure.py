@@ -4,7 +4,7 @@ Layout (docs/semantics.md is the behaviour; this is how it is made fast):
 
 - **Keys.** Every atom is resolved at registration to a context, its *where*: a job id for
   ``self``/``parent``/numeric atoms, ``"@pgrp@label"`` for label atoms, None for global ones. Its
-  alpha key is the canonical event text ``name-type-jobid[-extra]`` (``name-type-extra`` for global
+  alpha key is the canonical event text ``name-type-jobid[-extra]`` (``name-type[-extra]`` for global
   atoms) when an event could spell it, and a tuple ``(name, type, where, extra)`` otherwise (label
   contexts, extra ``*``). So every str key is a valid canonical event, and a canonical event string
   is its own probe key.
@@ -85,7 +85,7 @@ _NAMES_LIMIT = 4096
 
 def _event_key(name: str, type_: str, jobid: Optional[int], extra: Optional[str]) -> str:
     if jobid is None:
-        return f"{name}-{type_}-{extra}"
+        return f"{name}-{type_}" if extra is None else f"{name}-{type_}-{extra}"  # name-global: no extra
     if extra is None:
         return f"{name}-{type_}-{jobid}"
     return f"{name}-{type_}-{jobid}-{extra}"
@@ -108,7 +108,7 @@ def _where(atom: Atom, owner: int, pid: Optional[int], pgrp: int) -> object:
 def _atom_key(atom: Atom, where: object) -> object:
     """The alpha key: the canonical event text when an event can spell it, else a tuple."""
     if where is None:
-        return f"{atom.name}-{atom.type}-{atom.extra}"
+        return f"{atom.name}-{atom.type}" if atom.extra is None else f"{atom.name}-{atom.type}-{atom.extra}"
     extra = atom.extra
     if type(where) is str or extra == "*":
         return (atom.name, atom.type, where, extra)
