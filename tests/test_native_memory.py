@@ -112,3 +112,31 @@ def test_a_failed_allocation_in_add_job_leaves_the_network_unchanged():
         break
     net.add("complete-job-C", owner=10)
     assert net.feed("complete-job-12") == [1]
+
+
+def test_a_failed_allocation_in_drain_catch_up_events_loses_no_event():
+    def queued() -> "native.Network":
+        net = native.Network(state_aware=True)
+        net.add_job(10, label="A")
+        net.feed_many(["complete-job-10", "failed-work-10-render_v2"])
+        net.add("done-job-A", owner=10)
+        net.add("failed-work-A-render_v2 || complete-work-A-x", owner=10)
+        return net
+
+    expected = queued().drain_catch_up_events()
+    assert [h for h, _ in expected] == [1, 2]
+    nth = 1
+    while True:
+        net = queued()
+        native.debug_fail_allocation(nth)
+        try:
+            got = net.drain_catch_up_events()
+        except MemoryError:
+            native.debug_fail_allocation(0)
+            assert net.drain_catch_up_events() == expected, nth  # the queue is still whole
+            nth += 1
+            continue
+        native.debug_fail_allocation(0)
+        assert got == expected
+        break
+    assert nth > 1, "draining made no allocation to fail"
