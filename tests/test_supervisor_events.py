@@ -147,3 +147,12 @@ def test_a_program_raises_its_own_events():
         sup.emit(f"approved-work-{review['id']}-7")
     with pytest.raises(UnknownItemError):
         sup.emit(f"approved-subjob-{review['id']}-3")
+
+
+@pytest.mark.parametrize("origin", [0, 7, 1_000_003])
+def test_limit_checks_are_counted_from_the_farms_start_so_a_run_repeats(origin):
+    sup = Supervisor(clock=origin)
+    [job] = sup.submit([{"agenda": ["1"], "agenda_timeout": 20}])
+    sup.advance(origin + 7)
+    sup.start(job["id"], "1")
+    assert sup.next_due() == origin + 30  # the check at 30 s after the farm began, wherever it began

@@ -138,8 +138,9 @@ class Supervisor(Host):
         if self.store.get_meta("next_id") is None:
             self._next_id = first_id
             self._now = qube_time() if clock is None else int(clock)
+            self._timers.origin = self._now
             self._batch.meta.update(
-                next_id=self._next_id, clock=self._now, language_flags=sorted(self.engine.language_flags),
+                next_id=self._next_id, clock=self._now, timer_origin=self._now, language_flags=sorted(self.engine.language_flags),
                 universal=None if universal is None else os.path.abspath(os.fspath(universal)),
                 state_aware=bool(state_aware),
             )
@@ -563,6 +564,7 @@ class Supervisor(Host):
             self._logs.setdefault(jobid, []).append(text)
         self._now = self._stored_clock = store.get_meta("clock")
         self._timers.restore(store.get_meta(_TIMERS_KEY, []))
+        self._timers.origin = store.get_meta("timer_origin", 0)
         self._replay()
         self.farm.rebuild_ready()
 

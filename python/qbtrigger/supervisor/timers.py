@@ -4,9 +4,12 @@ Two kinds of timer:
 
 - a **time limit** (``"work"``: a frame over its job's ``agenda_timeout``; ``"subjob"``: an
   instance over the job's ``timeout``). Qube checks its limits about every
-  :data:`CHECK_EVERY` seconds, so a limit is found at the first check at or after it runs out: a
-  frame that started at T with a limit L is found at ``ceil((T + L) / 15) * 15``. Each run is timed
-  once: a timer is live while its item is still in the run it was started for (``token``);
+  :data:`CHECK_EVERY` seconds, so a limit is found at the first check at or after it runs out.
+  The checks are counted from ``origin`` (the moment the farm began: the supervisor's first
+  clock), so a run repeated with the same seed finds them at the same moments whatever the wall
+  clock said when it started: a frame that started at T with a limit L is found at
+  ``origin + ceil((T + L - origin) / 15) * 15``. Each run is timed once: a timer is live while its
+  item is still in the run it was started for (``token``);
 - a **retry delay** (``"retry"``): a failed frame waiting ``retrywork_delay`` seconds before its
   retry, released at exactly that moment.
 
@@ -39,6 +42,8 @@ class Timers:
     """Timers in time order; the live time limits by item."""
 
     def __init__(self) -> None:
+        #: The moment checks are counted from (see the module docstring).
+        self.origin = 0
         self._heap: List[Timer] = []
         self._runs: Dict[Tuple[str, int, int], int] = {}  # (kind, jobid, index) -> run start
         self._seq = 0
@@ -47,8 +52,8 @@ class Timers:
     def limit(self, kind: str, jobid: int, index: int, started: int, seconds: int) -> None:
         """Time a run that started at ``started`` against a limit of ``seconds``."""
         self._runs[(kind, jobid, index)] = started
-        ends = started + seconds
-        self._push((-(-ends // CHECK_EVERY) * CHECK_EVERY, kind, jobid, index, started))
+        after = started + seconds - self.origin
+        self._push((self.origin - (-after // CHECK_EVERY) * CHECK_EVERY, kind, jobid, index, started))
 
     def stop(self, kind: str, jobid: int, index: int) -> None:
         """The run is over (its timer, if any, goes stale)."""
