@@ -129,6 +129,7 @@ class Supervisor(Host):
         self._logs: Dict[int, List[str]] = {}
         self._removals: List[int] = []
         self._depth = 0
+        self._in_step = _Step(self)  # `with self._in_step:` around each public call (one object, reused)
         self._batch = Batch()
         self._events = 0
         self._replaying = False
@@ -185,13 +186,13 @@ class Supervisor(Host):
             fields = json.loads(json.dumps(dict(fields)))
         except (TypeError, ValueError) as error:
             raise ValueError(f"job {jobid}: fields must be JSON values ({error})") from None
-        with self._step():
+        with self._in_step:
             self.farm.modify(j, fields)
             self._feed([f"{MODIFIED}-job-{j.id}"])
 
     def act(self, verb: str, jobid: int, *, work: Optional[str] = None, subjob: Optional[int] = None) -> None:
         j = self.farm.live(jobid)
-        with self._step():
+        with self._in_step:
             out: List[str] = []
             if verb == "remove" and work is None and subjob is None:
                 self.farm.remove(j, out)
@@ -211,12 +212,12 @@ class Supervisor(Host):
         now = int(now)
         if now < self._now:
             raise ClockError(f"the clock only goes forward ({now} < {self._now})")
-        with self._step():
+        with self._in_step:
             firings: List[Firing] = []
             network = self.engine.network
             # the supervisor's own timers (time limits, retry delays) in time order, each after
             # the time atoms due by its moment
-            while True:
+            while self._timers:
                 timer = self._timers.next_moment()
                 if timer is None or timer > now:
                     break
@@ -236,6 +237,8 @@ class Supervisor(Host):
         atom (``repeats=False``: one-shot ``time``/``globaltime`` atoms only), a time limit check or
         the end of a retry delay; None when nothing is."""
         due: Optional[int] = self.engine.network.next_due(repeats=repeats)
+        if not self._timers:
+            return due
         timer = self._timers.next_moment()
         return timer if due is None or (timer is not None and timer < due) else due
 
@@ -253,7 +256,7 @@ class Supervisor(Host):
             text = json.dumps(dict(spec))
         except (TypeError, ValueError) as error:
             raise SubmissionError([Problem("global callback", None, f"a callback must hold JSON values only ({error})")]) from None
-        with self._step():
+        with self._in_step:
             if self.engine.network.clock < self._now:
                 self._sync_clock()  # catch-up of time atoms must see the clock as it is
             callback = self.engine.compile_global(json.loads(text))
@@ -272,13 +275,13 @@ class Supervisor(Host):
             raise EventError(f"bad event '{event}': '{parsed.name}' is a state; change it with act()")
         if parsed.jobid is not None:
             self.farm.live(parsed.jobid).check_item(parsed.type, parsed.extra)
-        with self._step():
+        with self._in_step:
             self._feed([str(parsed)])
 
     def submit(self, jobs: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         """Submit jobs as Qube does (see the module docstring); return their dicts with ids.
         Raises :class:`SubmissionError` (nothing stored) when anything is wrong."""
-        with self._step():
+        with self._in_step:
             return self._submit(jobs)
 
     def start(self, jobid: int, work: Optional[str] = None, *, subjob: Optional[int] = None) -> None:
@@ -402,7 +405,7 @@ class Supervisor(Host):
             out.append(f"{ASSIGNED}-host-{jobid}-{host}")
             self._hosts.place(jobid, idx, host)
         self.farm.start_item(j, idx, out)
-        with self._step():
+        with self._in_step:
             self._feed(out)
 
     def register_hosts(self, names: Iterable[str]) -> None:
@@ -420,14 +423,14 @@ class Supervisor(Host):
         j = self.farm.jobs[jobid]
         out: List[str] = []
         self.farm.finish_item(j, idx, failed, out)
-        with self._step():
+        with self._in_step:
             self._feed(out)
 
     def requeue_item(self, jobid: int, idx: int) -> None:
         """Put a running item back to pending (a worker that vanished: see the simulator)."""
         out: List[str] = []
         self.farm.requeue_item(self.farm.jobs[jobid], idx, out)
-        with self._step():
+        with self._in_step:
             self._feed(out)
 
     def pop_runnable(self) -> Optional[Tuple[int, int]]:
@@ -447,9 +450,6 @@ class Supervisor(Host):
         return self.farm.running_items()
 
     # ================================================================== internals: one step
-    def _step(self) -> "_Step":
-        return _Step(self)
-
     def _leave(self) -> None:
         """The end of the outermost step: removals, then the commit."""
         # A removed job leaves the network only now, after the cascade that removed it has been
@@ -602,7 +602,7 @@ class Supervisor(Host):
 
 class _Step:
     """One public call: nested calls (a callback acting while an event is applied) share it, and
-    the outermost one ends with removals and the commit."""
+    the outermost one ends with removals and the commit. Reentrant: it only counts depth."""
 
     __slots__ = ("sup",)
 

@@ -67,6 +67,10 @@ class Timers:
         _, _, kind, jobid, index, token = timer
         return kind == RETRY or self._runs.get((kind, jobid, index)) == token
 
+    def __bool__(self) -> bool:
+        """Whether any timer (live or stale) is kept."""
+        return bool(self._heap)
+
     def next_moment(self, still_waits: Callable[[int, int], bool]) -> Optional[int]:
         """The moment of the first live timer (stale ones are dropped on the way);
         ``still_waits(jobid, index)`` says whether a retry timer's item still waits."""
