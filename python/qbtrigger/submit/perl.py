@@ -1,7 +1,7 @@
 """Run a Perl submit script with the system perl and a Perl ``qb`` stand-in.
 
 ``perl -I QBDIR/api/perl -Mqb -Mqb::Job SCRIPT ARG...`` in the current directory, with ``QBDIR``
-set when it is not (:data:`~.script.QBDIR`): ``qb.pm`` is loaded before the script, so
+set when it is not (:data:`~.qbmodule.QBDIR`): ``qb.pm`` is loaded before the script, so
 ``use lib "$ENV{QBDIR}/api/perl"; use qb;`` (or any other ``use lib``) gets the stand-in. Each
 ``qb::`` call crosses the bridge perl callbacks already use (the prelude's JSON lines over two
 dedicated pipes, :func:`qbtrigger.callbacks.languages.perl.bridge_answer`) and is answered by
@@ -27,7 +27,7 @@ from ..callbacks.errors import SubmissionError
 from ..callbacks.languages.perl import bridge_answer, prelude_path, run_perl
 from .errors import QbError, QbPermissionError, SubmitScriptError
 from .qbmodule import PERL_FUNCTIONS, StandIn
-from .script import QBDIR
+from .qbmodule import QBDIR
 
 __all__ = ["PERL_TIMEOUT", "run_perl_script"]
 

@@ -51,6 +51,10 @@ from .errors import QbError
 from .objects import Callback, Host, Job, QBObject, Subjob, Work, wrap_job
 from .target import QUBE_EPOCH, Target
 
+#: The folder ``QBDIR`` names while a script runs (when it is not set): ``api/python/qb.py`` and
+#: ``api/perl/qb.pm`` are the stand-ins.
+QBDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qbdir")
+
 __all__ = [
     "StandIn",
     "QB_TIME_EPOCH_OFFSET",
@@ -243,7 +247,6 @@ class StandIn:
     # ------------------------------------------------------------------ the module
     def module(self) -> types.ModuleType:
         """The ``qb`` module a Python script imports."""
-        from .script import QBDIR
 
         module = types.ModuleType("qb", "qbtrigger's stand-in for Qube's qb module (submit scripts)")
         module.__file__ = os.path.join(QBDIR, "api", "python", "qb.py")

@@ -33,13 +33,10 @@ from typing import Any, Dict, Optional, Sequence
 
 from ..callbacks.errors import SubmissionError
 from .errors import QbError, QbPermissionError, SubmitScriptError
-from .qbmodule import StandIn
+from .qbmodule import QBDIR, StandIn
 
 __all__ = ["QBDIR", "run_python_script", "format_syntax_error"]
 
-#: The folder ``QBDIR`` names while a script runs (when it is not set): ``api/python/qb.py`` and
-#: ``api/perl/qb.pm`` are the stand-ins.
-QBDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qbdir")
 
 _PYTHON2_HINTS = (
     "Missing parentheses in call to 'print'",
