@@ -114,6 +114,12 @@
     # qb::jobinfo('-id', 1234), qb::jobinfo(-pgrp => 1000), qb::jobinfo(id => 1234) or
     # qb::jobinfo({id => 1234}): a list of job hash refs (an array ref in scalar context).
     sub jobinfo {
+        my $jobs = _call('jobinfo', _criteria(@_));
+        return wantarray ? @$jobs : $jobs;
+    }
+
+    # Query criteria as '-field', value pairs, from any of the forms above.
+    sub _criteria {
         my @args = @_;
         if (@args == 1 && ref $args[0] eq 'HASH') {
             my $criteria = $args[0];
@@ -122,8 +128,7 @@
         for (my $i = 0; $i < @args; $i += 2) {
             $args[$i] = "-$args[$i]" if defined $args[$i] && !ref $args[$i] && $args[$i] !~ /^-/;
         }
-        my $jobs = _call('jobinfo', @args);
-        return wantarray ? @$jobs : $jobs;
+        return @args;
     }
 
     # A plain die exits with $! when it is set, and reading the program from stdin leaves EBADF

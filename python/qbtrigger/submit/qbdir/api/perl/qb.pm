@@ -52,15 +52,7 @@ sub submitcallback {
 
 # qb::hostinfo(name => 'x'), qb::hostinfo(-state => 'active') or qb::hostinfo({name => 'x'}).
 sub hostinfo {
-    my @args = @_;
-    if (@args == 1 && ref $args[0] eq 'HASH') {
-        my $criteria = $args[0];
-        @args = map { ($_, $criteria->{$_}) } sort keys %$criteria;
-    }
-    for (my $i = 0; $i < @args; $i += 2) {
-        $args[$i] = "-$args[$i]" if defined $args[$i] && !ref $args[$i] && $args[$i] !~ /^-/;
-    }
-    my $hosts = _call('hostinfo', @args);
+    my $hosts = _call('hostinfo', _criteria(@_));
     return wantarray ? @$hosts : $hosts;
 }
 
