@@ -191,3 +191,16 @@ def test_script_output_does_not_break_check(tmp_path, capsys):
         qb.submit([qb.Job(label='a', agenda=qb.genframes('1-2'))])
     """))
     assert main(["check", str(script)]) == 0
+
+
+def test_explain_finds_a_job_by_label_name_id_or_index():
+    jobs = [
+        {"label": "render", "agenda": ["1"]},
+        {"name": "comp v2", "agenda": ["1"], "dependency": "link-complete-job-render"},
+    ]
+    by_name = explain_job(jobs, "comp v2")
+    assert by_name.startswith("job #1: 1 work item(s), 1 callback expression(s)")
+    assert explain_job(jobs, "1") == by_name  # its index
+    assert explain_job(jobs, "render").startswith("job 'render'")
+    with pytest.raises(KeyError, match="no job labelled 'nobody'"):
+        explain_job(jobs, "nobody")

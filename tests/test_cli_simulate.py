@@ -90,3 +90,20 @@ def test_a_script_that_raises(tmp_path, capsys):
     path.write_text("import qb\nqb.submit([qb.Job(label='a', agenda=qb.genframes('1'))])\nraise RuntimeError('oops')\n")
     assert main(["simulate", str(path)]) == 1
     assert "the script raised RuntimeError: oops (line 3)" in capsys.readouterr().err
+
+
+def test_reports_name_jobs_as_their_authors_did(tmp_path, capsys):
+    # label, else name, else id (issue 12): these jobs have names but no labels
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps([
+        {"name": "plates", "agenda": ["1"]},
+        {"name": "comp v2", "agenda": ["1"], "dependency": "link-complete-job-1"},
+        {"name": "never", "status": "blocked", "agenda": ["1"], "callbacks": [{"triggers": "print-job-self", "language": "python", "code": "print('hi')"}]},
+        {"agenda": ["1"]},
+    ]))
+    assert main(["simulate", str(path), "--languages", "qube,python,dependency"]) == 2
+    out = capsys.readouterr().out
+    assert "comp v2                      after complete-job-1" in out  # the unblocked line
+    assert "  job 1      plates   complete" in out
+    assert "  job 4      -        complete" in out  # no label, no name: the id alone
+    assert "  job 3 never is blocked: the job is blocked" in out

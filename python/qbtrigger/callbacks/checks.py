@@ -448,11 +448,13 @@ def _find_cycles(edges: Dict[Node, Set[Node]]) -> List[List[Node]]:
 
 
 def explain_job(jobs: Sequence[Any], label: str, *, first_id: int = PROVISIONAL_FIRST_ID) -> str:
-    """The callbacks of the job labelled (or, failing that, with id) ``label``: their atoms, and
+    """The callbacks of the job with this label (else this ``name``, else this id or index): their atoms, and
     which jobs and work items they wait on. Raises KeyError when no job matches."""
     jobs, _ = _normalized(with_provisional_ids(jobs, first_id))
     views = _Jobs([v for v, _ in (read_job(job, i) for i, job in enumerate(jobs)) if v is not None])
     job = next((v for v in views if v.label == label), None)
+    if job is None:  # then by the job's name field, as reports name a job without a label
+        job = next((v for v in views if isinstance(jobs[v.index], dict) and jobs[v.index].get("name") == label), None)
     if job is None and label.isdigit():
         job = next((v for v in views if v.id == int(label) or v.index == int(label)), None)
     if job is None:

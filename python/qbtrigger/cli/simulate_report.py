@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, TextIO
 
+from qbtrigger.supervisor.report import job_title
+
 from .common import CLIError
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ class Unblocks:
             job = self.supervisor.job(int(parts[2]))
         except (IndexError, ValueError):
             return text
-        name = (job or {}).get("label") or f"job {parts[2]}"
+        name = job_title(int(parts[2]), (job or {}).get("label"), (job or {}).get("name"))
         return f"{name} {parts[1]} '{parts[3]}'" if len(parts) == 4 else f"{name}"
 
 
@@ -67,10 +69,10 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
     """Every job's outcome, the callback logs, and for each stuck job what it waits on."""
     print(f"{len(report.jobs)} job(s); makespan {_duration(report.makespan)} of virtual time; "
           f"{report.events:,} events", file=out)
-    width = max([len(j.label or "") for j in report.jobs] + [5])
+    width = max([len(j.label or j.name or "") for j in report.jobs] + [5])
     for job in report.jobs:
         work = ", ".join(f"{state} {count}" for state, count in sorted(job.work.items()) if count) or "no work"
-        print(f"  job {job.id:<6} {job.label or '-':<{width}}  {job.status:<9}  work: {work};  "
+        print(f"  job {job.id:<6} {job.label or job.name or '-':<{width}}  {job.status:<9}  work: {work};  "
               f"callbacks fired: {job.callbacks_fired}", file=out)
     _print_callback_logs(report, supervisor, out)
     if report.finished:
@@ -78,7 +80,7 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
         return
     print(f"stuck: {len(report.stuck)} job(s) cannot go on", file=out)
     for stuck in report.stuck:
-        print(f"  job {stuck.id} {stuck.label or ''} is {stuck.status}: {stuck.reason}", file=out)
+        print(f"  job {stuck.id} {stuck.label or stuck.name or ''} is {stuck.status}: {stuck.reason}", file=out)
         for wait in stuck.callbacks:
             _print_wait(wait, out, "    ")
         for item in stuck.work[:10]:
@@ -92,7 +94,7 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
 def _print_callback_logs(report: SimReport, supervisor: Supervisor, out: TextIO) -> None:
     """What callbacks wrote (prints, tracebacks, mail sent), the first lines of it."""
     lines = [
-        (job.id, job.label, line)
+        (job.id, job.label or job.name, line)
         for job in report.jobs
         for entry in supervisor.callback_log(job.id)
         for line in entry.rstrip("\n").split("\n")

@@ -80,7 +80,7 @@ def _stuck_job(j: Job, engine: CallbackEngine) -> StuckJob:
             items.append(StuckItem(work=name, status=BLOCKED, reason=why, callbacks=found))
     return StuckJob(
         id=j.id, label=j.label, status=j.status, reason=reason, callbacks=waits, work=items,
-        work_counts=j.work_counts(),
+        work_counts=j.work_counts(), name=j.name,
     )
 
 

@@ -83,6 +83,12 @@ class Job:
         self.handles: List[int] = []  # its callbacks' network handles, in registration order
 
     @property
+    def name(self) -> Optional[str]:
+        """The job's ``name`` field, when it has one (reports name a job by label, else by this)."""
+        name = self.data.get("name")
+        return name if isinstance(name, str) and name else None
+
+    @property
     def anonymous(self) -> bool:
         """An agenda-less job: its items are its instances."""
         return self.names[0] is None

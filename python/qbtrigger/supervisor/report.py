@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport"]
+__all__ = ["CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport", "job_title"]
+
+
+def job_title(jobid: int, label: Optional[str], name: Optional[str]) -> str:
+    """How reports name a job: as its author named it, by label, else by ``name``, else by id."""
+    return label or name or f"job {jobid}"
 
 
 @dataclass
@@ -58,9 +63,14 @@ class StuckJob:
     callbacks: List[CallbackWait] = field(default_factory=list)
     work: List[StuckItem] = field(default_factory=list)
     work_counts: Dict[str, int] = field(default_factory=dict)
+    name: Optional[str] = None  # the job's ``name`` field
+
+    @property
+    def title(self) -> str:
+        return job_title(self.id, self.label, self.name)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"id": self.id, "label": self.label, "status": self.status, "reason": self.reason,
+        return {"id": self.id, "label": self.label, "name": self.name, "status": self.status, "reason": self.reason,
                 "callbacks": [c.to_dict() for c in self.callbacks], "work": [w.to_dict() for w in self.work],
                 "work_counts": dict(self.work_counts)}
 
@@ -74,6 +84,11 @@ class JobReport:
     status: str
     work: Dict[str, int]
     callbacks_fired: int
+    name: Optional[str] = None  # the job's ``name`` field
+
+    @property
+    def title(self) -> str:
+        return job_title(self.id, self.label, self.name)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

@@ -243,7 +243,7 @@ class Simulator:
         finished = True
         for jobid in sup.job_ids():
             info = sup.job_state(jobid)
-            jobs.append(JobReport(id=jobid, label=info.label, status=info.status,
+            jobs.append(JobReport(id=jobid, label=info.label, name=info.name, status=info.status,
                                   work=sup.work_counts(jobid), callbacks_fired=info.fired))
             if info.status not in TERMINAL_STATES:
                 finished = False
