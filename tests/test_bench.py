@@ -198,3 +198,15 @@ def test_peers_fire_what_the_reference_fires(key):
         expected = [(i, h - 1) for i, h in workload.network(ReferenceNetwork).feed_many(workload.events)]
         got = c.feed(c.register(workload), workload.events, c.modes[0], True)
         assert first_difference(got, expected, c.ordered, workload.events) is None
+
+
+def test_cli_bench_writes_a_new_folder_by_default(tmp_path, monkeypatch, capsys):
+    # it never overwrites the project's committed figures unless told to (issue 12)
+    monkeypatch.chdir(tmp_path)
+    argv = ["bench", "--quick", "--contenders", "reference", "--isolate", "none"]
+    assert cli.main(argv) == 0
+    assert cli.main(argv) == 0
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert len(folders) == 2 and all(name.startswith("qbtrigger-bench-") for name in folders)
+    assert all((tmp_path / name / "results.md").exists() for name in folders)
+    assert not (tmp_path / "benchmarks").exists()

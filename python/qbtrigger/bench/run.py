@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional, TextIO
 
@@ -22,8 +23,10 @@ ARGUMENTS: List[tuple] = [
     (("--runs",), dict(type=int, default=3, help="timed runs per figure; the table shows the median (default 3)")),
     (("--quick",), dict(action="store_true",
                         help=f"sizes {QUICK_SIZES}, 1 run, 20 s budget, workers only where needed: under a minute, still checked")),
-    (("--out",), dict(default="benchmarks/results", metavar="DIR",
-                      help="where results.md, results.json and compare.png go (default benchmarks/results)")),
+    (("--out",), dict(default=None, metavar="DIR",
+                      help="where results.md, results.json and compare.png go (default: a new folder "
+                           "qbtrigger-bench-DATE-TIME here; refreshing the project's committed figures is "
+                           "an explicit --out benchmarks/results)")),
     (("--budget",), dict(type=float, default=600.0, metavar="SECONDS",
                          help="time one contender may spend on one size before it is stopped (default 600)")),
     (("--contenders",), dict(default=None, metavar="LIST",
@@ -47,7 +50,7 @@ def run_bench(args: argparse.Namespace, out: TextIO) -> int:
     from qbtrigger.bench.compare import Settings, parse_sizes, run_comparison
     from qbtrigger.bench.contenders import DEFAULT_ORDER
 
-    out_dir = Path(args.out)
+    out_dir = Path(args.out) if args.out is not None else _new_folder()
     if args.soak is not None:
         return _soak(args, out, out_dir)
     try:
@@ -75,6 +78,16 @@ def run_bench(args: argparse.Namespace, out: TextIO) -> int:
     else:
         _log(f"bench: table written to {md}, plot to {png}")
     return 0
+
+
+def _new_folder() -> Path:
+    """A folder of this run's own, so a run never overwrites earlier results by default."""
+    base = Path(time.strftime("qbtrigger-bench-%Y%m%d-%H%M%S"))
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = Path(f"{base}-{n}")
+    return folder
 
 
 def _soak(args: argparse.Namespace, out: TextIO, out_dir: Path) -> int:
