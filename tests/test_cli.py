@@ -32,7 +32,9 @@ complete-work-12-2
 failed-job-10
 """
 
+MATCH_HEADER = "# line  event  ->  callback  expression"  # says what the columns are
 EXPECTED_MATCH = [
+    MATCH_HEADER,
     "3  complete-work-11-1  ->  1  complete-work-10-1 && complete-work-11-1",
     "4  complete-work-12-2  ->  2  (complete-work-10-2 && complete-work-11-2) || complete-work-12-2",
     "5  failed-job-10  ->  3  done-job-10",
@@ -200,6 +202,7 @@ def test_match_self_and_default_owner(tmp_path, capsys):
     status, out, _ = run_main(capsys, "match", triggers, events)
     assert status == 0
     assert out.splitlines() == [
+        MATCH_HEADER,
         "1  complete-work-2-5  ->  2  complete-work-self-5",
         "2  complete-work-1-5  ->  1  complete-work-self-5",
     ]
@@ -212,7 +215,7 @@ def test_match_state_aware_retracts(tmp_path, capsys):
     events = write(tmp_path, "e.txt", "complete-work-10-1\nrunning-work-10-1\ncomplete-work-11-1\n")
     status, out, _ = run_main(capsys, "match", triggers, events)
     assert status == 0
-    assert out.splitlines() == ["3  complete-work-11-1  ->  1  complete-work-10-1 && complete-work-11-1"]
+    assert out.splitlines() == [MATCH_HEADER, "3  complete-work-11-1  ->  1  complete-work-10-1 && complete-work-11-1"]
     status, out, _ = run_main(capsys, "match", "--state-aware", triggers, events)
     assert status == 0
     assert out == ""

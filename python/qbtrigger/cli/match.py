@@ -18,6 +18,10 @@ from .common import EXIT_OK, CLIError, format_syntax_error, message_of, read_lin
 NAME = "match"
 HELP = "register the triggers of TRIGGERS, feed the events of EVENTS, print every firing"
 
+#: What the columns of match's output are: the events file's line ("-": catch-up at registration),
+#: the event, the callback it fired (its handle, in registration order) and that callback's expression.
+MATCH_HEADER = "# line  event  ->  callback  expression"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``qbtrigger match``."""
@@ -56,8 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         raise CLIError(f"{args.triggers}: {errors} bad trigger expression{'s' if errors != 1 else ''}, nothing matched")
 
+    header = [MATCH_HEADER]  # printed once, before the first firing
+
     def report(where: str, event: str, handles: list[int]) -> None:
         for h in handles:
+            if header:
+                print(header.pop(), file=out)
             print(f"{where}  {event}  ->  {h}  {expressions[h]}", file=out)
 
     firings = events = 0
