@@ -56,6 +56,10 @@ def _applied_event(text: str) -> Event:
     return parse_event(text)
 
 
+#: The job view global callbacks are compiled and registered under.
+_GLOBAL_OWNER = JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
+
+
 def _check_triggers(validator: Any, triggers: Union[str, List[str]], owner: int) -> Optional[str]:
     """None when ``triggers`` would register for ``owner``; else the problem, worded for the user."""
     try:
@@ -314,7 +318,7 @@ class CallbackEngine:
         """Check a global callback (Qube's ``qb.submitcallback``): attached to no job, owned by
         the pseudo job :data:`GLOBAL_JOB`, run as administrator (who may submit one is the host's
         business). Raises :class:`SubmissionError`; changes nothing."""
-        owner = JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
+        owner = _GLOBAL_OWNER
         validator = Network()
         validator.add_job(GLOBAL_JOB, pgrp=GLOBAL_JOB)
         index = len(self._handles_of_job.get(GLOBAL_JOB, ()))
@@ -330,7 +334,7 @@ class CallbackEngine:
         (already run)."""
         net = self.network
         if GLOBAL_JOB not in self._jobs:
-            owner = JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
+            owner = _GLOBAL_OWNER
             net.add_job(GLOBAL_JOB, pgrp=GLOBAL_JOB)
             self._jobs[GLOBAL_JOB] = owner
             self._handles_of_job[GLOBAL_JOB] = []

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file", metavar="FILE", help="a .py or .pl submit script (its arguments after --) or a .json job list"
     )
     parser.add_argument(
-        "--job", required=True, metavar="LABEL", help="the job's label (or its index in the submission)"
+        "--job", required=True, metavar="JOB", help="the job's label, name, id, or index in the submission"
     )
     add_script_arguments(parser)
 
