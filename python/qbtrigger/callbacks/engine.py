@@ -56,8 +56,10 @@ def _applied_event(text: str) -> Event:
     return parse_event(text)
 
 
-#: The job view global callbacks are compiled and registered under.
-_GLOBAL_OWNER = JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
+def _global_owner() -> JobView:
+    """The job view global callbacks are compiled and registered under (a fresh one: views are
+    plain data an engine keeps)."""
+    return JobView(index=0, name="global callbacks", id=GLOBAL_JOB, pgrp=GLOBAL_JOB, pid=None, label=None, user=None)
 
 
 def _check_triggers(validator: Any, triggers: Union[str, List[str]], owner: int) -> Optional[str]:
@@ -318,7 +320,7 @@ class CallbackEngine:
         """Check a global callback (Qube's ``qb.submitcallback``): attached to no job, owned by
         the pseudo job :data:`GLOBAL_JOB`, run as administrator (who may submit one is the host's
         business). Raises :class:`SubmissionError`; changes nothing."""
-        owner = _GLOBAL_OWNER
+        owner = _global_owner()
         validator = Network()
         validator.add_job(GLOBAL_JOB, pgrp=GLOBAL_JOB)
         index = len(self._handles_of_job.get(GLOBAL_JOB, ()))
@@ -334,7 +336,7 @@ class CallbackEngine:
         (already run)."""
         net = self.network
         if GLOBAL_JOB not in self._jobs:
-            owner = _GLOBAL_OWNER
+            owner = _global_owner()
             net.add_job(GLOBAL_JOB, pgrp=GLOBAL_JOB)
             self._jobs[GLOBAL_JOB] = owner
             self._handles_of_job[GLOBAL_JOB] = []
