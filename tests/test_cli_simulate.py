@@ -103,7 +103,7 @@ def test_reports_name_jobs_as_their_authors_did(tmp_path, capsys):
     ]))
     assert main(["simulate", str(path), "--languages", "qube,python,dependency"]) == 2
     out = capsys.readouterr().out
-    assert "comp v2                      after complete-job-1" in out  # the unblocked line
+    assert "comp v2                      by comp v2's dependency, on complete-job-1" in out  # the unblocked line
     assert "  job 1      plates   complete" in out
     assert "  job 4      -        complete" in out  # no label, no name: the id alone
     assert "  job 3 never is blocked: the job is blocked" in out

@@ -152,6 +152,11 @@ class CallbackEngine:
         self._handles_of_job: Dict[int, List[int]] = {}
         self._queue: Deque[str] = deque()
         self._dispatching = False
+        #: The firing whose callback is running now (None between callbacks): a host asked to act
+        #: can say which callback, fired by which event, caused the change (reports name causes).
+        self.running: Optional[Firing] = None
+        #: The running firing was caused by state catch-up at registration, not by a new event.
+        self.catching_up = False
         if universal is not None:
             self.load_universal(universal)
 
@@ -512,7 +517,9 @@ class CallbackEngine:
         callback.count += 1
         if callback.maximum is not None and callback.count >= callback.maximum:
             del self._callbacks[handle]  # the network removed it as it fired
-        out.append(Firing(handle, callback.jobid, text, callback))
+        firing = Firing(handle, callback.jobid, text, callback)
+        out.append(firing)
+        self.running = firing
         try:
             callback.runner(Invocation(self.host, self.qb, callback, event))
         except KeyboardInterrupt:
@@ -522,15 +529,19 @@ class CallbackEngine:
                 callback.jobid,
                 f"{callback.describe()} ({callback.language}) failed on {text}:\n{traceback.format_exc()}",
             )
+        finally:
+            self.running = None
 
     def _dispatch_catch_up(self, caught_up: List[Tuple[int, Event]]) -> List[Firing]:
         """Run callbacks that catch-up fired at registration (each with the item state event the
         matcher says it stands for), then the events they caused."""
         out: List[Firing] = []
         self._dispatching = True
+        self.catching_up = True
         try:
             for handle, event in caught_up:
                 self._run(handle, event, str(event), out)
         finally:
             self._dispatching = False
+            self.catching_up = False
         return out + self._drain()

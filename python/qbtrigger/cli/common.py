@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_OWNER",
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
+    "EXIT_JOBS_FAILED",
     "EXIT_OK",
     "EXIT_STUCK",
     "Line",
@@ -50,6 +51,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: ``simulate``: some job cannot go on.
 EXIT_STUCK = 2
+#: ``simulate``: every job ended, but some failed or were killed (none is stuck).
+EXIT_JOBS_FAILED = 3
 #: Interrupted by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
 

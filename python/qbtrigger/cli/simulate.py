@@ -4,8 +4,9 @@ Submits the jobs of a .py/.pl submit script (run with ARGs, as ``--user``) or a 
 a :class:`Supervisor` (in memory, or a SQLite store that a rerun resumes from), runs them on a
 :class:`Simulator` with virtual workers, and prints the report of :mod:`.simulate_report`. The
 simulator exists before the script runs, so the script's ``qb.hostinfo`` sees its virtual hosts
-and its ``qb.jobinfo``, ``qb.kill``... act on the supervisor. Exit status 0 when every job
-finished, 2 when some job cannot go on.
+and its ``qb.jobinfo``, ``qb.kill``... act on the supervisor. Exit status (:data:`EPILOG`): 0 when
+every job completed, 2 when some job cannot go on, 3 when every job ended but some failed or were
+killed, 1 for an error, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TextIO
 from .common import (
     ALL_LANGUAGES,
     EXIT_INTERRUPTED,
+    EXIT_JOBS_FAILED,
     EXIT_OK,
     EXIT_STUCK,
     CLIError,
@@ -40,8 +42,19 @@ def _frame_time(text: str) -> tuple[float, float]:
     return (parts[0], parts[1] if len(parts) == 2 else parts[0] / 5)
 
 
+#: The exit statuses, as ``qbtrigger simulate --help`` lists them.
+EPILOG = """exit status:
+  0    every job completed
+  1    an error (the submission, the store, a file): nothing was simulated
+  2    some job cannot go on (stuck): the report says what each one waits for
+  3    every job ended, but some failed or were killed: the report names them
+  130  interrupted (Ctrl-C); rerun with the same --db to resume"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``qbtrigger simulate``."""
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add = parser.add_argument
     add("file", metavar="FILE", help="a .py or .pl submit script (its arguments after --) or a .json job list")
     add("--workers", type=int, default=4, help="virtual worker slots (default 4)")
@@ -136,8 +149,10 @@ def run(args: argparse.Namespace) -> int:
         timeline.print(out)
         print_report(report, supervisor, out)
         if args.report_json:
-            write_report_json(args.report_json, report, supervisor)
-        return EXIT_OK if report.finished else EXIT_STUCK
+            write_report_json(args.report_json, report, supervisor, timeline)
+        if not report.finished:
+            return EXIT_STUCK
+        return EXIT_JOBS_FAILED if report.failed_jobs else EXIT_OK
     finally:
         if log is not None:
             log.close()

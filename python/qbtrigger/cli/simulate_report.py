@@ -8,52 +8,76 @@ Apart from :mod:`.simulate` so that running a simulation and presenting its outc
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
+from qbtrigger.callbacks import GLOBAL_JOB
 from qbtrigger.supervisor.report import job_title
+from qbtrigger.vocabulary import FAILED, KILLED
 
 from .common import CLIError
 
 if TYPE_CHECKING:
-    from qbtrigger.supervisor import CallbackWait, SimReport, Supervisor
+    from qbtrigger.supervisor import CallbackWait, JobReport, SimReport, Supervisor
+    from qbtrigger.supervisor.causes import Cause
 
 __all__ = ["LOG_LINES_SHOWN", "Unblocks", "print_report", "write_report_json"]
 
 #: Lines of callback output shown in the report (``--report-json`` keeps all of them).
 LOG_LINES_SHOWN = 12
+#: Failed work items named per failed job.
+FAILED_ITEMS_SHOWN = 10
 
 
 class Unblocks:
-    """Watches the event stream: writes the ``--log`` lines, and keeps the first unblocks (an item
-    going back to pending) with the event just before them, to show a newcomer frames unblocking."""
+    """Watches the event stream: writes the ``--log`` lines, and keeps the first unblocks (a job
+    or item made pending by an ``unblock``) with what did it (:meth:`Supervisor.cause`: the
+    callback and the event that fired it, its time trigger, the dependency), to show a newcomer
+    frames unblocking and why."""
 
     SHOWN = 8
 
     def __init__(self, supervisor: Supervisor, log: TextIO | None) -> None:
         self.supervisor = supervisor
         self.log = log
-        self.first: list[tuple[float, str, str]] = []
+        self.first: list[tuple[float, str, Cause]] = []
         self.count = 0
-        self.cause = ""
+        self.subjobs = 0  # counted, not listed: they would crowd out the jobs and frames
 
     def __call__(self, text: str, virtual_time: float) -> None:
         if self.log is not None:
             record = {"time": round(virtual_time, 6), "qube_time": self.supervisor.now, "event": text}
             self.log.write(json.dumps(record) + "\n")
         if not text.startswith("pending-"):
-            self.cause = text
+            return
+        cause = self.supervisor.cause()
+        if cause.verb != "unblock":
+            return  # a retry, a requeue...: not an unblock
+        if text.split("-", 2)[1] == "subjob":
+            self.subjobs += 1
             return
         self.count += 1
         if len(self.first) < self.SHOWN:
-            self.first.append((virtual_time, text, self.cause))
+            self.first.append((virtual_time, text, cause))
 
     def print(self, out: TextIO) -> None:
         if not self.first:
             return
-        more = f" (first {len(self.first)} of {self.count})" if self.count > len(self.first) else ""
-        print(f"unblocked{more}:", file=out)
+        more = [f"first {len(self.first)} of {self.count}"] if self.count > len(self.first) else []
+        if self.subjobs:
+            more.append(f"and {self.subjobs} subjob{'s' if self.subjobs != 1 else ''}")
+        print(f"unblocked{' (' + '; '.join(more) + ')' if more else ''}:", file=out)
         for virtual_time, text, cause in self.first:
-            print(f"  {_duration(virtual_time):>9}  {self._item(text):<28} after {cause}", file=out)
+            print(f"  {_duration(virtual_time):>9}  {self._item(text):<28} by {cause.describe(self._title)}", file=out)
+
+    def to_list(self) -> list[dict]:
+        """The first unblocks for ``--report-json``: time, event and cause."""
+        return [{"time": round(t, 6), "event": text, "cause": cause.to_dict(),
+                 "text": cause.describe(self._title)} for t, text, cause in self.first]
+
+    def _title(self, jobid: int) -> str:
+        job = self.supervisor.job(jobid) or {}
+        return job_title(jobid, job.get("label"), job.get("name"))
 
     def _item(self, text: str) -> str:
         parts = text.split("-", 3)
@@ -74,9 +98,17 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
         work = ", ".join(f"{state} {count}" for state, count in sorted(job.work.items()) if count) or "no work"
         print(f"  job {job.id:<6} {job.label or job.name or '-':<{width}}  {job.status:<9}  work: {work};  "
               f"callbacks fired: {job.callbacks_fired}", file=out)
+    for cb in report.global_callbacks:
+        print(f"  global callback {cb['index']} ({cb['language']}, triggers {cb['triggers']}): "
+              f"fired {cb['count']}", file=out)
     _print_callback_logs(report, supervisor, out)
-    if report.finished:
+    failed = report.failed_jobs
+    if report.finished and not failed:
         print("every job finished", file=out)
+        return
+    if failed:
+        _print_failed(failed, supervisor, out)
+    if report.finished:
         return
     print(f"stuck: {len(report.stuck)} job(s) cannot go on", file=out)
     for stuck in report.stuck:
@@ -91,19 +123,43 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
             print(f"    ... and {len(stuck.work) - 10} more work item(s)", file=out)
 
 
+def _print_failed(failed: list[JobReport], supervisor: Supervisor, out: TextIO) -> None:
+    """The verdict when jobs ended without completing: which, and which of their items failed."""
+    print(f"not every job completed: {_states(failed)}", file=out)
+    for job in failed:
+        agenda = (supervisor.job(job.id) or {}).get("agenda", [])
+        bad = [w for w in agenda if w["status"] in (FAILED, KILLED)]
+        if not bad:
+            print(f"  job {job.id} {job.title} {job.status}", file=out)
+            continue
+        names = ", ".join(str(w["name"]) for w in bad[:FAILED_ITEMS_SHOWN])
+        more = f" and {len(bad) - FAILED_ITEMS_SHOWN} more" if len(bad) > FAILED_ITEMS_SHOWN else ""
+        retries = (supervisor.job(job.id) or {}).get("retrywork", 0) or 0
+        tried = f"after {retries} retr{'y' if retries == 1 else 'ies'} each" if retries else "with no retries (retrywork 0)"
+        print(f"  job {job.id} {job.title} {job.status}: {len(bad)} of {len(agenda)} work item(s) "
+              f"{'failed' if job.status == FAILED else 'failed or killed'} {tried}: {names}{more}", file=out)
+
+
+def _states(jobs: list[JobReport]) -> str:
+    counts = Counter(job.status for job in jobs)
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+
+
 def _print_callback_logs(report: SimReport, supervisor: Supervisor, out: TextIO) -> None:
-    """What callbacks wrote (prints, tracebacks, mail sent), the first lines of it."""
+    """What callbacks wrote (prints, tracebacks, mail sent), the first lines of it; global
+    callbacks' (job 0's) first."""
+    owners = [(GLOBAL_JOB, "global callbacks")] + [(job.id, job.title) for job in report.jobs]
     lines = [
-        (job.id, job.label or job.name, line)
-        for job in report.jobs
-        for entry in supervisor.callback_log(job.id)
+        (jobid, title, line)
+        for jobid, title in owners
+        for entry in supervisor.callback_log(jobid)
         for line in entry.rstrip("\n").split("\n")
     ]
     if not lines:
         return
     print(f"callback logs ({len(lines)} line{'s' if len(lines) != 1 else ''}):", file=out)
-    for jobid, label, line in lines[:LOG_LINES_SHOWN]:
-        print(f"  job {jobid} {label or ''}: {line}", file=out)
+    for jobid, title, line in lines[:LOG_LINES_SHOWN]:
+        print(f"  {title}: {line}" if jobid == GLOBAL_JOB else f"  job {jobid} {title}: {line}", file=out)
     if len(lines) > LOG_LINES_SHOWN:
         print(f"  ... {len(lines) - LOG_LINES_SHOWN} more (all of them: --report-json)", file=out)
 
@@ -122,13 +178,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def write_report_json(path: str, report: SimReport, supervisor: Supervisor) -> None:
-    """``--report-json``: the report with each job's work items and callback log."""
+def write_report_json(path: str, report: SimReport, supervisor: Supervisor, unblocks: Unblocks | None = None) -> None:
+    """``--report-json``: the report with each job's work items and callback log (and the first
+    unblocks with their causes)."""
     data = report.to_dict()
+    if unblocks is not None:
+        data["unblocked"] = unblocks.to_list()
     for job in data["jobs"]:
         info = supervisor.job(job["id"])
         job["work_items"] = [{"name": w["name"], "status": w["status"]} for w in (info or {}).get("agenda", [])]
         job["callback_log"] = supervisor.callback_log(job["id"])
+    data["global_callback_log"] = supervisor.callback_log(GLOBAL_JOB)
     try:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..vocabulary import FAILED, KILLED
+
 __all__ = ["CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport", "job_title"]
 
 
@@ -101,7 +103,8 @@ class SimReport:
     ``makespan``: virtual seconds from the simulation's start to its last state change.
     ``finished``: every live job is done (complete, failed or killed). ``stuck``: the jobs that are
     not, with why. ``events``: events emitted during this run (this process). ``start_time`` and
-    ``end_time`` are Qube times.
+    ``end_time`` are Qube times. ``global_callbacks``: the administrator's callbacks attached to no
+    job (:meth:`Supervisor.global_callbacks`), with how often each fired.
     """
 
     makespan: float
@@ -112,11 +115,18 @@ class SimReport:
     steps: int
     start_time: int
     end_time: int
+    global_callbacks: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed_jobs(self) -> List[JobReport]:
+        """The jobs that ended without completing: failed or killed."""
+        return [j for j in self.jobs if j.status in (FAILED, KILLED)]
 
     def to_dict(self) -> Dict[str, Any]:
         return {"makespan": self.makespan, "finished": self.finished, "events": self.events,
                 "steps": self.steps, "start_time": self.start_time, "end_time": self.end_time,
-                "jobs": [j.to_dict() for j in self.jobs], "stuck": [s.to_dict() for s in self.stuck]}
+                "jobs": [j.to_dict() for j in self.jobs], "stuck": [s.to_dict() for s in self.stuck],
+                "global_callbacks": [dict(g) for g in self.global_callbacks]}
 
     def statuses(self) -> Dict[int, str]:
         """job id -> final status."""

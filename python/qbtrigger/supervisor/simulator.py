@@ -250,5 +250,5 @@ class Simulator:
         return SimReport(
             makespan=self.time, finished=finished, jobs=jobs, stuck=[] if finished else sup.stuck(),
             events=events, steps=steps, start_time=self.start_time,
-            end_time=self.start_time + int(self.time),
+            end_time=self.start_time + int(self.time), global_callbacks=sup.global_callbacks(),
         )

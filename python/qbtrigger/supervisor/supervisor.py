@@ -57,6 +57,7 @@ from ..vocabulary import (
     TERMINAL_STATES,
 )
 from .backends import StoreSpec, open_store
+from .causes import Cause, cause_of
 from .diagnosis import callback_counts, stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
@@ -134,6 +135,8 @@ class Supervisor(Host):
         self._events = 0
         self._replaying = False
         self._stored_clock: Optional[int] = None
+        self._verb: Optional[str] = None  # the action being applied now (for cause())
+        self._globals: List[Callback] = []  # global callbacks in order (spent ones keep their count)
         self._timers = FarmTimers(self.farm, lambda: self._now)
         self._hosts = Hosts()
         if self.store.get_meta("next_id") is None:
@@ -186,20 +189,28 @@ class Supervisor(Host):
             fields = json.loads(json.dumps(dict(fields)))
         except (TypeError, ValueError) as error:
             raise ValueError(f"job {jobid}: fields must be JSON values ({error})") from None
-        with self._in_step:
-            self.farm.modify(j, fields)
-            self._feed([f"{MODIFIED}-job-{j.id}"])
+        outer, self._verb = self._verb, "modify"
+        try:
+            with self._in_step:
+                self.farm.modify(j, fields)
+                self._feed([f"{MODIFIED}-job-{j.id}"])
+        finally:
+            self._verb = outer
 
     def act(self, verb: str, jobid: int, *, work: Optional[str] = None, subjob: Optional[int] = None) -> None:
         j = self.farm.live(jobid)
-        with self._in_step:
-            out: List[str] = []
-            if verb == "remove" and work is None and subjob is None:
-                self.farm.remove(j, out)
-                self._removals.append(j.id)
-            else:
-                self.farm.act(j, verb, work, subjob, out)
-            self._feed(out)
+        outer, self._verb = self._verb, verb
+        try:
+            with self._in_step:
+                out: List[str] = []
+                if verb == "remove" and work is None and subjob is None:
+                    self.farm.remove(j, out)
+                    self._removals.append(j.id)
+                else:
+                    self.farm.act(j, verb, work, subjob, out)
+                self._feed(out)
+        finally:
+            self._verb = outer
 
     # ================================================================== public API
     @property
@@ -261,6 +272,7 @@ class Supervisor(Host):
                 self._sync_clock()  # catch-up of time atoms must see the clock as it is
             callback = self.engine.compile_global(json.loads(text))
             self._journal(CALLBACK, text)  # before it registers: what catch-up fires comes after
+            self._globals.append(callback)
             self._count(self.engine.register_global(callback))
         return {"handle": callback.handle, "triggers": callback.triggers, "language": callback.language,
                 "code": callback.code, "user": who}
@@ -311,6 +323,13 @@ class Supervisor(Host):
         'dependency', 'universal'), index, language, triggers, code, maximum, count, live."""
         return callback_counts(self.job_state(jobid), self.engine)
 
+    def global_callbacks(self) -> List[Dict[str, Any]]:
+        """Every global callback submitted (:meth:`submit_callback`), in order: index, triggers,
+        language, code, maximum, count (times fired), live."""
+        return [dict(index=cb.index, triggers=cb.triggers_text(), language=cb.language, code=cb.code,
+                     maximum=cb.maximum, count=cb.count, live=cb.handle in self.engine.network)
+                for cb in self._globals]
+
     def events(self, jobid: Optional[int] = None) -> List[str]:
         """The events emitted so far, in order (``jobid``: only that job's), from the journal."""
         self.commit()
@@ -327,6 +346,13 @@ class Supervisor(Host):
     def add_listener(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(event text)`` for every event the supervisor emits, in order."""
         self._listeners.append(listener)
+
+    def cause(self) -> Cause:
+        """What made the event a listener is being told of happen: the callback that acted and the
+        event that fired it (or its time trigger, or catch-up at submission), a direct call, or
+        the farm's own rules (:mod:`.causes`). Meaningful only inside a listener."""
+        engine = self.engine
+        return cause_of(engine.running, engine.catching_up, self._verb)
 
     def remove_listener(self, listener: Callable[[str], None]) -> None:
         self._listeners.remove(listener)
@@ -591,6 +617,7 @@ class Supervisor(Host):
                     callback = engine.compile_global(json.loads(text))
                     runners.append((callback, callback.runner))  # it has run: its effects are stored
                     callback.runner = _noop
+                    self._globals.append(callback)
                     engine.register_global(callback)
         finally:
             self._replaying = False

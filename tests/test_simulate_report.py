@@ -1,0 +1,146 @@
+"""What ``simulate`` reports is true (issue 12): unblocks name their real cause, the verdict says
+what failed and exits non-zero, global callbacks' firings are in the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qbtrigger.cli import main
+from qbtrigger.supervisor import Simulator, Supervisor
+from qbtrigger.supervisor.causes import CALLBACK, CALLER, CATCH_UP, CLOCK, FARM
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def watch_causes(sup: Supervisor) -> list:
+    """Every event with its cause, as a listener sees them."""
+    seen: list = []
+    sup.add_listener(lambda text: seen.append((text, sup.cause())))
+    return seen
+
+
+def unblocks(seen: list) -> list:
+    """The jobs and frames unblocked (their subjobs go with them), with the cause."""
+    return [(text, cause) for text, cause in seen
+            if text.startswith("pending-") and "-subjob-" not in text and cause.verb == "unblock"]
+
+
+def test_a_frame_link_names_the_dependency_and_the_upstream_frame_event():
+    sup = Supervisor(clock=0)
+    seen = watch_causes(sup)
+    render, comp = sup.submit([
+        {"label": "render", "agenda": [str(f) for f in range(1, 6)]},
+        {"label": "comp", "agenda": [str(f) for f in range(1, 6)], "dependency": "link-complete-work-render"},
+    ])
+    assert Simulator(sup, workers=3, seed=2).run().finished
+    found = {text: cause for text, cause in unblocks(seen)}
+    assert sorted(found) == [f"pending-work-{comp['id']}-{f}" for f in range(1, 6)]
+    for f in range(1, 6):
+        cause = found[f"pending-work-{comp['id']}-{f}"]
+        assert (cause.kind, cause.origin, cause.jobid) == (CALLBACK, "dependency", comp["id"])
+        assert cause.event == f"complete-work-{render['id']}-{f}"  # its own frame, not a neighbour's
+    assert cause.describe(lambda j: sup.job(j)["label"]) == f"comp's dependency, on complete-work-{render['id']}-5"
+
+
+def test_an_and_names_the_event_that_completed_it_not_the_one_just_before():
+    sup = Supervisor(clock=0)
+    seen = watch_causes(sup)
+    a, b, c = sup.submit([
+        {"label": "a", "agenda": ["1"]}, {"label": "b", "agenda": ["1", "2"]},
+        {"label": "c", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "complete-work-a-1 && complete-work-b-1", "code": "unblock-self"}]},
+    ])
+    sup.start(b["id"], "1")
+    sup.finish(b["id"], "1")
+    sup.start(a["id"], "1")
+    sup.finish(a["id"], "1")  # completes the AND: complete-work-a-1, then complete-job-a follows
+    [(text, cause)] = unblocks(seen)
+    assert text == f"pending-job-{c['id']}"
+    assert (cause.kind, cause.jobid, cause.callback, cause.event) == (CALLBACK, c["id"], "callback 0", f"complete-work-{a['id']}-1")
+
+
+def test_a_time_trigger_a_direct_call_and_the_farm_are_named_as_such():
+    sup = Supervisor(clock=0)
+    seen = watch_causes(sup)
+    nightly, held = sup.submit([
+        {"label": "nightly", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "dummy-time-self-100", "code": "unblock-self"}]},
+        {"label": "held", "status": "blocked", "agenda": ["1"], "retrywork": 1},
+    ])
+    sup.advance(100)
+    sup.act("unblock", held["id"])
+    sup.start(held["id"], "1")
+    sup.finish(held["id"], "1", failed=True)  # retried: pending again, but not an unblock
+    found = unblocks(seen)
+    assert [text for text, _ in found] == [f"pending-job-{nightly['id']}", f"pending-job-{held['id']}"]
+    clock, direct = found[0][1], found[1][1]
+    assert (clock.kind, clock.event) == (CLOCK, "dummy-globaltime-100")
+    assert clock.describe(lambda j: sup.job(j)["label"]) == "nightly's callback 0, on its time trigger (Qube time 100)"
+    assert direct.kind == CALLER and direct.describe(str) == "a direct unblock (no callback)"
+    retry = [cause for text, cause in seen if text == f"pending-work-{held['id']}-1"][-1]
+    assert retry.kind == FARM and retry.verb is None
+
+
+def test_catch_up_at_submission_is_named():
+    sup = Supervisor(clock=0)
+    [gate] = sup.submit([{"label": "gate", "agenda": ["1"]}])
+    sup.start(gate["id"], "1")
+    sup.finish(gate["id"], "1")
+    seen = watch_causes(sup)
+    [late] = sup.submit([{"label": "late", "agenda": ["1"], "dependency": f"link-complete-job-{gate['id']}"}])
+    [(text, cause)] = unblocks(seen)
+    assert text == f"pending-job-{late['id']}" and cause.kind == CATCH_UP and cause.origin == "dependency"
+    assert "at submission (complete-job-" in cause.describe(str)
+
+
+def test_simulate_lists_unblocks_with_their_cause_and_not_retries(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    assert main(["simulate", str(EXAMPLES / "frame_by_frame.py"), "--report-json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "comp work '2'                by comp's dependency, on complete-work-1-2" in out
+    first = json.loads(report.read_text())["unblocked"][0]
+    assert first["event"] == "pending-work-2-2" and first["cause"]["event"] == "complete-work-1-2"
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"label": "render", "agenda": ["1", "2", "3"], "retrywork": 5}]))
+    main(["simulate", str(jobs), "--failure-rate", "0.5", "--seed", "3"])
+    out = capsys.readouterr().out
+    assert "unblocked" not in out  # retried frames went back to pending: no unblock
+
+
+def test_a_failed_job_is_the_verdict_and_exits_3(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"label": "render", "agenda": ["1", "2", "3"], "retrywork": 1},
+                                {"label": "notes", "agenda": ["1"]}]))
+    assert main(["simulate", str(jobs), "--failure-rate", "1"]) == 3
+    out = capsys.readouterr().out
+    assert "every job finished" not in out
+    assert "not every job completed: 2 failed" in out
+    assert "job 1 render failed: 3 of 3 work item(s) failed after 1 retry each: 1, 2, 3" in out
+
+
+def test_the_help_lists_the_exit_statuses(capsys):
+    try:
+        main(["simulate", "--help"])
+    except SystemExit:
+        pass
+    out = capsys.readouterr().out
+    assert "exit status:" in out and "3    every job ended, but some failed or were killed" in out
+
+
+def test_global_callbacks_and_their_logs_are_in_the_report(tmp_path, capsys):
+    script = tmp_path / "submit.py"
+    script.write_text(
+        "import qb\n"
+        "[job] = qb.submit([qb.Job(label='render', agenda=qb.genframes('1-2'))])\n"
+        "qb.submitcallback({'triggers': 'complete-job-%d' % job['id'], 'language': 'python',\n"
+        "                   'code': 'print(\"render is done\")'})\n"
+    )
+    report = tmp_path / "report.json"
+    assert main(["simulate", str(script), "--user", "admin", "--report-json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "  global callback 0 (python, triggers complete-job-1): fired 1" in out
+    assert "  global callbacks: render is done" in out
+    data = json.loads(report.read_text())
+    assert [(g["index"], g["count"]) for g in data["global_callbacks"]] == [(0, 1)]
+    assert data["global_callback_log"] == ["render is done\n"]
