@@ -144,3 +144,30 @@ def test_global_callbacks_and_their_logs_are_in_the_report(tmp_path, capsys):
     data = json.loads(report.read_text())
     assert [(g["index"], g["count"]) for g in data["global_callbacks"]] == [(0, 1)]
     assert data["global_callback_log"] == ["render is done\n"]
+
+
+def test_a_store_holding_another_submission_is_refused_and_the_same_one_resumes(tmp_path, capsys):
+    db = tmp_path / "farm.db"
+    first, other = tmp_path / "first.json", tmp_path / "other.json"
+    first.write_text(json.dumps([{"label": "render", "agenda": ["1", "2"]}, {"label": "comp", "agenda": ["1"]}]))
+    other.write_text(json.dumps([{"label": "plates", "agenda": ["1"]}]))
+    assert main(["simulate", str(first), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["simulate", str(other), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert f"the store {db} holds a different submission: job(s) render, comp from {first}" in err
+    assert "submitted 20" in err and "the file's content differs" in err and "use a new --db" in err
+    assert main(["simulate", str(first), "--db", str(db), "--user", "someone-else"]) == 1
+    assert "the user differs" in capsys.readouterr().err
+    assert main(["simulate", str(first), "--db", str(db)]) == 0
+    assert capsys.readouterr().out.startswith(f"resuming from {db}: 2 live job(s)")
+
+
+def test_a_store_without_a_fingerprint_is_refused(tmp_path, capsys):
+    db = tmp_path / "farm.db"
+    with Supervisor(db=db, clock=0) as sup:
+        sup.submit([{"label": "old", "agenda": ["1"]}])
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"label": "new", "agenda": ["1"]}]))
+    assert main(["simulate", str(jobs), "--db", str(db)]) == 1
+    assert "holds a different submission: job(s) old, not submitted by qbtrigger simulate" in capsys.readouterr().err

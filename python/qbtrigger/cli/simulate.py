@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .common import (
     ALL_LANGUAGES,
@@ -26,6 +26,9 @@ from .common import (
     load_submissions,
     require_language_flags,
 )
+
+if TYPE_CHECKING:
+    from qbtrigger.supervisor import Supervisor
 
 NAME = "simulate"
 HELP = "run a submission (.py/.pl submit script or .json job list) on a virtual farm and report"
@@ -96,6 +99,17 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
+def _titles(supervisor: Supervisor) -> list[str]:
+    """How reports name each job the store holds (removed ones too), in id order."""
+    from qbtrigger.supervisor.report import job_title
+
+    out = []
+    for jobid in supervisor.job_ids(removed=True):
+        job = supervisor.job_state(jobid)
+        out.append(job_title(jobid, job.label, job.name))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate ``args.file`` (or resume ``args.db``); the exit status."""
     from qbtrigger.callbacks import SubmissionError, UniversalConfigError
@@ -103,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from qbtrigger.supervisor import Simulator, Supervisor
 
     from .simulate_report import Unblocks, print_report, write_report_json
+    from .fingerprint import check_resume, fingerprint, record
 
     out = sys.stdout
     if args.workers < 1:
@@ -129,14 +144,18 @@ def run(args: argparse.Namespace) -> int:
             supervisor, workers=args.workers, seed=args.seed, failure_rate=args.failure_rate,
             frame_time=args.frame_time, on_event=timeline,
         )
+        submission = fingerprint(args.file, args.script_args, args.user or supervisor.default_user)
         if supervisor.job_ids(removed=True):
+            check_resume(supervisor, args.db, submission, _titles(supervisor))
             print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
         else:
+            record(supervisor, submission)  # before the script runs: a store with its jobs always has it
             try:
                 load_submissions(args.file, SupervisorTarget(supervisor), argv=args.script_args,
                                  user=args.user or supervisor.default_user)
             except SubmissionError as exc:
                 raise CLIError(f"{args.file}: {exc}") from None
+            record(supervisor, submission, jobs=_titles(supervisor))
         bar = _ProgressBar(sys.stderr.isatty() if args.progress is None else args.progress)
         try:
             report = simulator.run(progress=bar)
