@@ -106,4 +106,4 @@ def test_reports_name_jobs_as_their_authors_did(tmp_path, capsys):
     assert "comp v2                      by comp v2's dependency, on complete-job-1" in out  # the unblocked line
     assert "  job 1      plates   complete" in out
     assert "  job 4      -        complete" in out  # no label, no name: the id alone
-    assert "  job 3 never is blocked: the job is blocked" in out
+    assert "  job 3 never is blocked, and nothing can unblock it (no live callback of the job" in out

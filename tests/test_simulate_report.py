@@ -171,3 +171,58 @@ def test_a_store_without_a_fingerprint_is_refused(tmp_path, capsys):
     jobs.write_text(json.dumps([{"label": "new", "agenda": ["1"]}]))
     assert main(["simulate", str(jobs), "--db", str(db)]) == 1
     assert "holds a different submission: job(s) old, not submitted by qbtrigger simulate" in capsys.readouterr().err
+
+
+def test_a_stuck_frame_names_the_root_cause_and_alike_frames_share_a_line(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([
+        {"label": "render", "agenda": ["1", "2", "3"], "retrywork": 1},
+        {"label": "comp", "agenda": ["1", "2", "3"], "dependency": "link-complete-work-render"},
+        {"label": "final", "agenda": ["1"], "dependency": "link-complete-job-comp"},
+    ]))
+    assert main(["simulate", str(jobs), "--failure-rate", "1"]) == 2  # stuck wins over failed
+    out = capsys.readouterr().out
+    assert ("  job 2 comp (pending) has 3 blocked frames:\n"
+            "    frame 1 is blocked: its dependency waits for render frame 1 to complete, which failed "
+            "(retries exhausted: 1 of retrywork 1); likewise frames 2, 3\n") in out
+    assert ("  job 3 final is blocked: its dependency waits for comp to complete, which has blocked frames: "
+            "frame 1 is blocked: its dependency waits for render frame 1 to complete, which failed") in out
+    assert "not every job completed: 1 failed" in out
+
+
+def test_a_cycle_is_named_never_a_circular_reason(capsys):
+    assert main(["simulate", str(EXAMPLES / "deadlock.py")]) == 2
+    out = capsys.readouterr().out
+    assert ("  job 1 lighting is blocked: its dependency waits for fx to complete, which is blocked: its "
+            "dependency waits for lighting to complete: a cycle (lighting -> fx -> lighting)") in out
+    assert "the job is blocked" not in out
+
+
+def test_held_subjobs_are_one_line():
+    from io import StringIO
+
+    from qbtrigger.cli.simulate_report import print_report
+
+    sup = Supervisor(clock=0)
+    [up] = sup.submit([{"label": "up", "agenda": ["1", "2"], "cpus": 4}])
+    for subjob in range(4):
+        sup.act("block", up["id"], subjob=subjob)
+    report = Simulator(sup, workers=2).run()
+    text = StringIO()
+    print_report(report, sup, text)
+    assert "\n    subjobs held: 0-3 blocked\n" in text.getvalue()
+    assert report.stuck[0].to_dict()["held_subjobs"] == {"blocked": [0, 1, 2, 3]}
+
+
+def test_a_blocked_job_lists_its_frames_before_its_own_callbacks(capsys, tmp_path):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([
+        {"label": "gate", "agenda": ["1"], "status": "blocked"},
+        {"label": "plates", "agenda": ["1", "2"]},
+        {"label": "comp", "agenda": ["1", "2"], "dependency": "link-complete-job-gate,link-complete-work-plates"},
+    ]))
+    assert main(["simulate", str(jobs)]) == 2
+    out = capsys.readouterr().out
+    comp = out[out.index("  job 3 comp"):]
+    assert comp.index("    frame 1 ") < comp.index("    dependency callback (qube: unblock-self) waits for: complete-job-gate")
+    assert "comp is blocked: its dependency waits for gate to complete, which is blocked, and nothing can unblock it" in comp

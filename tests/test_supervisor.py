@@ -346,7 +346,8 @@ def test_a_deadlock_is_reported_stuck_with_why_not():
     assert not report.finished and report.makespan == 0
     stuck = {s.id: s for s in report.stuck}
     assert set(stuck) == {x, y}
-    assert stuck[x].reason == "the job is blocked"
+    assert stuck[x].reason == ("is blocked: its dependency waits for y to complete, which is blocked: "
+                               "its callback 0 waits for x to complete: a cycle (x -> y -> x)")
     (wait,) = stuck[x].callbacks
     assert wait.callback == "dependency callback" and wait.awaited == ("complete-job-y",)
     (wait,) = stuck[y].callbacks
@@ -364,7 +365,7 @@ def test_a_blocked_frame_with_nothing_to_release_it_says_so():
     ]))
     report = run(sup)
     (stuck,) = report.stuck
-    assert stuck.id == down and stuck.reason == "work items are blocked"
+    assert stuck.id == down and stuck.reason.startswith("has blocked frames: frame 9 is blocked")
     (item,) = stuck.work
     assert item.work == "9" and item.callbacks[0].awaited == ("complete-work-up-9",)
     assert stuck.work_counts == {"blocked": 1, "complete": 1}

@@ -8,6 +8,7 @@ Apart from :mod:`.simulate` so that running a simulation and presenting its outc
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,13 +19,16 @@ from qbtrigger.vocabulary import FAILED, KILLED
 from .common import CLIError
 
 if TYPE_CHECKING:
-    from qbtrigger.supervisor import CallbackWait, JobReport, SimReport, Supervisor
+    from qbtrigger.supervisor import CallbackWait, JobReport, SimReport, StuckItem, StuckJob, Supervisor
     from qbtrigger.supervisor.causes import Cause
 
 __all__ = ["LOG_LINES_SHOWN", "Unblocks", "print_report", "write_report_json"]
 
 #: Lines of callback output shown in the report (``--report-json`` keeps all of them).
 LOG_LINES_SHOWN = 12
+#: Groups of alike blocked frames shown per stuck job, and frame names listed per group.
+FRAME_GROUPS_SHOWN = 10
+FRAMES_NAMED = 12
 #: Failed work items named per failed job.
 FAILED_ITEMS_SHOWN = 10
 
@@ -112,15 +116,60 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
         return
     print(f"stuck: {len(report.stuck)} job(s) cannot go on", file=out)
     for stuck in report.stuck:
-        print(f"  job {stuck.id} {stuck.label or stuck.name or ''} is {stuck.status}: {stuck.reason}", file=out)
-        for wait in stuck.callbacks:
-            _print_wait(wait, out, "    ")
-        for item in stuck.work[:10]:
-            print(f"    work '{item.work}' is {item.status}: {item.reason}", file=out)
-            for wait in item.callbacks:
-                _print_wait(wait, out, "      ")
-        if len(stuck.work) > 10:
-            print(f"    ... and {len(stuck.work) - 10} more work item(s)", file=out)
+        _print_stuck(stuck, out)
+
+
+def _print_stuck(stuck: StuckJob, out: TextIO) -> None:
+    """One stuck job: why, to the root cause; its blocked frames first (alike ones on one line),
+    then the job's own callbacks, then its held subjobs on one line."""
+    if stuck.work and stuck.reason.startswith("has blocked frames"):
+        print(f"  job {stuck.id} {stuck.title} ({stuck.status}) has {len(stuck.work)} blocked "
+              f"frame{'s' if len(stuck.work) != 1 else ''}:", file=out)
+    else:
+        print(f"  job {stuck.id} {stuck.title} {stuck.reason}", file=out)
+    groups = _alike(stuck.work)
+    for first, others in groups[:FRAME_GROUPS_SHOWN]:
+        likewise = f"; likewise frame{'s' if len(others) > 1 else ''} {_names(others)}" if others else ""
+        print(f"    frame {first.work} {first.reason}{likewise}", file=out)
+    if len(groups) > FRAME_GROUPS_SHOWN:
+        rest = sum(1 + len(others) for _, others in groups[FRAME_GROUPS_SHOWN:])
+        print(f"    ... and {rest} more blocked frame(s) (all of them: --report-json)", file=out)
+    for wait in stuck.callbacks:
+        _print_wait(wait, out, "    ")
+    if stuck.subjobs:
+        held = "; ".join(f"{_ranges(ids)} {state}" for state, ids in sorted(stuck.subjobs.items()))
+        print(f"    subjobs held: {held}", file=out)
+
+
+def _alike(items: list[StuckItem]) -> list[tuple[StuckItem, list[str]]]:
+    """Blocked frames grouped by reason, with the frame's own name taken out: "frame 3 waits for
+    render frame 3, which failed" and the same for frame 7 make one group."""
+    groups: dict[str, tuple[StuckItem, list[str]]] = {}
+    for item in items:
+        name = str(item.work)
+        key = re.sub(rf"(?<=frame ){re.escape(name)}(?![\w.-])", "\0", item.reason)
+        if key in groups:
+            groups[key][1].append(name)
+        else:
+            groups[key] = (item, [])
+    return list(groups.values())
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:FRAMES_NAMED])
+    return shown + (f" and {len(names) - FRAMES_NAMED} more" if len(names) > FRAMES_NAMED else "")
+
+
+def _ranges(ids: list[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2, 5"."""
+    parts, start = [], None
+    for i, n in enumerate(ids):
+        if start is None:
+            start = n
+        if i + 1 == len(ids) or ids[i + 1] != n + 1:
+            parts.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(parts)
 
 
 def _print_failed(failed: list[JobReport], supervisor: Supervisor, out: TextIO) -> None:

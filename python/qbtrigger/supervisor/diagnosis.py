@@ -8,11 +8,12 @@ each still awaits (the matcher's ``why_not``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .. import atoms_of, parse
 from ..callbacks import Callback, CallbackEngine
-from ..vocabulary import BLOCKED, RUNNING, SUSPENDED, TERMINAL_STATES
+from ..vocabulary import BLOCKED, SUSPENDED, TERMINAL_STATES
+from .chains import Chains
 from .farm import Farm, Job
 from .report import CallbackWait, StuckItem, StuckJob
 from .submission import compile_view, stored_dict
@@ -36,52 +37,58 @@ def callback_counts(j: Job, engine: CallbackEngine) -> List[Dict[str, Any]]:
 
 
 def stuck_jobs(farm: Farm, engine: CallbackEngine) -> List[StuckJob]:
-    """Every live job that is not done, with why, in id order."""
+    """Every live job that is not done, with why (to the root cause: :mod:`.chains`), in id order."""
+    frame_callbacks: Dict[int, Dict[str, List[Callback]]] = {}
+
+    def job_releasers(j: Job) -> List[Callback]:
+        if j.removed:
+            return []
+        return [cb for cb in engine.callbacks(j.id) if _may_act(engine, cb, "unblock", "job")]
+
+    def frame_releasers(j: Job, name: str) -> List[Callback]:
+        if j.removed:
+            return []
+        per_frame = frame_callbacks.get(j.id)
+        if per_frame is None:
+            per_frame = frame_callbacks[j.id] = _frame_callbacks(j, engine)
+        return per_frame.get(name, []) + per_frame.get("*", [])
+
+    chains = Chains(farm, engine, job_releasers, frame_releasers)
     out = []
     for jobid in sorted(farm.jobs):
         j = farm.jobs[jobid]
         if j.removed or j.status in TERMINAL_STATES:
             continue
-        out.append(_stuck_job(j, engine))
+        out.append(_stuck_job(j, engine, chains, frame_releasers))
     return out
 
 
-def _stuck_job(j: Job, engine: CallbackEngine) -> StuckJob:
-    if j.hold == BLOCKED:
-        reason = "the job is blocked"
+def _stuck_job(j: Job, engine: CallbackEngine, chains: Chains,
+               frame_releasers: Callable[[Job, str], List[Callback]]) -> StuckJob:
+    if j.hold == BLOCKED or (j.hold is None and j.free == 0):
         waits = _waits(j, engine, "unblock")
     elif j.hold == SUSPENDED:
-        reason = "the job is suspended"
         waits = _waits(j, engine, "resume")
-    elif j.status == RUNNING:
-        reason = "work is still running"
-        waits = []
-    elif j.free == 0:
-        reason = "every subjob is held (blocked, suspended, failed or killed)"
-        waits = _waits(j, engine, "unblock")
-    elif j.counts.get(BLOCKED):
-        reason = "work items are blocked"
-        waits = []
     else:
-        reason = "work is pending"
         waits = []
-    if j.hold is not None and not waits:
-        reason += ", and no live callback of the job would release it"
-    items = []
-    blocked = j.items_in((BLOCKED,))
-    if blocked:
-        per_frame = _frame_waits(j, engine)
-        for i in blocked:
-            name = j.names[i]
-            found = per_frame.get(name or "", []) + per_frame.get("*", [])
-            why = "the work item is blocked"
-            if not found:
-                why += ", and no live callback of the job would unblock it"
-            items.append(StuckItem(work=name, status=BLOCKED, reason=why, callbacks=found))
+    items = [
+        StuckItem(work=j.names[i], status=BLOCKED, reason=chains.frame(j, i),
+                  callbacks=[_wait(engine, cb) for cb in frame_releasers(j, j.names[i] or "")])
+        for i in j.items_in((BLOCKED,))
+    ]
     return StuckJob(
-        id=j.id, label=j.label, status=j.status, reason=reason, callbacks=waits, work=items,
-        work_counts=j.work_counts(), name=j.name,
+        id=j.id, label=j.label, status=j.status, reason=chains.job(j), callbacks=waits, work=items,
+        work_counts=j.work_counts(), name=j.name, subjobs=_held_subjobs(j),
     )
+
+
+def _held_subjobs(j: Job) -> Dict[str, List[int]]:
+    """State -> the subjobs held in it (blocked, suspended, failed, killed), for one grouped line."""
+    out: Dict[str, List[int]] = {}
+    for s, (state, held) in enumerate(zip(j.subs, j.held)):
+        if held:
+            out.setdefault(state, []).append(s)
+    return out
 
 
 def _wait(engine: CallbackEngine, cb: Callback) -> CallbackWait:
@@ -107,17 +114,16 @@ def _waits(j: Job, engine: CallbackEngine, verb: str) -> List[CallbackWait]:
     return [_wait(engine, cb) for cb in engine.callbacks(j.id) if _may_act(engine, cb, verb, "job")]
 
 
-def _frame_waits(j: Job, engine: CallbackEngine) -> Dict[str, List[CallbackWait]]:
+def _frame_callbacks(j: Job, engine: CallbackEngine) -> Dict[str, List[Callback]]:
     """Work name (or '*') -> the job's live callbacks that would unblock that frame: the frames
     its triggers name when the language acts on the triggering event's item (qube), else any."""
-    out: Dict[str, List[CallbackWait]] = {}
+    out: Dict[str, List[Callback]] = {}
     for cb in engine.callbacks(j.id):
         if not _may_act(engine, cb, "unblock", "work"):
             continue
         extras = _work_extras(cb, j.pid) if _acts_on_event_item(engine, cb) else {"*"}
-        wait = _wait(engine, cb)
         for extra in sorted(extras):
-            out.setdefault(extra, []).append(wait)
+            out.setdefault(extra, []).append(cb)
     return out
 
 

@@ -55,8 +55,10 @@ class StuckItem:
 
 @dataclass
 class StuckJob:
-    """A live job that is not done when the run ends: its state, why, the callbacks that would
-    release it (empty when none would), and its blocked work items with theirs."""
+    """A live job that is not done when the run ends: its state, why (``reason``: followed to the
+    root cause, "is blocked: its dependency waits for fx to complete, which failed"), the callbacks
+    that would release it (empty when none would), its blocked work items with theirs, and its
+    held subjobs grouped by state."""
 
     id: int
     label: Optional[str]
@@ -66,6 +68,7 @@ class StuckJob:
     work: List[StuckItem] = field(default_factory=list)
     work_counts: Dict[str, int] = field(default_factory=dict)
     name: Optional[str] = None  # the job's ``name`` field
+    subjobs: Dict[str, List[int]] = field(default_factory=dict)  # state -> its held subjobs
 
     @property
     def title(self) -> str:
@@ -74,7 +77,7 @@ class StuckJob:
     def to_dict(self) -> Dict[str, Any]:
         return {"id": self.id, "label": self.label, "name": self.name, "status": self.status, "reason": self.reason,
                 "callbacks": [c.to_dict() for c in self.callbacks], "work": [w.to_dict() for w in self.work],
-                "work_counts": dict(self.work_counts)}
+                "work_counts": dict(self.work_counts), "held_subjobs": {k: list(v) for k, v in self.subjobs.items()}}
 
 
 @dataclass

@@ -1,0 +1,193 @@
+"""The root cause of a stuck job or frame: follow what it waits for, job to job, to where it ends.
+
+"comp frame 3 waits for render frame 3 to complete, which failed (retries exhausted: retrywork
+0)": a blocked job or frame is released by a callback (its own, its ``dependency``'s, a universal
+one); what that callback still awaits (the matcher's why-not) names items of other jobs, and the
+state of each says why it has not happened: it failed, was killed or removed, does not exist, or
+is itself stuck, and then the same question is asked of it. A chain that comes back to where it
+started is a cycle, and is named as one. Read-only, like :mod:`.diagnosis`, which uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from .. import atoms_of, parse
+from .._common import Atom
+from ..callbacks import Callback, CallbackEngine
+from ..errors import Error
+from ..vocabulary import BLOCKED, COMPLETE, FAILED, KILLED, PENDING, RUNNING, SUSPENDED, TIME_TYPES, WAITING
+from .farm import Farm, Job
+from .report import job_title
+
+__all__ = ["Chains"]
+
+#: How far a chain is followed before it is cut short ("...").
+_MAX_DEPTH = 6
+
+#: What an awaited event asks of its item, in words ("render frame 3 to complete").
+_AWAITED = {COMPLETE: "to complete", FAILED: "to fail", KILLED: "to be killed", "done": "to finish",
+            RUNNING: "to run", PENDING: "to be pending", BLOCKED: "to be blocked", SUSPENDED: "to be suspended"}
+
+#: (jobid, work index or None for the job): what a chain has visited
+Node = Tuple[int, Optional[int]]
+#: The live callbacks that would release a job (``verb``) or a frame: (engine, job, ...) -> list
+Finder = Callable[[Job], List[Callback]]
+
+
+class Chains:
+    """Root-cause phrases over one farm and engine. ``job_releasers(j)``: the job's live callbacks
+    that would unblock it; ``frame_releasers(j, name)``: those that would unblock that frame."""
+
+    def __init__(self, farm: Farm, engine: CallbackEngine, job_releasers: Finder,
+                 frame_releasers: Callable[[Job, str], List[Callback]]) -> None:
+        self.farm = farm
+        self.engine = engine
+        self.job_releasers = job_releasers
+        self.frame_releasers = frame_releasers
+
+    # ------------------------------------------------------------------ public
+    def job(self, j: Job) -> str:
+        """Why job ``j`` is not done, to the root: "is blocked: its dependency waits for ..."."""
+        return self._job(j, [(j.id, None)])
+
+    def frame(self, j: Job, idx: int) -> str:
+        """Why frame ``idx`` of ``j`` has not run, to the root: "waits for render frame 3 ..."."""
+        return self._frame(j, idx, [(j.id, idx)])
+
+    def title(self, j: Job) -> str:
+        return job_title(j.id, j.label, j.name)
+
+    # ------------------------------------------------------------------ jobs
+    def _job(self, j: Job, path: List[Node]) -> str:
+        if j.removed:
+            return "was removed"
+        if j.status == FAILED:
+            return "failed" + self._failed_frames(j)
+        if j.status == KILLED:
+            return "was killed"
+        if j.status == COMPLETE:
+            return "completed"
+        if j.hold == BLOCKED:
+            return "is blocked" + self._released_by(j, self.job_releasers(j), "unblock", path)
+        if j.hold == SUSPENDED:
+            return "is suspended, and nothing resumes it (a suspended job waits for a person or a program)"
+        if j.status == RUNNING:
+            return "is still running"
+        blocked = j.items_in((BLOCKED,))
+        if blocked:
+            idx = blocked[0]
+            more = f" (and {len(blocked) - 1} more blocked frame(s))" if len(blocked) > 1 else ""
+            return f"has blocked frames: frame {j.names[idx]} {self._frame(j, idx, path + [(j.id, idx)])}{more}"
+        if j.free == 0 and j.subs:
+            return "cannot run: every subjob is held (blocked, suspended, failed or killed)"
+        return "has work that never ran"
+
+    def _failed_frames(self, j: Job) -> str:
+        failed = j.items_in((FAILED,))
+        if not failed:
+            return ""
+        names = ", ".join(str(j.names[i]) for i in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        return f" (frame{'s' if len(failed) > 1 else ''} {names}: {self._retries(j, failed[0])})"
+
+    @staticmethod
+    def _retries(j: Job, idx: int) -> str:
+        if not j.retrywork:
+            return "retries exhausted: retrywork 0"
+        return f"retries exhausted: {j.retries.get(idx, 0)} of retrywork {j.retrywork}"
+
+    # ------------------------------------------------------------------ frames
+    def _frame(self, j: Job, idx: int, path: List[Node]) -> str:
+        state = j.state[idx]
+        if state == FAILED:
+            return f"failed ({self._retries(j, idx)})"
+        if state == KILLED:
+            return "was killed"
+        if state == COMPLETE:
+            return "completed"
+        if state == RUNNING:
+            return "is still running"
+        if state == BLOCKED:
+            name = j.names[idx]
+            return "is blocked" + self._released_by(j, self.frame_releasers(j, name or ""), "unblock", path)
+        if state in (PENDING, WAITING):
+            if j.removed or j.hold is not None or j.status in (FAILED, KILLED, COMPLETE):
+                return f"cannot run: its job {self._job(j, path)}"
+            return "is waiting for a worker"
+        return f"is {state}"
+
+    # ------------------------------------------------------------------ what releases
+    def _released_by(self, j: Job, callbacks: Sequence[Callback], verb: str, path: List[Node]) -> str:
+        if not callbacks:
+            return f", and nothing can {verb} it (no live callback of the job, dependency or time trigger would)"
+        cb = callbacks[0]
+        awaited = list(self.engine.why_not(cb.handle).awaited)
+        if not awaited:
+            return f": {self._who(cb)} can fire on its next event"
+        if len(path) > _MAX_DEPTH:
+            return f": {self._who(cb)} waits for {', '.join(awaited)} (...)"
+        reasons = [self._atom(cb, text, path) for text in awaited[:3]]
+        more = f" (and {len(awaited) - 3} more)" if len(awaited) > 3 else ""
+        return f": {self._who(cb)} waits for " + "; and for ".join(reasons) + more
+
+    def _who(self, cb: Callback) -> str:
+        if cb.origin == "dependency":
+            return "its dependency"
+        return f"its {cb.describe()}"
+
+    # ------------------------------------------------------------------ one awaited atom
+    def _atom(self, cb: Callback, text: str, path: List[Node]) -> str:
+        owner = self.farm.jobs.get(cb.jobid)
+        try:
+            (atom,) = atoms_of(parse(text, owner=cb.jobid, pid=owner.pid if owner else None))
+        except (Error, ValueError):
+            return text
+        if atom.type in TIME_TYPES:
+            return f"{text} (a time trigger that did not come due)"
+        target = self._target(atom, owner)
+        if target is None:
+            who = atom.label if atom.context == "label" else atom.job
+            return f"{text}, but no job is {who!r}: nothing will raise it"
+        what = _AWAITED.get(atom.name, f"to raise '{atom.name}'")
+        if atom.type == "job":
+            return f"{self.title(target)} {what}{self._job_step(target, path)}"
+        if atom.type == "work" and atom.extra is not None:
+            try:
+                idx = target.idx(atom.extra)
+            except Error:
+                return f"{self.title(target)} frame {atom.extra} {what}, but it has no such frame: nothing will raise it"
+            return f"{self.title(target)} frame {atom.extra} {what}{self._frame_step(target, idx, path)}"
+        return f"{text} ({self.title(target)}{self._job_step(target, path)})"
+
+    def _target(self, atom: Atom, owner: Optional[Job]) -> Optional[Job]:
+        jobs = self.farm.jobs
+        if atom.context == "self":
+            return owner
+        if atom.context == "parent":
+            return jobs.get(owner.pid) if owner is not None and owner.pid is not None else None
+        if atom.context == "id":
+            return jobs.get(atom.job) if atom.job is not None else None
+        if atom.context == "label" and owner is not None:
+            found = self.farm.labels.get((owner.pgrp, atom.label or ""))
+            return jobs.get(found) if found is not None else None
+        return None
+
+    def _job_step(self, target: Job, path: List[Node]) -> str:
+        """", which failed" or ": a cycle (...)" when the chain comes back to where it was."""
+        node = (target.id, None)
+        if node in path:
+            return f": a cycle ({self._cycle(path, node)})"
+        return ", which " + self._job(target, path + [node])
+
+    def _frame_step(self, target: Job, idx: int, path: List[Node]) -> str:
+        node = (target.id, idx)
+        if node in path:
+            return f": a cycle ({self._cycle(path, node)})"
+        return ", which " + self._frame(target, idx, path + [node])
+
+    def _cycle(self, path: List[Node], node: Node) -> str:
+        names = []
+        for jobid, idx in path[path.index(node):] + [node]:
+            j = self.farm.jobs[jobid]
+            names.append(self.title(j) if idx is None else f"{self.title(j)} frame {j.names[idx]}")
+        return " -> ".join(names)
