@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 from ..vocabulary import JOB_VERBS, JOBINFO_FIELDS, SUBJOB_VERBS, WORK_VERBS
 
@@ -80,6 +83,17 @@ class Host:
         """Append ``text`` (a callback's output or traceback) to the job's callback log."""
         if text:
             _log.info("job %s callback log: %s", jobid, text.rstrip("\n"))
+
+    def send_mail(self, jobid: int, message: "EmailMessage", to: List[str], kind: str) -> bool:
+        """Deliver a status mail a callback of ``jobid`` composed (``kind``: see the mail language)
+        and log the outcome to the job's callback log; True when it was taken. This default sends
+        it over SMTP (:attr:`mail_settings`) at once, on the calling thread; a host whose engine
+        must not wait for a mail server sends it elsewhere (the reference supervisor does)."""
+        from .languages.mail import smtp_send  # smtplib is loaded only by hosts that mail
+
+        sent, text = smtp_send(message, to, kind, self.mail_settings or MailSettings())
+        self.log(jobid, text)
+        return sent
 
     # Convenience built on jobinfo; a host with a faster lookup may override it.
     def job(self, jobid: int) -> Optional[Dict[str, Any]]:

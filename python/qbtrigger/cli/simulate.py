@@ -54,6 +54,16 @@ EPILOG = """exit status:
   130  interrupted (Ctrl-C); rerun with the same --db to resume"""
 
 
+def _smtp(text: str) -> tuple[str, int]:
+    """``--smtp HOST[:PORT]``: (host, port); the port defaults to 25."""
+    host, colon, port = text.rpartition(":") if ":" in text else (text, "", "25")
+    if not colon:
+        host, port = text, "25"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST or HOST:PORT (PORT 1-65535), not {text!r}")
+    return host, int(port)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``qbtrigger simulate``."""
     parser.epilog = EPILOG
@@ -72,6 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--db", metavar="PATH", help="keep the job store in this SQLite file; rerunning with it resumes")
     add("--log", metavar="PATH", help="write every event as a JSON line with its virtual time")
     add("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON")
+    add("--smtp", metavar="HOST[:PORT]", type=_smtp,
+        help="send status mails (mail callbacks, mail-* keywords) through this SMTP server; "
+             "without it they are captured into the report and --report-json, and nothing is sent")
     add("--progress", action=argparse.BooleanOptionalAction, default=None,
         help="show a progress bar (default: when stderr is a terminal)")
     add_script_arguments(parser)
@@ -97,6 +110,15 @@ class _ProgressBar:
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def _mail_options(smtp: tuple[str, int] | None) -> dict:
+    """Capture status mails, or send them through ``--smtp``."""
+    from qbtrigger.callbacks import MailSettings
+
+    if smtp is None:
+        return {"capture_mail": True}
+    return {"mail_settings": MailSettings(host=smtp[0], port=smtp[1])}
 
 
 def _titles(supervisor: Supervisor) -> list[str]:
@@ -127,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     require_language_flags(args.languages)
     try:
         supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal,
-                                default_user=args.user)
+                                default_user=args.user, **_mail_options(args.smtp))
     except UniversalConfigError as exc:
         raise CLIError(str(exc)) from None
     except Exception as exc:  # a store that is not ours, a locked file...
@@ -165,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"qbtrigger simulate: interrupted{where}", file=sys.stderr)
             return EXIT_INTERRUPTED
         bar.close()
+        supervisor.settle_mail()  # with --smtp: the mail's outcomes belong in the report
         timeline.print(out)
         print_report(report, supervisor, out)
         if args.report_json:

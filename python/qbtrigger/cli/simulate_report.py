@@ -106,6 +106,10 @@ def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None
         print(f"  global callback {cb['index']} ({cb['language']}, triggers {cb['triggers']}): "
               f"fired {cb['count']}", file=out)
     _print_callback_logs(report, supervisor, out)
+    captured = supervisor.captured_mail()
+    if captured:
+        print(f"{len(captured)} status mail(s) captured, not sent (--smtp HOST[:PORT] sends them; "
+              f"--report-json holds them in full)", file=out)
     failed = report.failed_jobs
     if report.finished and not failed:
         print("every job finished", file=out)
@@ -238,6 +242,7 @@ def write_report_json(path: str, report: SimReport, supervisor: Supervisor, unbl
         job["work_items"] = [{"name": w["name"], "status": w["status"]} for w in (info or {}).get("agenda", [])]
         job["callback_log"] = supervisor.callback_log(job["id"])
     data["global_callback_log"] = supervisor.callback_log(GLOBAL_JOB)
+    data["captured_mail"] = supervisor.captured_mail()
     try:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)

@@ -64,6 +64,7 @@ from .report import StuckJob
 from .store import ADVANCE, CALLBACK, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
 from .submission import compile_view, prepare_jobs, stored_dict
 from .hosts import Hosts
+from .mailbox import CAPTURED_KEY, MailRoom
 from .timers import FarmTimers
 
 __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
@@ -95,7 +96,9 @@ class Supervisor(Host):
     (SPEC §5, on by default here) and ``perl_timeout`` go to the :class:`CallbackEngine`.
     ``admins``: users whose callbacks may act on anyone's jobs. ``clock``: the starting Qube time
     of a new store (default: the wall clock). ``default_user``: the owner of jobs that name none
-    (default: the current login).
+    (default: the current login). Status mails (``mail`` callbacks, ``mail-*`` keywords) are sent
+    through ``mail_settings`` on a thread of their own (:mod:`.mailbox`); ``capture_mail`` keeps
+    them in the store instead (:meth:`captured_mail`), sending nothing.
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class Supervisor(Host):
         clock: Optional[int] = None,
         first_id: int = 1,
         default_user: Optional[str] = None,
+        capture_mail: bool = False,
     ) -> None:
         if first_id < 1:
             raise ValueError(f"first_id must be at least 1 (job 0 owns global callbacks), not {first_id}")
@@ -124,6 +128,7 @@ class Supervisor(Host):
         )
         self.store = open_store(db)
         self.farm = Farm()
+        self._mail = MailRoom(self.mail_settings, capture_mail, self.store.get_meta(CAPTURED_KEY), self.log)
         #: Set False to commit only when :meth:`commit` is called (the simulator batches steps).
         self.autocommit = True
         self._listeners: List[Callable[[str], None]] = []
@@ -173,6 +178,22 @@ class Supervisor(Host):
 
     def is_admin(self, user: Optional[str]) -> bool:
         return user in self.admins
+
+    def send_mail(self, jobid: int, message: Any, to: List[str], kind: str) -> bool:
+        """A status mail a callback composed: captured, or queued for the mail thread (its outcome
+        reaches the job's callback log at the end of a later step, or at :meth:`close`)."""
+        return self._mail.send(jobid, message, to, kind, self._now)
+
+    def settle_mail(self) -> None:
+        """Wait for the status mails being sent (each SMTP step bounded by ``mail_settings.timeout``;
+        in all at most that and a second) and log their outcomes; :meth:`close` does it too."""
+        with self._in_step:
+            self._mail.settle()
+
+    def captured_mail(self) -> List[Dict[str, Any]]:
+        """The status mails captured so far (``capture_mail``), oldest first: job, kind, to,
+        subject, body, qube_time."""
+        return self._mail.captured()
 
     def log(self, jobid: int, text: str) -> None:
         if not text:
@@ -396,10 +417,12 @@ class Supervisor(Host):
             b.meta["clock"] = self._stored_clock = self._now
         if meta:
             b.meta.update(meta)
+        b.meta.update(self._mail.changed_meta())
         self.store.write(b)
 
     def close(self) -> None:
-        """Commit and close the store."""
+        """Wait (a bounded time) for mail still being sent, commit and close the store."""
+        self.settle_mail()
         self.commit()
         self.store.close()
 
@@ -488,6 +511,7 @@ class Supervisor(Host):
                 self.engine.remove_job(jobid)
         finally:
             self._depth -= 1
+        self._mail.collect()
         if self.autocommit:
             self.commit()
 

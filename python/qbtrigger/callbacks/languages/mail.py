@@ -3,9 +3,12 @@
 A ``mail`` callback's code is an optional note, any text, appended to the message; there is
 nothing to compile, so nothing is rejected. :func:`send_status_mail` does the work for this
 language and for the qube keywords ``mail-status``, ``mail-subjob-status``, ``mail-report-status``
-and ``mail-license-status``. It mails the owning job's ``mailaddress`` through the host's
-:class:`MailSettings`; a job without an address, a refused connection or a timeout is written to
-the job's callback log and never raised: a notification must not stop the engine.
+and ``mail-license-status``. It composes a message to the owning job's ``mailaddress`` and hands
+it to the host (:meth:`Host.send_mail`), which sends it with :func:`smtp_send` through its
+:class:`MailSettings` (a plain host at once; the reference supervisor on a thread of its own, so
+a slow server never holds up matching, or not at all when it captures mail). A job without an
+address, a refused connection or a timeout is written to the job's callback log and never
+raised: a notification must not stop the engine.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ import socket
 from collections import Counter
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from ...vocabulary import BLOCKED, COMPLETE, FAILED, KILLED, PENDING, RUNNING, SUSPENDED, WAITING
 from ..host import MailSettings
 from . import Invocation, Language, LanguageContext, Runner
 
-__all__ = ["MailLanguage", "send_status_mail", "MAIL_KINDS", "create"]
+__all__ = ["MailLanguage", "send_status_mail", "smtp_send", "MAIL_KINDS", "create"]
 
 #: The kinds of status mail: ``mail`` callbacks send "status"; the qube keywords ``mail-<kind>``.
 MAIL_KINDS = ("status", "subjob-status", "report-status", "license-status")
@@ -108,7 +111,9 @@ def _compose(inv: Invocation, job: Dict[str, Any], kind: str, note: str) -> tupl
 
 
 def send_status_mail(inv: Invocation, kind: str, note: str = "") -> bool:
-    """Mail the owning job's status to its ``mailaddress``; True if the server took the message.
+    """Compose the owning job's status mail to its ``mailaddress`` and hand it to the host
+    (:meth:`Host.send_mail`: the default sends it over SMTP at once; the reference supervisor
+    sends it on a thread of its own, or captures it); True when the host took it.
 
     ``kind`` is one of :data:`MAIL_KINDS`. Every failure is logged to the job's callback log.
     """
@@ -123,8 +128,6 @@ def send_status_mail(inv: Invocation, kind: str, note: str = "") -> bool:
         inv.log(f"mail: job {inv.jobid} has no mailaddress; mail not sent\n")
         return False
     settings: MailSettings = getattr(inv.host, "mail_settings", None) or MailSettings()
-    # Anything from here on (a malformed address, a refused connection, a timeout) is the mail's
-    # problem, not the engine's: log it and go on.
     try:
         subject, body = _compose(inv, job, kind, note or "")
         msg = EmailMessage()
@@ -133,7 +136,18 @@ def send_status_mail(inv: Invocation, kind: str, note: str = "") -> bool:
         msg["Subject"] = subject
         msg["Date"] = formatdate(localtime=True)
         msg.set_content(body)
-        # gethostname, not smtplib's default getfqdn: a slow resolver must not stall the engine.
+    except Exception as exc:  # a malformed address...: the mail's problem, not the engine's
+        inv.log(f"mail: {kind} mail to {', '.join(to)} not sent: {type(exc).__name__}: {exc}\n")
+        return False
+    return bool(inv.host.send_mail(inv.jobid, msg, to, kind))
+
+
+def smtp_send(msg: EmailMessage, to: List[str], kind: str, settings: MailSettings) -> Tuple[bool, str]:
+    """Send one composed status mail over SMTP; ``(sent, callback log text)``. Never raises: a
+    refused connection or a timeout (``settings.timeout``, per socket operation) is the text."""
+    subject = str(msg["Subject"])
+    try:
+        # gethostname, not smtplib's default getfqdn: a slow resolver must not stall the sender.
         with smtplib.SMTP(
             settings.host,
             settings.port,
@@ -142,17 +156,15 @@ def send_status_mail(inv: Invocation, kind: str, note: str = "") -> bool:
         ) as smtp:
             refused = smtp.send_message(msg, from_addr=settings.sender, to_addrs=to)
     except Exception as exc:
-        inv.log(
+        return False, (
             f"mail: {kind} mail to {', '.join(to)} not sent "
             f"(SMTP {settings.host}:{settings.port}): {type(exc).__name__}: {exc}\n"
         )
-        return False
     accepted = [a for a in to if a not in refused]
     text = f"mail: {kind} mail sent to {', '.join(accepted)}: {subject}\n"
     if refused:
         text += f"mail: refused recipients: {', '.join(sorted(refused))}\n"
-    inv.log(text)
-    return True
+    return True, text
 
 
 class MailLanguage(Language):
