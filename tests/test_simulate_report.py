@@ -226,3 +226,21 @@ def test_a_blocked_job_lists_its_frames_before_its_own_callbacks(capsys, tmp_pat
     comp = out[out.index("  job 3 comp"):]
     assert comp.index("    frame 1 ") < comp.index("    dependency callback (qube: unblock-self) waits for: complete-job-gate")
     assert "comp is blocked: its dependency waits for gate to complete, which is blocked, and nothing can unblock it" in comp
+
+
+def test_a_subjob_link_is_followed_to_the_failed_subjob():
+    from io import StringIO
+
+    from qbtrigger.cli.simulate_report import print_report
+
+    sup = Supervisor(clock=0)
+    a, b = sup.submit([{"label": "a", "cpus": 3}, {"label": "b", "cpus": 3, "dependency": "link-complete-subjob-a"}])
+    sup.start(a["id"], subjob=1)
+    sup.finish(a["id"], subjob=1, failed=True)
+    report = Simulator(sup, workers=2).run()
+    text = StringIO()
+    print_report(report, sup, text)
+    out = text.getvalue()
+    assert "  job 1 a failed: 1 of 3 subjob(s) failed with no retries (retrywork 0): 1\n" in out
+    assert ("  job 2 b has held subjobs: subjob 1 is blocked: its dependency waits for a subjob 1 to complete, "
+            "which failed (retries exhausted: retrywork 0)\n") in out

@@ -180,16 +180,19 @@ def _print_failed(failed: list[JobReport], supervisor: Supervisor, out: TextIO) 
     """The verdict when jobs ended without completing: which, and which of their items failed."""
     print(f"not every job completed: {_states(failed)}", file=out)
     for job in failed:
-        agenda = (supervisor.job(job.id) or {}).get("agenda", [])
+        info = supervisor.job(job.id) or {}
+        agenda, what = info.get("agenda") or [], "work item(s)"
+        if not agenda:  # an agenda-less job: its subjobs are its work
+            agenda, what = [{"name": s["id"], "status": s["status"]} for s in info.get("subjobs", [])], "subjob(s)"
         bad = [w for w in agenda if w["status"] in (FAILED, KILLED)]
         if not bad:
             print(f"  job {job.id} {job.title} {job.status}", file=out)
             continue
         names = ", ".join(str(w["name"]) for w in bad[:FAILED_ITEMS_SHOWN])
         more = f" and {len(bad) - FAILED_ITEMS_SHOWN} more" if len(bad) > FAILED_ITEMS_SHOWN else ""
-        retries = (supervisor.job(job.id) or {}).get("retrywork", 0) or 0
+        retries = info.get("retrywork", 0) or 0
         tried = f"after {retries} retr{'y' if retries == 1 else 'ies'} each" if retries else "with no retries (retrywork 0)"
-        print(f"  job {job.id} {job.title} {job.status}: {len(bad)} of {len(agenda)} work item(s) "
+        print(f"  job {job.id} {job.title} {job.status}: {len(bad)} of {len(agenda)} {what} "
               f"{'failed' if job.status == FAILED else 'failed or killed'} {tried}: {names}{more}", file=out)
 
 

@@ -29,7 +29,7 @@ _MAX_DEPTH = 6
 _AWAITED = {COMPLETE: "to complete", FAILED: "to fail", KILLED: "to be killed", "done": "to finish",
             RUNNING: "to run", PENDING: "to be pending", BLOCKED: "to be blocked", SUSPENDED: "to be suspended"}
 
-#: (jobid, work index or None for the job): what a chain has visited
+#: (jobid, work index; None for the job, -1 - n for its subjob n): what a chain has visited
 Node = Tuple[int, Optional[int]]
 #: The live callbacks that would release a job (``verb``) or a frame: (engine, job, ...) -> list
 Finder = Callable[[Job], List[Callback]]
@@ -79,16 +79,20 @@ class Chains:
             idx = blocked[0]
             more = f" (and {len(blocked) - 1} more blocked frame(s))" if len(blocked) > 1 else ""
             return f"has blocked frames: frame {j.names[idx]} {self._frame(j, idx, path + [(j.id, idx)])}{more}"
-        if j.free == 0 and j.subs:
-            return "cannot run: every subjob is held (blocked, suspended, failed or killed)"
+        held = [n for n, h in enumerate(j.held) if h]
+        if held:
+            n = held[0]
+            more = f" (and {len(held) - 1} more held subjob(s))" if len(held) > 1 else ""
+            return f"has held subjobs: subjob {n} {self._subjob(j, n, path + [(j.id, -1 - n)])}{more}"
         return "has work that never ran"
 
     def _failed_frames(self, j: Job) -> str:
         failed = j.items_in((FAILED,))
         if not failed:
             return ""
-        names = ", ".join(str(j.names[i]) for i in failed[:5]) + (", ..." if len(failed) > 5 else "")
-        return f" (frame{'s' if len(failed) > 1 else ''} {names}: {self._retries(j, failed[0])})"
+        names = ", ".join(str(i if j.anonymous else j.names[i]) for i in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        what = "subjob" if j.anonymous else "frame"
+        return f" ({what}{'s' if len(failed) > 1 else ''} {names}: {self._retries(j, failed[0])})"
 
     @staticmethod
     def _retries(j: Job, idx: int) -> str:
@@ -115,6 +119,26 @@ class Chains:
                 return f"cannot run: its job {self._job(j, path)}"
             return "is waiting for a worker"
         return f"is {state}"
+
+    def _subjob(self, j: Job, n: int, path: List[Node]) -> str:
+        state = j.state[n] if j.anonymous else j.subs[n]  # an agenda-less job's items are its subjobs
+        if state == FAILED:
+            return f"failed ({self._retries(j, n)})" if j.anonymous else "failed"
+        if state in (KILLED, COMPLETE, RUNNING):
+            return {KILLED: "was killed", COMPLETE: "completed", RUNNING: "is still running"}[state]
+        if j.held[n] and j.subs[n] == BLOCKED:
+            return "is blocked" + self._released_by(j, self._subjob_releasers(j, n), "unblock", path)
+        if j.held[n]:
+            return f"is held ({j.subs[n]}), and nothing releases it"
+        if j.removed or j.hold is not None:
+            return f"cannot run: its job {self._job(j, path)}"
+        return "is waiting for a worker"
+
+    def _subjob_releasers(self, j: Job, n: int) -> List[Callback]:
+        """The job's releasing callbacks, those whose atoms name subjob ``n`` first."""
+        found = self.job_releasers(j)
+        named = [cb for cb in found if str(n) in _subjob_extras(cb, j.pid)]
+        return named or found
 
     # ------------------------------------------------------------------ what releases
     def _released_by(self, j: Job, callbacks: Sequence[Callback], verb: str, path: List[Node]) -> str:
@@ -157,6 +181,14 @@ class Chains:
             except Error:
                 return f"{self.title(target)} frame {atom.extra} {what}, but it has no such frame: nothing will raise it"
             return f"{self.title(target)} frame {atom.extra} {what}{self._frame_step(target, idx, path)}"
+        if atom.type == "subjob" and atom.extra is not None:
+            if not (atom.extra.isdigit() and int(atom.extra) < len(target.subs)):
+                return f"{self.title(target)} subjob {atom.extra} {what}, but it has no such subjob: nothing will raise it"
+            n = int(atom.extra)
+            node = (target.id, -1 - n)
+            if node in path:
+                return f"{self.title(target)} subjob {n} {what}: a cycle ({self._cycle(path, node)})"
+            return f"{self.title(target)} subjob {n} {what}, which {self._subjob(target, n, path + [node])}"
         return f"{text} ({self.title(target)}{self._job_step(target, path)})"
 
     def _target(self, atom: Atom, owner: Optional[Job]) -> Optional[Job]:
@@ -189,5 +221,20 @@ class Chains:
         names = []
         for jobid, idx in path[path.index(node):] + [node]:
             j = self.farm.jobs[jobid]
-            names.append(self.title(j) if idx is None else f"{self.title(j)} frame {j.names[idx]}")
+            if idx is None:
+                names.append(self.title(j))
+            else:
+                names.append(f"{self.title(j)} frame {j.names[idx]}" if idx >= 0 else f"{self.title(j)} subjob {-1 - idx}")
         return " -> ".join(names)
+
+
+def _subjob_extras(cb: Callback, pid: Optional[int]) -> List[str]:
+    """The subjob numbers a callback's subjob atoms name."""
+    out = []
+    for text in [cb.triggers] if isinstance(cb.triggers, str) else cb.triggers:
+        try:
+            atoms = atoms_of(parse(text, owner=cb.jobid, pid=pid))
+        except (Error, ValueError):
+            continue
+        out += [a.extra for a in atoms if a.type == "subjob" and a.extra is not None]
+    return out
