@@ -210,6 +210,18 @@ static qbt_status advance(parser *p) {
     return QBT_OK;
 }
 
+/* Steps over an '&&'/'AND' ('||'/'OR'). The same operator written both ways at once (`AND&&`,
+ * `&& and`: what a flattened copy of Qube's docs shows) is an error at the first of the two. */
+static qbt_status operator(parser *p) {
+    int tok = p->tok;
+    size_t at = p->tok_at;
+    bool symbol = p->text[at] == '&' || p->text[at] == '|';
+    qbt_status st = advance(p);
+    if (st != QBT_OK || p->tok != tok || (p->text[p->tok_at] == '&' || p->text[p->tok_at] == '|') == symbol)
+        return st;
+    return fail(p, at, tok == TOK_AND ? "write '&&' or 'AND', not both" : "write '||' or 'OR', not both", NULL, 0);
+}
+
 static qbt_status push_operand(parser *p, uint32_t code) {
     parse_scratch *s = p->s;
     void *arr = s->operands;
@@ -425,7 +437,7 @@ static qbt_status conjunction(parser *p) {
     size_t base = p->s->noperands;
     qbt_status st = primary(p);
     while (st == QBT_OK && p->tok == TOK_AND) {
-        if ((st = advance(p)) == QBT_OK)
+        if ((st = operator(p)) == QBT_OK)
             st = primary(p);
     }
     if (st != QBT_OK)
@@ -441,7 +453,7 @@ static qbt_status expression(parser *p) {
     size_t base = p->s->noperands;
     qbt_status st = conjunction(p);
     while (st == QBT_OK && p->tok == TOK_OR) {
-        if ((st = advance(p)) == QBT_OK)
+        if ((st = operator(p)) == QBT_OK)
             st = conjunction(p);
     }
     if (st != QBT_OK)

@@ -13,7 +13,8 @@ FRAMES = [{"name": str(f)} for f in range(1, 4)]
 
 
 def messages(jobs, **options):
-    return [str(f) for f in check_submission(jobs, **options)]
+    """The errors (warnings and notes do not fail a check)."""
+    return [str(f) for f in check_submission(jobs, **options) if f.level == "error"]
 
 
 def test_a_clean_submission_has_no_findings():
@@ -88,14 +89,16 @@ def test_dependency_cycles_between_jobs_and_between_frames():
 
 
 def test_explain_lists_atoms_and_what_they_wait_on():
-    text = explain_job([
+    jobs = [
         {"label": "render", "agenda": FRAMES},
         {"label": "comp", "agenda": FRAMES, "dependency": "link-complete-work-render",
          "callbacks": [{"triggers": "complete-job-1234 && dummy-time-self-500", "code": "mail-status"}]},
-    ], "comp")
+    ]
+    text = explain_job(jobs, "comp")
     assert "callback 0 [qube: mail-status]  complete-job-1234 && dummy-time-self-500" in text
     assert "job 1234 (not in this submission)" in text
-    assert "dependency [qube: unblock-work-self]  complete-work-render-1" in text
+    assert "dependency [qube: unblock-work-self]  frames 1-3: each waits for complete-work-render-F" in text
+    assert "dependency [qube: unblock-work-self]  complete-work-render-1" in explain_job(jobs, "comp", full=True)
     assert "job 'render': work 1, 2, 3" in text
     with pytest.raises(KeyError):
         explain_job([{"label": "x"}], "y")
@@ -168,6 +171,10 @@ def test_cli_check_and_explain_errors_are_one_line(tmp_path, capsys):
     script = tmp_path / "s.py"
     script.write_text(SCRIPT)
     assert main(["explain", str(script), "--job", "comp"]) == 0
+    out = capsys.readouterr().out
+    assert "frames 1-3: each waits for complete-work-2000000000-F" in out
+    assert "job 2000000000 (not in this submission): work 1, 2, 3" in out  # render, of the script's first submission
+    assert main(["explain", str(script), "--job", "comp", "--full"]) == 0
     assert "complete-work-2000000000-1" in capsys.readouterr().out
     assert main(["explain", str(script), "--job", "nope"]) == 1
     assert "no job labelled 'nope'" in capsys.readouterr().err
@@ -199,7 +206,7 @@ def test_explain_finds_a_job_by_label_name_id_or_index():
         {"name": "comp v2", "agenda": ["1"], "dependency": "link-complete-job-render"},
     ]
     by_name = explain_job(jobs, "comp v2")
-    assert by_name.startswith("job #1: 1 work item(s), 1 callback expression(s)")
+    assert by_name.startswith("job 'comp v2': 1 work item(s), 1 callback expression(s)")  # named by its name
     assert explain_job(jobs, "1") == by_name  # its index
     assert explain_job(jobs, "render").startswith("job 'render'")
     with pytest.raises(KeyError, match="no job labelled 'nobody'"):

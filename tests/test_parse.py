@@ -47,7 +47,15 @@ ERROR_CATALOGUE = [
     ("(", 1, "expected an event or '(' but the expression ends"),
     ("()", 1, "expected an event or '(' before ')'"),
     ("&& a-job-1", 0, "expected an event or '(' before '&&'"),
-    ("a-job-1 || or b-job-2", 11, "expected an event or '(' before 'or'"),
+    ("a-job-1 || or b-job-2", 8, "write '||' or 'OR', not both"),
+    # one operator written both ways (a flattened copy of Qube's docs shows `AND&&`), at the first
+    ("a-job-1 AND&& b-job-2", 8, "write '&&' or 'AND', not both"),
+    ("a-job-1 &&AND b-job-2", 8, "write '&&' or 'AND', not both"),
+    ("a-job-1 and && b-job-2", 8, "write '&&' or 'AND', not both"),
+    ("(a-job-1 OR|| b-job-2)", 9, "write '||' or 'OR', not both"),
+    ("a-job-1 ||or b-job-2", 8, "write '||' or 'OR', not both"),
+    ("a-job-1 && && b-job-2", 11, "expected an event or '(' before '&&'"),  # the same spelling twice
+    ("a-job-1 AND || b-job-2", 12, "expected an event or '(' before '||'"),  # two different operators
     ("a-job-1 && ) ", 11, "expected an event or '(' before ')'"),
     ("(a-job-1", 0, "'(' is never closed"),
     ("((a-job-1) || b-job-2", 0, "'(' is never closed"),

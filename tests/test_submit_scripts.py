@@ -240,4 +240,4 @@ def test_check_lists_warnings_and_ignored_fields_without_failing(tmp_path, capsy
     assert main(["check", str(script)]) == 0
     out = capsys.readouterr().out
     assert "warning: unknown field 'dependancy'" in out
-    assert "ignored: hosts" in out and out.endswith("1 job in 1 submission checked, no findings\n")
+    assert "ignored: hosts" in out and out.endswith("1 job in 1 submission checked, no errors, 1 warning\n")

@@ -180,17 +180,25 @@ class _Parser:
         self.tok = _AND if lowered == "and" else _OR if lowered == "or" else _ATOM
         self.tok_text, self.pos = word, end
 
+    def operator(self) -> None:
+        """Step over an '&&'/'AND' ('||'/'OR'); the same operator written both ways at once
+        (``AND&&``, ``&& and``: what a flattened copy of Qube's docs shows) is an error."""
+        tok, column, symbol = self.tok, self.tok_col, self.tok_text[0] in "&|"
+        self.advance()
+        if self.tok == tok and (self.tok_text[0] in "&|") != symbol:
+            self.fail(column, "write '&&' or 'AND', not both" if tok == _AND else "write '||' or 'OR', not both")
+
     def expression(self) -> Node:
         branches = [self.conjunction()]
         while self.tok == _OR:
-            self.advance()
+            self.operator()
             branches.append(self.conjunction())
         return branches[0] if len(branches) == 1 else Or(tuple(branches))
 
     def conjunction(self) -> Node:
         operands = [self.primary()]
         while self.tok == _AND:
-            self.advance()
+            self.operator()
             operands.append(self.primary())
         if self.tok == _ATOM or self.tok == _LPAREN:
             expected = "'&&', '||' or ')'" if self.depth else "'&&' or '||'"

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, NamedTuple, Optional, Tuple
 
+from .. import MAX_JOB_ID
 from ..vocabulary import COMPLETE, DONE_STATES, ITEM_TYPES
 
 __all__ = ["DependencyEntry", "DependencyCallback", "DependencyPlan", "parse_dependency", "compile_dependency"]
@@ -35,6 +36,8 @@ __all__ = ["DependencyEntry", "DependencyCallback", "DependencyPlan", "parse_dep
 _STATES = DONE_STATES
 _TYPES = ITEM_TYPES
 _CONTEXT = re.compile(r"(?:[0-9]+|[A-Za-z_][A-Za-z0-9_.]*)\Z", re.ASCII)
+#: A job id: ASCII digits only ('²' and '١٢٣' are not numbers here), at most MAX_JOB_ID.
+_JOB_ID = re.compile(r"[0-9]+\Z", re.ASCII)
 _WORK_NAME_FORBIDDEN = re.compile(r"[\s()&|]")
 
 
@@ -136,6 +139,15 @@ def _split_entries(text: str) -> List[Tuple[int, str, Optional[Tuple[int, str]]]
         pos = end + 1
 
 
+def _job_id(text: str) -> Optional[str]:
+    """A job id's canonical digits (no leading zeros), or None when ``text`` is not one in range.
+    Read digit by digit: ``int()`` refuses more than 4,300 digits."""
+    if not _JOB_ID.match(text):
+        return None
+    digits = text.lstrip("0") or "0"
+    return digits if len(digits) <= len(str(MAX_JOB_ID)) and int(digits) <= MAX_JOB_ID else None
+
+
 def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[str]]:
     """``(entries, info hints, problems)``; each problem carries the field and a caret."""
     entries: List[DependencyEntry] = []
@@ -156,8 +168,12 @@ def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[
             else:
                 info.append(item)
             continue
-        if item.isdigit():
-            entries.append(DependencyEntry(COMPLETE, "job", str(int(item)), start))
+        if _JOB_ID.match(item):
+            jobid = _job_id(item)
+            if jobid is None:
+                problems.append(_caret(text, start, f"job id '{item}' is out of range (at most {MAX_JOB_ID})"))
+            else:
+                entries.append(DependencyEntry(COMPLETE, "job", jobid, start))
             continue
         parts = item.split("-")
         if parts[0].lower() == "link":
@@ -174,10 +190,10 @@ def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[
             problems.append(_caret(text, start, f"unknown type '{parts[1]}' in '{item}' (one of {', '.join(_TYPES)})"))
         elif context.lower() in ("self", "parent") or not _CONTEXT.match(context):
             problems.append(_caret(text, start, f"'{context}' in '{item}' is not a job id or a label"))
+        elif _JOB_ID.match(context) and _job_id(context) is None:
+            problems.append(_caret(text, start, f"job id '{context}' in '{item}' is out of range (at most {MAX_JOB_ID})"))
         else:
-            if context.isdigit():
-                context = str(int(context))
-            entries.append(DependencyEntry(state, type_, context, start))
+            entries.append(DependencyEntry(state, type_, _job_id(context) or context, start))
     return entries, info, problems
 
 

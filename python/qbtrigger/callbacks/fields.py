@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import MAX_JOB_ID, MAX_TIME
+
 __all__ = [
     "JobReview", "normalize_job", "NUMERIC_FIELDS", "MODELLED_FIELDS", "UNMODELLED_FIELDS", "PAYLOAD_FIELDS",
     "FIELD_ALIASES",
@@ -96,6 +98,8 @@ def _whole_number(key: str, value: Any, least: Optional[int]) -> Tuple[Optional[
         return None, f"'{key}' must be a whole number (an int, or a string of digits such as '5'), not {value!r}"
     if least is not None and number < least:
         return None, f"'{key}' must be at least {least}, not {value!r}"
+    if number > MAX_TIME:  # the matcher's bound for times; ids have their own (checked by read_job)
+        return None, f"'{key}' must be at most {MAX_TIME}, not {value!r}"
     return number, None
 
 
@@ -156,7 +160,7 @@ def _expand_shorthands(job: Dict[str, Any], review: JobReview) -> None:
         entries = []
         for item in ids:
             text = str(item).strip()
-            if not (text.isascii() and text.isdigit()):
+            if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > len(str(MAX_JOB_ID)):
                 review.problems.append(f"'waitfor' takes job ids, not {item!r}")
                 return
             entries.append(f"link-done-job-{int(text)}")

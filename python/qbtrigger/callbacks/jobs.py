@@ -3,8 +3,9 @@
 A job dict has ``id``, ``pgrp``, ``pid``, ``label``, ``user``, ``status``, ``agenda`` (work dicts
 with ``name`` and ``status``), ``callbacks`` (dicts with ``triggers``, ``language``, ``code`` and
 optional ``maximum``), ``dependency``, ``mailaddress`` and ``cpus``. :func:`read_job` checks the
-fields the engine relies on and returns a :class:`JobView`; it reports problems instead of
-raising, so one pass over a submission lists them all.
+fields the engine relies on and returns a :class:`JobView` (also when a field is bad: the view
+keeps that field's default); it reports problems instead of raising, so one pass over a
+submission lists them all.
 """
 
 from __future__ import annotations
@@ -15,15 +16,21 @@ from typing import Any, List, Optional, Tuple
 
 from .. import MAX_JOB_ID
 
-__all__ = ["JobView", "read_job", "job_name"]
+__all__ = ["JobView", "read_job", "job_name", "job_title"]
+
+
+def job_title(jobid: int, label: Optional[str], name: Optional[str]) -> str:
+    """How reports name a job: as its author named it, by label, else by ``name``, else by id."""
+    return label or name or f"job {jobid}"
 
 
 def job_name(job: Any, index: int) -> str:
-    """How errors name a job: by label when it has one, else by its index in the submission."""
-    label = job.get("label") if isinstance(job, Mapping) else None
-    if isinstance(label, str) and label:
-        return f"job '{label}'"
-    return f"job #{index}"
+    """How problems and findings name a job of a submission: as :func:`job_title` does (its label,
+    else its ``name``), else by its index in the submission (it has no id yet)."""
+    fields = job if isinstance(job, Mapping) else {}
+    label, name = fields.get("label"), fields.get("name")
+    title = job_title(index, label if isinstance(label, str) else None, name if isinstance(name, str) else None)
+    return f"job '{title}'" if (label or name) and title in (label, name) else f"job #{index}"
 
 
 @dataclass
@@ -57,7 +64,8 @@ def _int_field(job: Mapping, key: str, problems: List[str], *, required: bool = 
 
 
 def read_job(job: Any, index: int) -> Tuple[Optional[JobView], List[str]]:
-    """Check one job dict. Returns ``(view, problems)``; ``view`` is None when the job is unusable."""
+    """Check one job dict. Returns ``(view, problems)``; ``view`` is None only when the job has
+    no usable id (or is not a dict)."""
     name = job_name(job, index)
     if not isinstance(job, Mapping):
         return None, [f"a job must be a dict, not {type(job).__name__}"]
@@ -96,20 +104,22 @@ def read_job(job: Any, index: int) -> Tuple[Optional[JobView], List[str]]:
     if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1:
         problems.append(f"'cpus' must be an int >= 1, not {cpus!r}")
         cpus = 1
-    if problems or jobid is None:
+    if jobid is None:
         return None, problems
+    # a job with problems still has a view (its bad fields left at their defaults): whoever
+    # reports the problems goes on checking the rest of the job, and the jobs that name it
     view = JobView(
         index=index,
         name=name,
         id=jobid,
         pgrp=jobid if pgrp is None else pgrp,
         pid=pid,
-        label=label,
-        user=user,
+        label=label if isinstance(label, str) else None,
+        user=user if isinstance(user, str) else None,
         status=job.get("status") if isinstance(job.get("status"), str) else None,
         work_names=work_names,
         callbacks=list(callbacks),
         dependency=dependency,
         cpus=cpus,
     )
-    return view, []
+    return view, problems

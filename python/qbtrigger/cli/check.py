@@ -4,9 +4,10 @@ A trigger file gets every syntax error with its position and a caret; a submissi
 .pl/.pm submit script, run with ARGs, or a .json/.qja job list) gets the static checks of
 :mod:`qbtrigger.callbacks.checks`. A script runs against a :class:`~qbtrigger.submit.CheckTarget`:
 provisional job ids, its own output dropped, its actions (``qb.kill``, ``qb.modify``...) noted but
-not carried out, its global callbacks checked. Warnings (a likely misspelt field) and fields
-qbtrigger keeps but does not act on are listed too; they do not fail the check. Exit status 1 when
-anything was found.
+not carried out, its global callbacks checked. Warnings (a likely misspelt field, a job waiting on
+a job outside the submission), notes (what the checker cannot read: "may") and fields qbtrigger
+keeps but does not act on are listed too; they do not fail the check, but the last line says "no
+findings" only when there is no error and no warning. Exit status 1 when an error was found.
 """
 
 from __future__ import annotations
@@ -86,23 +87,32 @@ def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
     require_language_flags(args.languages)
     target = CheckTarget(language_flags=args.languages)
     batches = load_submissions(args.file, target, argv=args.script_args, user=args.user, quiet=True)
-    findings = 0
-    jobs = 0
+    errors = warnings = jobs = 0
+    labels: dict[tuple[int, str], int] = {}  # of the script's earlier submissions: live on its farm
     for number, batch in enumerate(batches, 1):
         jobs += len(batch)
+        first = batch[0].get("id") if batch and isinstance(batch[0], dict) else None
         try:
-            found = checks.check_submission(batch, language_flags=args.languages, universal=args.universal)
+            found = checks.check_submission(
+                batch, language_flags=args.languages, universal=args.universal,
+                first_id=first if isinstance(first, int) else checks.PROVISIONAL_FIRST_ID, live_labels=dict(labels),
+                acted=target.acted, global_callbacks=target.callbacks, farm=set(labels.values()) | _ids(batches, number),
+            )
         except UniversalConfigError as exc:
             raise CLIError(str(exc)) from None
         prefix = f"{args.file}: " + (f"submission {number}: " if len(batches) > 1 else "")
+        found += checks.review_fields(batch)  # warnings and ignored fields: they do not fail the check
         for finding in found:
             print(prefix + str(finding), file=out)
-        findings += len(found)
-        for finding in checks.review_fields(batch):  # warnings and ignored fields: not findings
-            print(prefix + str(finding), file=out)
+        errors += sum(f.level == "error" for f in found)
+        warnings += sum(f.level == "warning" for f in found)
+        for job in batch:
+            if isinstance(job, dict) and isinstance(job.get("label"), str) and isinstance(job.get("id"), int):
+                pgrp = job.get("pgrp")
+                labels.setdefault((pgrp if isinstance(pgrp, int) else job["id"], job["label"]), job["id"])
     for finding in target.findings:
         print(f"{args.file}: {finding}", file=out)
-    findings += len(target.findings)
+    errors += len(target.findings)
     for note in target.notes:
         print(f"{args.file}: note: {note}", file=out)
     subs = f"{len(batches)} submission{'s' if len(batches) != 1 else ''}"
@@ -110,6 +120,23 @@ def _check_submission(args: argparse.Namespace, out: TextIO) -> int:
     if target.callbacks:
         count = len(target.callbacks)
         what += f" and {count} global callback{'s' if count != 1 else ''}"
-    verdict = "no findings" if not findings else f"{findings} finding{'s' if findings != 1 else ''}"
-    print(f"{args.file}: {what} checked, {verdict}", file=out)
-    return EXIT_FAILURE if findings else EXIT_OK
+    print(f"{args.file}: {what} checked, {_verdict(errors, warnings)}", file=out)
+    return EXIT_FAILURE if errors else EXIT_OK
+
+
+def _ids(batches: list[list[dict]], number: int) -> set[int]:
+    """The ids of the jobs of every submission of the script but the ``number``-th (1-based)."""
+    return {job["id"] for i, batch in enumerate(batches, 1) if i != number
+            for job in batch if isinstance(job, dict) and isinstance(job.get("id"), int)}
+
+
+def _verdict(errors: int, warnings: int) -> str:
+    """"no findings" only when there is nothing to read: warnings do not fail the check, but a
+    submission with one may still end stuck (a job waiting on a job id outside it, say)."""
+    if not errors and not warnings:
+        return "no findings"
+    counted = f"{warnings} warning{'s' if warnings != 1 else ''}"
+    if not errors:
+        return f"no errors, {counted}"
+    text = f"{errors} finding{'s' if errors != 1 else ''}"
+    return text + (f", {counted}" if warnings else "")

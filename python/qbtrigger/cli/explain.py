@@ -1,5 +1,5 @@
-"""``qbtrigger explain FILE --job LABEL [-- ARG...]``: a job's callbacks, their atoms and what
-they wait on.
+"""``qbtrigger explain FILE --job LABEL [--full] [-- ARG...]``: a job's callbacks, their atoms and
+what they wait on (callbacks alike but for their frame summarised as ranges unless ``--full``).
 
 Runs the submission (a .py/.pl submit script with its ARGs, or a JSON job list) against the
 checker's target, with provisional job ids and its own output dropped, and prints
@@ -25,19 +25,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--job", required=True, metavar="JOB", help="the job's label, name, id, or index in the submission"
     )
+    parser.add_argument(
+        "--full", action="store_true",
+        help="print every callback; by default callbacks alike but for their frame are summarised as ranges",
+    )
     add_script_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Explain the job ``args.job`` of ``args.file``; the exit status."""
-    from qbtrigger.callbacks.checks import explain_job
+    from qbtrigger.callbacks.explain import explain_job
     from qbtrigger.submit import CheckTarget
 
     out = sys.stdout
     batches = load_submissions(args.file, CheckTarget(), argv=args.script_args, user=args.user, quiet=True)
     for batch in batches:
+        first = batch[0].get("id") if batch and isinstance(batch[0], dict) else None
         try:
-            print(explain_job(batch, args.job), file=out)
+            text = explain_job(batch, args.job, full=args.full, **({"first_id": first} if isinstance(first, int) else {}))
+            print(text, file=out)
             return EXIT_OK
         except KeyError:
             continue

@@ -138,8 +138,8 @@ class SupervisorTarget:
 class CheckTarget:
     """The checker as a :class:`Target`: provisional ids, nothing run (see the module docstring).
 
-    ``notes`` collects one line per action the script asked for; ``findings`` the problems of its
-    global callbacks; ``callbacks`` the global callbacks themselves.
+    ``notes`` collects one line per action the script asked for (``acted``: the ids it acts on);
+    ``findings`` the problems of its global callbacks; ``callbacks`` the global callbacks themselves.
     """
 
     knows_every_job = False
@@ -160,6 +160,8 @@ class CheckTarget:
         self.notes: List[str] = []
         self.findings: List[Finding] = []
         self.callbacks: List[Dict[str, Any]] = []
+        #: Job ids the script acts on (any verb but block and suspend).
+        self.acted: List[int] = []
 
     def submit(self, jobs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         first = self._next_id
@@ -203,6 +205,8 @@ class CheckTarget:
         elif subjob is not None:
             what = f"subjob {subjob} of {what}"
         self.notes.append(f"the script would {verb} {what} (check does not run it)")
+        if verb not in ("block", "suspend"):
+            self.acted.append(jobid)  # it may release a blocked job: the static checks must know
 
     def modify(self, jobid: int, fields: Mapping[str, Any]) -> None:
         keys = ", ".join(sorted(map(str, fields)))

@@ -9,14 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..callbacks.jobs import job_title  # the one way a job is named
 from ..vocabulary import FAILED, KILLED
 
 __all__ = ["CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport", "job_title"]
-
-
-def job_title(jobid: int, label: Optional[str], name: Optional[str]) -> str:
-    """How reports name a job: as its author named it, by label, else by ``name``, else by id."""
-    return label or name or f"job {jobid}"
 
 
 @dataclass

@@ -41,6 +41,7 @@ from ..callbacks import (
     SubmissionError,
 )
 from ..callbacks.languages import Callback, Runner
+from ..callbacks.validation import validate_submission
 from .. import parse_event
 from ..errors import ClockError, EventError, UnknownJobError
 from ..vocabulary import (
@@ -62,7 +63,7 @@ from .diagnosis import callback_counts, stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
 from .store import ADVANCE, CALLBACK, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
-from .submission import compile_view, prepare_jobs, stored_dict
+from .submission import compile_view, stored_dict
 from .hosts import Hosts
 from .mailbox import CAPTURED_KEY, MailRoom
 from .timers import FarmTimers
@@ -556,14 +557,12 @@ class Supervisor(Host):
     # ================================================================== internals: submission
     def _submit(self, jobs: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         first = self._next_id
-        prepared, problems = prepare_jobs(jobs, first, self.default_user, self.farm.labels)
-        try:
-            submission = self.engine.compile([compile_view(job) for job in prepared])
-        except SubmissionError as error:
-            problems += error.problems
-            submission = None
-        if problems or submission is None:
-            raise SubmissionError(problems)
+        # the one validation, shared with `qbtrigger check` (callbacks/validation.py)
+        checked = validate_submission(jobs, self.engine, first_id=first, default_user=self.default_user,
+                                      live_labels=self.farm.labels)
+        if checked.problems or checked.submission is None:
+            raise SubmissionError(checked.problems)
+        prepared, submission = checked.jobs, checked.submission
         self._next_id = first + len(prepared)
         new = self._store_jobs(prepared, submission)
         self._register(submission, [j.id for j in new])

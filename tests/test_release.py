@@ -1,0 +1,174 @@
+"""The static "nothing can release it" check (SPEC §9, issue 12), "did you mean" for a label that
+differs only in case, the doubled operator, and explain's frame ranges."""
+
+import json
+
+import pytest
+
+from qbtrigger import TriggerSyntaxError, parse
+from qbtrigger.callbacks.checks import check_submission
+from qbtrigger.callbacks.explain import explain_job
+from qbtrigger.callbacks.reach import SELF, SELF_WORK, code_reach
+from qbtrigger.cli import main
+
+ALL = "qube,python,perl,mail,dependency"
+F = [{"name": str(n)} for n in (1, 2, 3)]
+
+
+def found(jobs, level=None, **options):
+    return [str(f) for f in check_submission(jobs, language_flags=ALL, **options) if level is None or f.level == level]
+
+
+def test_callbacks_attached_to_the_wrong_job():
+    (text,) = found([
+        {"label": "A", "agenda": F, "callbacks": [{"triggers": "complete-job-self", "code": "unblock-self"}]},
+        {"label": "B", "agenda": F, "status": "blocked"},
+    ])
+    assert text == (
+        "job 'B': submitted blocked, and nothing can ever release it: no callback, dependency or time trigger "
+        "of job 'B' unblocks it; job 'A', callback 0 (qube), runs unblock-self, which acts on job 'A' itself "
+        "(the job the callback is attached to), not job 'B'")
+
+
+@pytest.mark.parametrize("language, code", [
+    ("python", "qb.unblock(qb.jobid())"),
+    ("python", "me = qb.jobid()\nqb.unblock(me)"),
+    ("perl", "qb::unblock($qb::jobid);"),
+])
+def test_qb_jobid_names_the_callbacks_own_job(language, code):
+    jobs = [
+        {"label": "first", "agenda": F, "callbacks": [{"triggers": "done-job-self", "language": language, "code": code}]},
+        {"label": "second", "agenda": F, "status": "blocked"},
+    ]
+    (text,) = found(jobs)
+    assert text.startswith("job 'second': submitted blocked, and nothing can ever release it")
+    assert "job 'first', callback 0" in text and "which is job 'first' itself" in text
+    # on the blocked job itself, the same code is the right way: no finding
+    jobs[1]["callbacks"] = [{"triggers": "done-job-first", "language": language, "code": code}]
+    del jobs[0]["callbacks"]
+    assert found(jobs) == []
+
+
+def test_frames_nothing_releases_and_chains():
+    assert found([{"label": "B", "agenda": [{"name": "1", "status": "blocked"}, {"name": "2"}]}]) == [
+        "job 'B': work item '1' is submitted blocked, and nothing can ever release it: no callback, dependency "
+        "or time trigger of job 'B' releases its frames"]
+    chain = found([{"label": "A", "agenda": F, "status": "blocked"},
+                   {"label": "B", "agenda": F, "dependency": "link-complete-job-A"}])
+    assert chain[1] == ("job 'B': submitted blocked, and nothing can ever release it: job 'B', its dependency "
+                        "(qube), waits for job 'A' to finish, which can never happen")
+
+
+@pytest.mark.parametrize("way_out", [
+    {"triggers": "dummy-time-self-100", "code": "unblock-self"},  # a time trigger
+    {"triggers": "submit-job-self", "code": "kill-self"},  # killed is done, not stuck
+    {"triggers": "complete-job-A", "code": "unblock-work-self"},  # releasing a frame releases the job
+])
+def test_a_way_out_is_no_finding(way_out):
+    assert found([{"label": "A", "agenda": F},
+                  {"label": "B", "agenda": F, "status": "blocked", "callbacks": [way_out]}]) == []
+
+
+def test_a_target_that_cannot_be_read_is_a_note_saying_may():
+    jobs = [
+        {"label": "A", "agenda": F, "callbacks": [{"triggers": "complete-job-self", "language": "python",
+                                                    "code": "for j in qb.jobinfo(): qb.unblock(j['id'])"}]},
+        {"label": "B", "agenda": F, "status": "blocked"},
+    ]
+    assert found(jobs, "error") == []
+    (note,) = found(jobs, "note")
+    assert note.startswith("job 'B': note: submitted blocked, and nothing may release it, unless job 'A', callback 0")
+
+
+def test_what_the_script_does_and_global_callbacks_count():
+    jobs = [{"label": "B", "agenda": F, "status": "blocked"}]
+    assert found(jobs)  # nothing releases it...
+    assert found(jobs, acted=[2_000_000_000]) == []  # ...but the script unblocks it itself
+    opaque = {"triggers": "globaltime-100", "language": "python", "code": "qb.unblock(int(open('id').read()))"}
+    assert found(jobs, "error", global_callbacks=[opaque]) == []
+
+
+def test_a_job_outside_the_submission_is_a_warning():
+    assert found([{"label": "B", "agenda": F, "dependency": "7"}]) == [
+        "job 'B': warning: waits for job 7, which is not in this submission: on a farm without it, it stays "
+        "blocked (simulate's virtual farm holds only this submission)"]
+    assert found([{"label": "B", "agenda": F, "dependency": "7"}], farm=[7]) == []
+
+
+@pytest.mark.parametrize("language, code, reach", [
+    ("qube", "unblock-self", {SELF}),
+    ("qube", "block-self", set()),
+    ("qube", "unblock-work-self", {SELF_WORK}),
+    ("mail", "", set()),
+    ("python", "print('hi')", set()),
+    ("python", "qb.workunblock('%s:5' % qb.jobid())", {SELF_WORK}),
+    ("python", "qb.workunblock(f'{qb.jobid()}:{qb.event().extra}')", {SELF_WORK}),
+    ("python", "qb.unblock(qb.jobid() + 1)", None),
+    ("python", "import os\nos.system('qbunblock 5')", None),
+    ("python", "q = qb\nq.unblock(5)", None),
+    ("python", "getattr(qb, 'unblock')(5)", None),
+    ("perl", 'qb::workunblock("$qb::jobid:3");', {SELF_WORK}),
+    ("perl", "qb::unblock($other);", None),
+    ("perl", "system('qbunblock 5');", None),
+])
+def test_what_code_may_release(language, code, reach):
+    got = code_reach(language, code)
+    assert (None if got is None else set(got)) == reach
+
+
+def test_a_label_that_differs_only_in_case():
+    (text,) = found([{"label": "ribGen", "agenda": F},
+                     {"label": "render", "agenda": F, "dependency": "link-complete-job-ribgen"}])
+    assert text == "job 'render': dependency: label 'ribgen' names no job of this submission: did you mean 'ribGen'?"
+    (text,) = found([{"label": "ribGen", "agenda": F},
+                     {"label": "r", "agenda": F, "status": "blocked",
+                      "callbacks": [{"triggers": "complete-job-RIBGEN", "code": "unblock-self"}]}])
+    assert text.startswith("job 'r', callback 0: label 'RIBGEN' names no job of this submission: did you mean 'ribGen'?")
+    assert text.endswith("\n    complete-job-RIBGEN\n    ^")
+
+
+@pytest.mark.parametrize("text, column, message", [
+    ("complete-job-a AND&& complete-job-b", 15, "write '&&' or 'AND', not both"),
+    ("complete-job-a OR|| complete-job-b", 15, "write '||' or 'OR', not both"),
+    ("complete-job-a &&AND complete-job-b", 15, "write '&&' or 'AND', not both"),
+])
+def test_the_doubled_operator(impl, text, column, message):
+    with pytest.raises(TriggerSyntaxError) as error:
+        impl.Network().add(text, owner=1) if hasattr(impl, "Network") else parse(text)
+    assert (error.value.column, error.value.message) == (column, message)
+
+
+def test_check_shows_the_doubled_operator_with_column_and_caret(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps([{"label": "a", "agenda": ["1"]}, {"label": "b", "agenda": ["1"], "status": "blocked",
+                    "callbacks": [{"triggers": "complete-job-a AND&& done-job-a", "code": "unblock-self"}]}]))
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert ("s.json: job 'b', callback 0: bad trigger: write '&&' or 'AND', not both (column 15)\n"
+            "    complete-job-a AND&& done-job-a\n                   ^\n") in out
+    assert out.endswith("2 jobs in 1 submission checked, 1 finding\n")  # b's block is not reported twice
+
+
+def test_explain_summarises_per_frame_callbacks_as_ranges(tmp_path, capsys):
+    frames = [{"name": str(n)} for n in range(1, 2001)]
+    jobs = [{"label": "up", "agenda": frames},
+            {"label": "down", "agenda": frames, "dependency": "link-complete-work-up"}]
+    text = explain_job(jobs, "down")
+    assert text.splitlines()[2] == (
+        "  dependency [qube: unblock-work-self]  frames 1-2000: each waits for complete-work-up-F")
+    assert len(text.splitlines()) < 10
+    assert "job 'up': work 1-2000" in text
+    full = explain_job(jobs, "down", full=True)
+    assert len(full.splitlines()) > 4000 and "complete-work-up-1999" in full
+    # a script's own per-frame callbacks, and a gap in the frames
+    own = [{"label": "up", "agenda": frames[:10]},
+           {"label": "down", "agenda": frames[:10], "status": "blocked", "callbacks": [
+               {"triggers": f"complete-work-up-{n}", "code": "unblock-work-self"} for n in (1, 2, 3, 4, 8, 9)]}]
+    assert "callbacks 0-5 [qube: unblock-work-self]  frames 1-4, 8-9: each waits for complete-work-up-F" in (
+        explain_job(own, "down"))
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(jobs))
+    assert main(["explain", str(path), "--job", "down"]) == 0
+    assert "frames 1-2000" in capsys.readouterr().out
+    assert main(["explain", str(path), "--job", "down", "--full"]) == 0
+    assert "complete-work-up-2000" in capsys.readouterr().out
