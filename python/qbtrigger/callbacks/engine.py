@@ -28,6 +28,7 @@ from ..vocabulary import DEFAULT_LANGUAGE, DEFAULT_LANGUAGE_FLAGS, DEPENDENCY_FL
 from .dependency import DependencyPlan, compile_dependency, parse_dependency
 from .errors import CodeError, Problem, SubmissionError
 from .host import Host
+from .isolation import CallbackLimits, DeathLedger, WorkerPool
 from .jobs import JobView, job_name, read_job
 from .languages import (
     Callback,
@@ -126,6 +127,12 @@ class CallbackEngine:
     ``qube,mail,dependency``). ``state_aware`` switches on SPEC §5 for the network the engine
     makes; pass ``network`` to use one of your own. ``universal`` is a universal-callback folder
     to load now (:meth:`load_universal`). ``perl_timeout`` limits each perl callback (seconds).
+
+    Python callbacks run in worker processes (see :mod:`.isolation`) within ``limits`` (default:
+    :class:`CallbackLimits` with ``perl_timeout`` as the time limit); ``death_ledger`` counts
+    their workers' deaths for quarantine (a supervisor passes one it stores). ``in_process_python``
+    runs them in this process instead, with no limit at all: for trusted code only. Call
+    :meth:`close` to stop the workers.
     """
 
     def __init__(
@@ -137,13 +144,23 @@ class CallbackEngine:
         network: Optional[Any] = None,
         universal: Optional[str] = None,
         perl_timeout: float = 30.0,
+        in_process_python: bool = False,
+        limits: Optional[CallbackLimits] = None,
+        death_ledger: Optional[DeathLedger] = None,
     ) -> None:
         self.host = host
         self.network = network if network is not None else Network(state_aware=state_aware)
         self.language_flags = parse_language_flags(language_flags)
         self.qb = QbApi(host)
         self.perl_timeout = perl_timeout
-        self._language_context = LanguageContext(qb=self.qb, perl_timeout=perl_timeout)
+        self.limits = limits if limits is not None else CallbackLimits(timeout=perl_timeout)
+        #: The python workers; None in in-process mode.
+        self.workers: Optional[WorkerPool] = None
+        if not in_process_python:
+            self.workers = WorkerPool(
+                self.qb, self.limits, user_of=self._user_of, job_facts=self._job_facts, ledger=death_ledger
+            )
+        self._language_context = LanguageContext(qb=self.qb, perl_timeout=perl_timeout, workers=self.workers)
         #: The languages made so far (each on first use), by name.
         self.languages: Dict[str, Language] = {}
         self.universal: List[UniversalCallback] = []
@@ -159,6 +176,24 @@ class CallbackEngine:
         self.catching_up = False
         if universal is not None:
             self.load_universal(universal)
+
+    def close(self) -> None:
+        """Stop the python workers (and what their callbacks left running). The engine may go on
+        being used: a later python firing starts a new worker."""
+        if self.workers is not None:
+            self.workers.close()
+
+    def _user_of(self, jobid: int) -> Optional[str]:
+        job = self._jobs.get(jobid)
+        if job is not None:
+            return job.user
+        found = self.host.job(jobid)
+        return found.get("user") if found else None
+
+    def _job_facts(self, jobid: int) -> Optional[Tuple[int, Optional[str]]]:
+        """``(pgrp, label)`` of a registered job, for ``qb.event()`` in the workers."""
+        job = self._jobs.get(jobid)
+        return None if job is None else (job.pgrp, job.label)
 
     # ------------------------------------------------------------------ languages
     def language(self, name: str) -> Optional[Language]:

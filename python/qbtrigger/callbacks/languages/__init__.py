@@ -21,6 +21,7 @@ from ...vocabulary import DEFAULT_LANGUAGE_FLAGS, LANGUAGE_FLAGS, LANGUAGES
 from ..callback import Callback, Invocation, Runner
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..isolation import WorkerPool
     from ..qbapi import QbApi
 
 __all__ = [
@@ -80,6 +81,9 @@ class LanguageContext:
 
     qb: "QbApi"
     perl_timeout: float = 30.0
+    #: Where python callbacks run: a pool of worker processes, or None for in the engine's own
+    #: process (the trusted, in-process mode).
+    workers: Optional["WorkerPool"] = None
 
 
 def create_language(name: str, context: LanguageContext) -> Optional[Language]:

@@ -1,10 +1,17 @@
 """The ``python`` language: code compiled once at registration, run with ``qb`` (SPEC §7.2).
 
-Identical code strings share one code object. While a callback runs, ``qb`` is in its globals
-and ``import qb`` finds the same object (``sys.modules['qb']`` is set for the duration). Output and
-tracebacks go to the owning job's callback log; any exception the code raises, ``SystemExit``
-included, is caught there. ``KeyboardInterrupt`` is let through: it is the operator's, not the
-callback's.
+By default each firing runs in a worker process of the callback owner's (the engine's
+:class:`~qbtrigger.callbacks.isolation.WorkerPool`): a loop, a crash, an exit, a fork or a huge
+allocation there fails that firing only, and ``qb`` there reaches the supervisor through a narrow
+channel. The code is compiled here first, so a syntax error is still found at submission.
+
+In-process mode (``CallbackEngine(in_process_python=True)``, for trusted code only) runs the code
+in the engine's own process and thread: while a callback runs, ``qb`` is in its globals and
+``import qb`` finds the same object (``sys.modules['qb']`` is set for the duration).
+
+Either way, output and tracebacks go to the owning job's callback log; any exception the code
+raises, ``SystemExit`` included, is caught there. In-process, ``KeyboardInterrupt`` is let
+through: it is the operator's, not the callback's.
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ import builtins
 import io
 import sys
 import traceback
-from typing import TYPE_CHECKING, Dict
+from typing import TYPE_CHECKING, Dict, Optional
 
 from ..errors import CodeError
 from . import Invocation, Language, LanguageContext, Runner
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..isolation import WorkerPool
     from ..qbapi import QbApi
 
 __all__ = ["PythonLanguage", "create"]
@@ -31,9 +39,15 @@ class PythonLanguage(Language):
     flag = "python"
     extensions = (".py",)
 
-    def __init__(self, qb: "QbApi") -> None:
+    def __init__(self, qb: "QbApi", workers: Optional["WorkerPool"] = None) -> None:
         self._qb = qb
+        self._workers = workers
         self._runners: Dict[str, Runner] = {}
+
+    @property
+    def isolated(self) -> bool:
+        """Whether firings run in worker processes (else in the engine's own process)."""
+        return self._workers is not None
 
     def compile(self, code: str) -> Runner:
         if not isinstance(code, str):
@@ -46,10 +60,15 @@ class PythonLanguage(Language):
                 raise CodeError(f"python code does not compile: {error.msg}", error.lineno) from None
             except ValueError as error:  # NUL bytes, say
                 raise CodeError(f"python code does not compile: {error}") from None
-            runner = self._runners[code] = self._runner(compiled)
+            workers = self._workers
+            if workers is not None:
+                runner = _isolated_runner(workers, code)
+            else:
+                runner = self._in_process_runner(compiled)
+            self._runners[code] = runner
         return runner
 
-    def _runner(self, compiled) -> Runner:
+    def _in_process_runner(self, compiled) -> Runner:
         qb = self._qb
 
         def run(inv: Invocation) -> None:
@@ -80,5 +99,14 @@ class PythonLanguage(Language):
         return run
 
 
+def _isolated_runner(workers: "WorkerPool", code: str) -> Runner:
+    code_id = workers.code_id(code)
+
+    def run(inv: Invocation) -> None:
+        workers.run(inv, code_id, code)
+
+    return run
+
+
 def create(context: LanguageContext) -> PythonLanguage:
-    return PythonLanguage(context.qb)
+    return PythonLanguage(context.qb, context.workers)
