@@ -27,6 +27,7 @@ from importlib import resources
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import CodeError
+from ..isolation import reaper
 from ..qbapi import QB_FUNCTIONS, QbApi
 from . import Invocation, Language, LanguageContext, Runner
 
@@ -151,13 +152,57 @@ def _run(
     timeout: float,
     env: Optional[Dict[str, str]] = None,
     answer: Optional[Callable[[bytes], bytes]] = None,
+    reap: bool = False,
 ) -> _Outcome:
     """Run perl on ``script`` (fed on stdin) for at most ``timeout`` seconds.
 
     With ``answer``, two extra pipes carry ``qb::`` requests (lines) and their replies; their fd
     numbers are passed in ``QBTRIGGER_PERL_FDS``. Raises OSError only if perl cannot be started.
-    Every fd opened here is closed and the child reaped before returning.
+    Every fd opened here is closed and the child reaped before returning. With ``reap``, every
+    process perl started is killed when it ends, those that left its session included (see
+    :func:`_reaping`).
     """
+    with _reaping(reap):
+        return _run_perl(argv, script, timeout, env, answer, reap)
+
+
+class _reaping:
+    """While perl runs, this process is a child subreaper: whatever perl started and left behind
+    (a ``setsid()`` daemon whose parent exited) is re-parented here instead of to init, so it can
+    be found and killed when perl ends. Ours are the children that appeared meanwhile."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+        self.was = True
+        self.before: set = set()
+
+    def __enter__(self) -> None:
+        if self.on:
+            try:
+                self.was = reaper.become_subreaper(True)
+            except OSError:  # not Linux: perl's process group is all we can kill
+                self.on = False
+                return
+            self.before = set(reaper.children(os.getpid()))
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.on:
+            return
+        try:
+            reaper.kill_tree(set(reaper.children(os.getpid())) - self.before)
+        finally:
+            if not self.was:
+                reaper.become_subreaper(False)
+
+
+def _run_perl(
+    argv: List[str],
+    script: bytes,
+    timeout: float,
+    env: Optional[Dict[str, str]],
+    answer: Optional[Callable[[bytes], bytes]],
+    reap: bool,
+) -> _Outcome:
     outcome = _Outcome()
     own: List[int] = []  # our ends, closed at the end
     theirs: List[int] = []  # the child's ends, closed once it has them
@@ -277,6 +322,9 @@ def _run(
                             sel.unregister(fd)
                             del pending[fd]
     finally:
+        # What perl started, setsid'd or not, goes before perl itself (its orphans would be ours).
+        if reap:
+            reaper.kill_tree(reaper.children(proc.pid))
         if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -359,7 +407,7 @@ class PerlLanguage(Language):
         perl = self._perl_path()
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBTRIGGER_")}
         try:
-            outcome = _run([perl, "-c", "-"], script, self.timeout, env=env)
+            outcome = _run([perl, "-c", "-"], script, self.timeout, env=env, reap=True)
         except OSError as exc:
             raise CodeError(f"perl could not be started: {exc}") from None
         if outcome.timed_out:
@@ -389,7 +437,7 @@ class PerlLanguage(Language):
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBTRIGGER_")}
         env["QBTRIGGER_JOBID"] = str(inv.jobid)
         try:
-            outcome = _run([shutil.which(self.perl) or self.perl, "-"], script, self.timeout, env, answer)
+            outcome = _run([shutil.which(self.perl) or self.perl, "-"], script, self.timeout, env, answer, reap=True)
         except OSError as exc:
             inv.log(f"{what}: perl could not be started: {exc}\n")
             return
