@@ -87,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "without it they are captured into the report and --report-json, and nothing is sent")
     add("--progress", action=argparse.BooleanOptionalAction, default=None,
         help="show a progress bar (default: when stderr is a terminal)")
+    # python callbacks run in worker processes within these limits (docs/callbacks.md, Isolation)
+    add("--callback-timeout", type=float, default=30.0, metavar="SECONDS",
+        help="time limit of one python or perl callback firing (default 30)")
+    add("--callback-memory", type=int, default=2048, metavar="MIB",
+        help="address space of each python callback worker, in MiB (default 2048; 0: no limit)")
+    add("--in-process-python", action="store_true",
+        help="run python callbacks inside the supervisor, with no limit: for trusted code only")
     add_script_arguments(parser)
 
 
@@ -135,6 +142,7 @@ def _titles(supervisor: Supervisor) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Simulate ``args.file`` (or resume ``args.db``); the exit status."""
     from qbtrigger.callbacks import SubmissionError, UniversalConfigError
+    from qbtrigger.callbacks.isolation import CallbackLimits
     from qbtrigger.submit import SupervisorTarget
     from qbtrigger.supervisor import Simulator, Supervisor
 
@@ -148,8 +156,15 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--failure-rate must be between 0 and 1")
     require_language_flags(args.languages)
     try:
+        limits = CallbackLimits(timeout=args.callback_timeout,
+                                memory=args.callback_memory << 20 if args.callback_memory else None)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    try:
         supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal,
-                                default_user=args.user, **_mail_options(args.smtp))
+                                default_user=args.user, perl_timeout=args.callback_timeout,
+                                callback_limits=limits, in_process_python=args.in_process_python,
+                                **_mail_options(args.smtp))
     except UniversalConfigError as exc:
         raise CLIError(str(exc)) from None
     except Exception as exc:  # a store that is not ours, a locked file...

@@ -40,6 +40,7 @@ from ..callbacks import (
     Submission,
     SubmissionError,
 )
+from ..callbacks.isolation import CallbackLimits, DeathLedger
 from ..callbacks.languages import Callback, Runner
 from ..callbacks.validation import validate_submission
 from .. import parse_event
@@ -74,6 +75,8 @@ __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
 TERMINAL = TERMINAL_STATES
 #: The meta entry the supervisor's timers are saved under.
 _TIMERS_KEY = "timers"
+#: The meta entry of the python workers' deaths, per firing (quarantine: docs/callbacks.md).
+_DEATHS_KEY = "callback_deaths"
 #: Unix time of Qube time 0 (2000-01-01 05:00:00 UTC).
 QUBE_EPOCH = 946702800
 #: Fields a submission fixes for good: the network and the replay rely on them.
@@ -100,6 +103,9 @@ class Supervisor(Host):
     (default: the current login). Status mails (``mail`` callbacks, ``mail-*`` keywords) are sent
     through ``mail_settings`` on a thread of their own (:mod:`.mailbox`); ``capture_mail`` keeps
     them in the store instead (:meth:`captured_mail`), sending nothing.
+    ``callback_limits`` bounds python callbacks, which run in worker processes;
+    ``in_process_python`` runs them in this process instead (trusted code only). The workers'
+    deaths are stored at once, outside the step, so that quarantine counts across resumes.
     """
 
     def __init__(
@@ -116,6 +122,8 @@ class Supervisor(Host):
         first_id: int = 1,
         default_user: Optional[str] = None,
         capture_mail: bool = False,
+        callback_limits: Optional[CallbackLimits] = None,
+        in_process_python: bool = False,
     ) -> None:
         if first_id < 1:
             raise ValueError(f"first_id must be at least 1 (job 0 owns global callbacks), not {first_id}")
@@ -123,11 +131,17 @@ class Supervisor(Host):
         if mail_settings is not None:
             self.mail_settings = mail_settings
         self.default_user = default_user or _login()
-        self.engine = CallbackEngine(
-            self, language_flags=language_flags, state_aware=state_aware,
-            universal=None if universal is None else os.fspath(universal), perl_timeout=perl_timeout,
-        )
         self.store = open_store(db)
+        try:
+            deaths = DeathLedger(self.store.get_meta(_DEATHS_KEY, {}), save=self._save_deaths)
+            self.engine = CallbackEngine(
+                self, language_flags=language_flags, state_aware=state_aware,
+                universal=None if universal is None else os.fspath(universal), perl_timeout=perl_timeout,
+                limits=callback_limits, in_process_python=in_process_python, death_ledger=deaths,
+            )
+        except BaseException:
+            self.store.close()
+            raise
         self.farm = Farm()
         self._mail = MailRoom(self.mail_settings, capture_mail, self.store.get_meta(CAPTURED_KEY), self.log)
         #: Set False to commit only when :meth:`commit` is called (the simulator batches steps).
@@ -422,10 +436,17 @@ class Supervisor(Host):
         self.store.write(b)
 
     def close(self) -> None:
-        """Wait (a bounded time) for mail still being sent, commit and close the store."""
+        """Wait (a bounded time) for mail still being sent, stop the python callback workers,
+        commit and close the store."""
         self.settle_mail()
+        self.engine.close()
         self.commit()
         self.store.close()
+
+    def _save_deaths(self, deaths: Dict[str, List[str]]) -> None:
+        # Its own transaction, not the step's: a supervisor killed before its next commit still
+        # remembers that this firing's worker died.
+        self.store.write(Batch(meta={_DEATHS_KEY: deaths}))
 
     def __enter__(self) -> "Supervisor":
         return self
