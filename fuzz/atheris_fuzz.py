@@ -2,6 +2,9 @@
 
     python fuzz/atheris_fuzz.py [CORPUS_DIR ...] -dict=fuzz/trigger.dict -max_total_time=60
 
+Inputs are up to DEFAULT_MAX_LEN bytes unless -max_len says otherwise: long enough for numbers past
+int()'s 4,300-digit limit (fuzz/corpus/long_numbers.txt seeds them).
+
 Each input is decoded as UTF-8 with 'surrogateescape' (bad bytes become lone surrogates, which
 both twins must take like any other character) and run through fuzz/harness.py. The C core
 is compiled by gcc without libFuzzer's coverage hooks, so coverage comes from the Python side:
@@ -39,8 +42,16 @@ def test_one_input(data: bytes) -> None:
         print(f"atheris fuzz: {COUNTERS}", flush=True)
 
 
+#: libFuzzer's default -max_len is 4096 bytes, too short for a number past int()'s 4,300-digit limit
+#: (the C and Python number rules once differed there: docs/semantics.md, "Numbers").
+DEFAULT_MAX_LEN = 12288
+
+
 def main() -> None:
-    atheris.Setup(sys.argv, test_one_input)
+    argv = list(sys.argv)
+    if not any(arg.startswith("-max_len=") for arg in argv):
+        argv.append(f"-max_len={DEFAULT_MAX_LEN}")
+    atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
 

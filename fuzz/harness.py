@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 
 from qbtrigger import TriggerSyntaxError, parse
-from qbtrigger._common import atoms_of
+from qbtrigger._common import atoms_of, repeat_value
 
 MAX_STEPS = 12
 #: An ``@T`` step that would fire a repeat atom more often than this is skipped: firing a
@@ -113,8 +113,7 @@ def _repeats(triggers) -> list:
     for expression in [triggers] if isinstance(triggers, str) else triggers:
         for atom in atoms_of(parse(expression)):
             if atom.type in ("repeat", "globalrepeat"):
-                start, _, interval = atom.extra.partition("-")
-                out.append((int(start), int(interval)))
+                out.append(repeat_value(atom.extra))  # zero padding may pass int()'s digit limit
     return out
 
 

@@ -171,7 +171,7 @@ qbt_status qbt_remove_job(qbt_net *net, uint32_t jobid) {
         net->states_free = st;
         st = next;
     }
-    if (job->label != STR_NONE) {
+    if (job->ref != NIL32) { /* labelled: the empty label is interned as STR_NONE, so ask the ref */
         u64map_del(&net->label_index, label_key(job->pgrp, job->label));
         labelref_decref(net, job->ref);
     }

@@ -34,7 +34,6 @@ const char *qbt_type_name(int type, size_t *len) {
     return type_names[type];
 }
 
-#define MAX_TIME ((uint64_t)1 << 62)
 #define NOT_MESSAGE "there is no NOT: events are edges, and 'did not happen' has no moment to fire at"
 
 typedef struct {
@@ -90,7 +89,8 @@ static bool is_label(const char *s, size_t n) {
     return true;
 }
 
-/* All digits; *value saturates above limit (so any number of leading zeros is fine). */
+/* All ASCII digits; *value saturates above limit, so any number of leading zeros is fine and a
+ * number of any length is read in one pass (the rule of _common.number_value). */
 static bool parse_digits(const char *s, size_t n, uint64_t limit, uint64_t *value) {
     if (n == 0)
         return false;
@@ -106,7 +106,7 @@ static bool parse_digits(const char *s, size_t n, uint64_t limit, uint64_t *valu
 }
 
 static bool parse_time(const char *s, size_t n, uint64_t *t) {
-    return parse_digits(s, n, MAX_TIME, t) && *t <= MAX_TIME;
+    return parse_digits(s, n, QBT_MAX_TIME, t) && *t <= QBT_MAX_TIME;
 }
 
 bool qbt_parse_repeat(const char *s, size_t n, uint64_t *t, uint64_t *interval) {
@@ -384,6 +384,8 @@ static qbt_status atom(parser *p) {
         } else if (type == T_SUBJOB && !(extra_len == 1 && extra[0] == '*') &&
                    !parse_digits(extra, extra_len, QBT_MAX_JOB_ID, &job)) {
             return fail(p, at + i3 + 1, "bad subjob id '%': expected a number or '*'", extra, extra_len);
+        } else if (type == T_SUBJOB && !(extra_len == 1 && extra[0] == '*') && job > QBT_MAX_JOB_ID) {
+            return fail(p, at + i3 + 1, "subjob id '%' is out of range (at most 2147483647)", extra, extra_len);
         } else if (type == T_TIME && !parse_time(extra, extra_len, &a.time)) {
             return fail(p, at + i3 + 1,
                         "bad time '%': expected whole seconds since 2000-01-01 05:00 UTC (Qube time)", extra,

@@ -52,7 +52,11 @@ typedef enum {
     QBT_ETOO_LARGE       /* an expression with more than QBT_MAX_ATOMS atoms, or a network full */
 } qbt_status;
 
+/* Numbers in expressions and events (job ids, subjob ids, times): ASCII digits, leading zeros
+ * allowed and not counted, the value at most QBT_MAX_JOB_ID (ids) or QBT_MAX_TIME (times); see
+ * docs/semantics.md, "Numbers". */
 #define QBT_MAX_JOB_ID 2147483647u
+#define QBT_MAX_TIME ((uint64_t)1 << 62)
 #define QBT_MAX_DEPTH 256
 #define QBT_MAX_ATOMS 32000u
 #define QBT_NO_PID UINT32_MAX

@@ -361,9 +361,9 @@ class Network:
                 if atom.name == state or (atom.name == "done" and state in TERMINAL_STATES):
                     callback.latches[i] = True
                     event = Event(state, atom.type, jobid, atom.extra)
-            elif atom.type in ("time", "globaltime") and int(atom.extra) <= self._clock:
+            elif atom.type in ("time", "globaltime") and _number(atom.extra) <= self._clock:
                 callback.latches[i] = True
-                event = Event("dummy", "globaltime", None, str(int(atom.extra)))
+                event = Event("dummy", "globaltime", None, str(_number(atom.extra)))
             if event is not None and _evaluate(callback.tree, iter(callback.latches)):
                 self._fire(callback)
                 self._catch_up.append((callback.handle, event))
@@ -420,12 +420,18 @@ def _evaluate(node, latches) -> bool:
     return any(values)
 
 
+def _number(digits: str) -> int:
+    """A number the parser accepted: ASCII digits, any number of leading zeros (which int() alone
+    would refuse past 4,300 digits)."""
+    return int(digits.lstrip("0") or "0")
+
+
 def _time_and_interval(atom: Atom) -> tuple:
     """(T, None) for time atoms, (T, I) for repeat atoms."""
     if atom.type in ("time", "globaltime"):
-        return int(atom.extra), None
+        return _number(atom.extra), None
     start, _, interval = atom.extra.partition("-")
-    return int(start), int(interval)
+    return _number(start), _number(interval)
 
 
 def _due_at(atom: Atom, moment: int) -> bool:

@@ -34,6 +34,9 @@ __all__ = [
     "WhyNot",
     "parse",
     "parse_event",
+    "number_value",
+    "time_value",
+    "repeat_value",
 ]
 
 MAX_DEPTH = 256
@@ -243,13 +246,46 @@ def _ascii_lower(text: str) -> str:
     )
 
 
+# --------------------------------------------------------------------------- numbers
+# One rule for every number in expressions and events (job ids, subjob ids, times, repeat start
+# and interval), the C core's (parse.c parse_digits) too: one or more ASCII digits, leading zeros
+# allowed in any number and not counted, the value at most the documented maximum. int() is never
+# given the raw text: past 4,300 digits it refuses (sys.get_int_max_str_digits), while a zero-padded
+# number that long is still a small value here.
+
+
+def number_value(text: str, maximum: int) -> Optional[int]:
+    """The value of ``text`` if it is a number of ASCII digits (any leading zeros) at most
+    ``maximum``; None otherwise."""
+    if _DIGITS.match(text) is None:
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):
+        return None
+    value = int(digits)
+    return value if value <= maximum else None
+
+
+def time_value(text: str) -> Optional[int]:
+    """A Qube time (whole seconds, 0 to MAX_TIME), None if ``text`` is not one."""
+    return number_value(text, MAX_TIME)
+
+
+def repeat_value(text: str) -> Optional[Tuple[int, int]]:
+    """``start-interval`` of a repeat atom (times, interval at least 1), None if ``text`` is not one."""
+    start_text, sep, interval_text = text.partition("-")
+    start, interval = time_value(start_text), time_value(interval_text)
+    if not sep or start is None or interval is None or interval < 1:
+        return None
+    return start, interval
+
+
 def _is_time(text: str) -> bool:
-    return _DIGITS.match(text) is not None and int(text) <= MAX_TIME
+    return time_value(text) is not None
 
 
 def _is_repeat(text: str) -> bool:
-    start, sep, interval = text.partition("-")
-    return bool(sep) and _is_time(start) and _is_time(interval) and int(interval) >= 1
+    return repeat_value(text) is not None
 
 
 def _clock_form(text: str, h1: int) -> Optional[str]:
@@ -314,8 +350,8 @@ def _atom(word: str, col: int, parser: _Parser) -> Atom:
         if context == "parent" and parser.owner is not None and parser.pid is None:
             fail(col + ctx_start, f"'parent' needs a parent job, but job {parser.owner} has no pid")
     elif _DIGITS.match(ctx_text):
-        job = int(ctx_text)
-        if job > MAX_JOB_ID:
+        job = number_value(ctx_text, MAX_JOB_ID)
+        if job is None:
             fail(col + ctx_start, f"job id '{ctx_text}' is out of range (at most {MAX_JOB_ID})")
         context = "id"
     elif _LABEL.match(ctx_text):
@@ -331,6 +367,8 @@ def _atom(word: str, col: int, parser: _Parser) -> Atom:
         fail(col + len(word), f"missing extra: a {type_} event needs {_MISSING_EXTRA[type_]} after the context")
     elif type_ == "subjob" and extra != "*" and _DIGITS.match(extra) is None:
         fail(col + h3 + 1, f"bad subjob id '{extra}': expected a number or '*'")
+    elif type_ == "subjob" and extra != "*" and number_value(extra, MAX_JOB_ID) is None:
+        fail(col + h3 + 1, f"subjob id '{extra}' is out of range (at most {MAX_JOB_ID})")
     elif type_ == "time" and not _is_time(extra):
         fail(col + h3 + 1, f"bad time '{extra}': expected whole seconds since 2000-01-01 05:00 UTC (Qube time)")
     elif type_ == "repeat" and not _is_repeat(extra):
@@ -491,7 +529,8 @@ def parse_event(text: str) -> Event:
         return Event(name.lower(), type_, None, rest)
     h3 = rest.find("-")
     job_text = rest if h3 < 0 else rest[:h3]
-    if _DIGITS.match(job_text) is None or int(job_text) > MAX_JOB_ID:
+    jobid = number_value(job_text, MAX_JOB_ID)
+    if jobid is None:
         raise _bad_event(text, f"job id '{job_text}' is not a number from 0 to {MAX_JOB_ID}")
     extra: Optional[str] = None if h3 < 0 else rest[h3 + 1 :]
     if type_ == "job":
@@ -501,4 +540,4 @@ def parse_event(text: str) -> Event:
         raise _bad_event(text, f"a {type_} event needs an extra after the job id")
     elif extra == "*":
         raise _bad_event(text, "'*' is for triggers; an event names one item")
-    return Event(name.lower(), type_, int(job_text), extra)
+    return Event(name.lower(), type_, jobid, extra)

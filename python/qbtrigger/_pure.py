@@ -63,6 +63,8 @@ from ._common import (
     event_type_error,
     parse,
     parse_event,
+    repeat_value,
+    time_value,
     too_many_atoms,
     trigger_list,
 )
@@ -370,12 +372,11 @@ class Network:
                 entry[handle << 32 | i] = ref
             type_ = atom.type
             if type_ == "time" or type_ == "globaltime":
-                moment = int(cast(str, atom.extra))  # clock atoms always have one
+                moment = cast(int, time_value(cast(str, atom.extra)))  # clock atoms always have one
                 if moment > clock:
                     self._schedule(cb, i, moment, 0)
             elif type_ == "repeat" or type_ == "globalrepeat":
-                start, _, interval = cast(str, atom.extra).partition("-")
-                start_i, interval_i = int(start), int(interval)
+                start_i, interval_i = cast(Tuple[int, int], repeat_value(cast(str, atom.extra)))
                 if cb.repeats is None:
                     cb.repeats = {}
                 cb.repeats[i] = (start_i, interval_i)
@@ -902,7 +903,7 @@ class Network:
                         self._caught_up.append((cb.handle, Event(state, type_, jobid, atom.extra)))
                         return
             elif type_ == "time" or type_ == "globaltime":
-                moment = int(atom.extra)
+                moment = cast(int, time_value(cast(str, atom.extra)))
                 if moment <= clock:
                     self._set(cb, i, fired)
                     if fired:
