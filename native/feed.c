@@ -76,6 +76,14 @@ static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *e
     uint32_t entry = NIL32;
     if (*extra_id != NIL32)
         entry = u64map_get(&net->state_index, state_key(ev->job, ev->type, *extra_id));
+    bool stray = false; /* a new item of a job id that is not an added job: capped */
+    if (entry == NIL32 && !find_job(net, ev->job, NULL)) {
+        if (net->stray_states >= QBT_MAX_STRAY_STATES) {
+            *old = STR_NONE; /* not recorded: nothing to retract, nothing for catch-up */
+            return QBT_OK;
+        }
+        stray = true;
+    }
     if (entry == NIL32) {
         void *arr = net->states;
         qbt_status st = qbt_grow(&arr, &net->states_cap, net->states_len + 1, sizeof(state_t));
@@ -106,6 +114,7 @@ static qbt_status update_state(qbt_net *net, const parsed_event *ev, uint32_t *e
         e->next = u64map_get(&net->state_heads, ev->job);
         u64map_put(&net->state_heads, ev->job, entry);
         u64map_put(&net->state_index, state_key(ev->job, ev->type, *extra_id), entry);
+        net->stray_states += stray;
     }
     *old = net->states[entry].state;
     net->states[entry].state = (uint8_t)state;

@@ -203,6 +203,7 @@ struct qbt_net {
     uint32_t states_free;
     u64map state_index; /* item key -> state entry */
     u64map state_heads; /* job id -> first state entry of its chain (jobs need not be added) */
+    size_t stray_states; /* state entries whose job id is not an added job */
 
     heap_item *heap;
     size_t heap_len, heap_cap;
@@ -229,6 +230,7 @@ struct qbt_net {
     size_t lower_cap;
 
     error_buf err;
+    uint64_t err_item; /* qbt_add_many: the spec at fault, or how many were registered */
 };
 
 static inline uint32_t *word_at(const qbt_net *net, uint32_t off) {

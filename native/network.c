@@ -94,6 +94,7 @@ const char *qbt_error_message(const qbt_net *net, size_t *len) {
 }
 size_t qbt_error_column(const qbt_net *net) { return net->err.column; }
 uint64_t qbt_error_index(const qbt_net *net) { return net->err.index; }
+uint64_t qbt_error_item(const qbt_net *net) { return net->err_item; }
 
 /* ------------------------------------------------------------------ jobs */
 
@@ -149,6 +150,9 @@ qbt_status qbt_add_job(qbt_net *net, uint32_t jobid, uint32_t pgrp, const char *
     if (label)
         u64map_put(&net->label_index, label_key(pgrp, label_id), slot);
     net->njobs++;
+    /* The states its events recorded before it was added are its own now, not strays. */
+    for (uint32_t e = u64map_get(&net->state_heads, jobid); e != NIL32; e = net->states[e].next)
+        net->stray_states--;
     return QBT_OK;
 }
 

@@ -22,7 +22,9 @@
  *    next call that changes the network: qbt_output() returns it.
  *  - Error details (message text, column, index) are kept until the next failing call:
  *    qbt_error_message(), qbt_error_column(), qbt_error_index().
- *  - Not thread-safe: one network, one thread at a time.
+ *  - Not thread-safe: one network, one thread at a time (the caller serialises the calls on one
+ *    network, output reading included; separate networks need nothing). The Python wrapper holds
+ *    a lock per network and releases the GIL around qbt_feed_many and qbt_add_many.
  */
 #ifndef QBTRIGGER_H
 #define QBTRIGGER_H
@@ -57,6 +59,9 @@ typedef enum {
  * docs/semantics.md, "Numbers". */
 #define QBT_MAX_JOB_ID 2147483647u
 #define QBT_MAX_TIME ((uint64_t)1 << 62)
+/* State-aware: item states kept for job ids that are not added jobs, at most; a new item of such a
+ * job past it is not recorded (docs/semantics.md, "State-aware networks"). */
+#define QBT_MAX_STRAY_STATES 65536u
 #define QBT_MAX_DEPTH 256
 #define QBT_MAX_ATOMS 32000u
 #define QBT_NO_PID UINT32_MAX
@@ -106,6 +111,23 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
                    uint32_t owner, uint32_t maximum, uint64_t *handle_out);
 qbt_status qbt_remove(qbt_net *net, uint64_t handle);
 
+/* One callback of qbt_add_many: qbt_add's arguments. */
+typedef struct {
+    const char *const *exprs;
+    const size_t *lens;
+    size_t n;
+    uint32_t owner;
+    uint32_t maximum;
+} qbt_callback_spec;
+
+/* Registers n callbacks in order, as n calls of qbt_add would; handles_out[i] gets the i-th handle.
+ * Every spec is checked (owner, empty list, syntax, size) before any is registered: on
+ * QBT_EUNKNOWN_JOB, QBT_EEMPTY_LIST, QBT_ESYNTAX or QBT_ETOO_LARGE from that check nothing is
+ * registered and qbt_error_item() is the index of the spec at fault (with QBT_ESYNTAX,
+ * qbt_error_index() is its expression's, as for qbt_add). If registering then fails (QBT_ENOMEM,
+ * a full network), the first qbt_error_item() specs stay registered, each as by qbt_add. */
+qbt_status qbt_add_many(qbt_net *net, const qbt_callback_spec *specs, size_t n, uint64_t *handles_out);
+
 /* Events: output entries are (index of the event, handle); qbt_feed uses index 0. */
 qbt_status qbt_feed(qbt_net *net, const char *event, size_t len);
 qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n);
@@ -138,6 +160,7 @@ int qbt_state_aware(const qbt_net *net);
 const char *qbt_error_message(const qbt_net *net, size_t *len);
 size_t qbt_error_column(const qbt_net *net);
 uint64_t qbt_error_index(const qbt_net *net);
+uint64_t qbt_error_item(const qbt_net *net); /* qbt_add_many: the spec at fault (see there) */
 
 /* Debug builds (QBT_DEBUG): live allocation count, and a switch that makes the n-th allocation
  * from now fail (0: never), to test out-of-memory paths. Both are no-ops otherwise. */

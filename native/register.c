@@ -169,16 +169,17 @@ static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const jo
         extra_incref(&net->strings, ev->extra); /* the atom's may go with the callback */
 }
 
-qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n, uint32_t owner_id,
-                   uint32_t maximum, uint64_t *handle_out) {
-    uint32_t owner_slot;
-    if (!find_job(net, owner_id, &owner_slot))
+/* Phase 1 of a registration: the owner, then every expression parsed into the scratch (joined
+ * into one OR), then the size. Changes nothing but the scratch and the error details. */
+static qbt_status parse_callback(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n,
+                                 uint32_t owner_id, uint32_t *owner_slot) {
+    if (!find_job(net, owner_id, owner_slot))
         return QBT_EUNKNOWN_JOB;
     if (n == 0)
         return QBT_EEMPTY_LIST;
     parse_scratch *s = &net->scratch;
     s->natoms = s->nnodes = s->noperands = 0;
-    bool has_pid = net->jobs[owner_slot].pid != QBT_NO_PID;
+    bool has_pid = net->jobs[*owner_slot].pid != QBT_NO_PID;
     qbt_status st = QBT_OK;
     for (size_t i = 0; i < n && st == QBT_OK; i++) {
         st = qbt_parse_expr(s, exprs[i], lens[i], owner_id, has_pid, &net->err);
@@ -188,8 +189,16 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
         st = qbt_parse_join(s, 0);
     if (st != QBT_OK)
         return st;
-    if (s->natoms > QBT_MAX_ATOMS)
-        return QBT_ETOO_LARGE;
+    return s->natoms > QBT_MAX_ATOMS ? QBT_ETOO_LARGE : QBT_OK;
+}
+
+qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n, uint32_t owner_id,
+                   uint32_t maximum, uint64_t *handle_out) {
+    uint32_t owner_slot;
+    qbt_status st = parse_callback(net, exprs, lens, n, owner_id, &owner_slot);
+    if (st != QBT_OK)
+        return st;
+    parse_scratch *s = &net->scratch;
     size_t natoms = s->natoms;
     /* The root is the last node built (nodes are made after their children), or a lone atom. */
     bool root_is_node = s->noperands == 1 && (s->operands[0] & 1);
@@ -306,6 +315,26 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
         catch_up(net, block, ids, &net->jobs[owner_slot]);
         fire(net, 0, true); /* room was reserved: cannot fail */
     }
+    return QBT_OK;
+}
+
+/* Every spec is parsed once to check it, before any is registered, and again by qbt_add: the
+ * scratch holds one callback at a time, and parsing is a small part of registering. */
+qbt_status qbt_add_many(qbt_net *net, const qbt_callback_spec *specs, size_t n, uint64_t *handles_out) {
+    qbt_status st = QBT_OK;
+    uint32_t owner_slot;
+    for (size_t i = 0; i < n; i++) {
+        net->err_item = i;
+        if ((st = parse_callback(net, specs[i].exprs, specs[i].lens, specs[i].n, specs[i].owner, &owner_slot)) != QBT_OK)
+            return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        net->err_item = i;
+        const qbt_callback_spec *c = &specs[i];
+        if ((st = qbt_add(net, c->exprs, c->lens, c->n, c->owner, c->maximum, &handles_out[i])) != QBT_OK)
+            return st;
+    }
+    net->err_item = n;
     return QBT_OK;
 }
 

@@ -24,6 +24,7 @@ from qbtrigger.errors import ClockError, DuplicateError, EventError, LimitError,
 from qbtrigger._common import (
     MAX_ATOMS,
     MAX_JOB_ID,
+    MAX_STRAY_STATES,
     MAX_TIME,
     STATE_NAMES,
     TERMINAL_STATES,
@@ -128,6 +129,10 @@ class Network:
                     raise DuplicateError(f"label '{label}' is already used in pgrp {pgrp} by job {other.jobid}")
         self._jobs[jobid] = Job(jobid, pgrp, label, pid)
 
+    def _strays(self) -> int:
+        """Items with a state whose job is not an added job."""
+        return sum(1 for item in self._states if item[1] not in self._jobs)
+
     def remove_job(self, jobid) -> None:
         _check_int(jobid, "job id")
         if jobid not in self._jobs:
@@ -141,6 +146,32 @@ class Network:
     # ------------------------------------------------------------------ callbacks
 
     def add(self, triggers, owner, maximum=None) -> int:
+        self._check_add_arguments(triggers, owner, maximum)
+        tree, atoms = self._compile(triggers, owner)
+
+        self._last_handle += 1
+        handle = self._last_handle
+        callback = Callback(handle, owner, tree, atoms, maximum, [False] * len(atoms))
+        self._callbacks[handle] = callback
+
+        if self._state_aware:
+            self._catch_up_callback(callback)
+        return handle
+
+    def add_many(self, callbacks) -> list:
+        """Every item's arguments checked in order, then every item's expressions, then each added."""
+        if isinstance(callbacks, (str, bytes)):
+            raise TypeError("add_many takes items, not a str")
+        items = list(callbacks)
+        for item in items:
+            if not isinstance(item, tuple) or not 2 <= len(item) <= 3:
+                raise TypeError("an add_many item must be a (triggers, owner[, maximum]) tuple")
+            self._check_add_arguments(*item)
+        for item in items:
+            self._compile(*item[:2])
+        return [self.add(*item) for item in items]
+
+    def _check_add_arguments(self, triggers, owner, maximum=None) -> list:
         if isinstance(triggers, str):
             texts = [triggers]
         elif isinstance(triggers, (list, tuple)):
@@ -157,6 +188,10 @@ class Network:
             _check_int(maximum, "maximum")
             if maximum < 1:
                 raise ValueError("maximum must be at least 1")
+        return texts
+
+    def _compile(self, triggers, owner) -> tuple:
+        texts = [triggers] if isinstance(triggers, str) else list(triggers)
         if not texts:
             raise TriggerSyntaxError("", 0, "empty trigger list")
         pid = self._jobs[owner].pid
@@ -166,15 +201,7 @@ class Network:
         _collect_atoms(tree, atoms)
         if len(atoms) > MAX_ATOMS:
             raise LimitError(f"a callback may hold at most {MAX_ATOMS} events")
-
-        self._last_handle += 1
-        handle = self._last_handle
-        callback = Callback(handle, owner, tree, atoms, maximum, [False] * len(atoms))
-        self._callbacks[handle] = callback
-
-        if self._state_aware:
-            self._catch_up_callback(callback)
-        return handle
+        return tree, atoms
 
     def remove(self, handle) -> None:
         self._get(handle)
@@ -247,7 +274,8 @@ class Network:
             old = self._states.get(item)
             if old is not None and old != event.name:
                 self._retract(item, old, event.name)
-            self._states[item] = event.name
+            if old is not None or event.jobid in self._jobs or self._strays() < MAX_STRAY_STATES:
+                self._states[item] = event.name  # past the cap, a new stray item is not recorded
         for callback in self._callbacks.values():
             for i, atom in enumerate(callback.atoms):
                 if self._matches(atom, callback.owner, event):

@@ -297,6 +297,21 @@ def add_ops(draw):
     return ("add", (draw(triggers()), owner), kwargs)
 
 
+@st.composite
+def add_many_ops(draw):
+    """add_many of 0 to 4 items, each (triggers, owner[, maximum]); now and then a malformed item."""
+    items = []
+    for _ in range(draw(st.integers(0, 4))):
+        owner = Pick("job", draw(st.integers(-1, 6)))
+        maximum = draw(st.sampled_from([None] * 8 + [1, 2, 0]))
+        shape = draw(st.sampled_from(["pair"] * 6 + ["triple"] * 2 + ["bad"]))
+        if shape == "bad":
+            items.append(draw(st.sampled_from(["x-job-1", ("x-job-1",), None])))
+        else:
+            items.append((draw(triggers()), owner) + ((maximum,) if shape == "triple" else ()))
+    return ("add_many", (items,), {})
+
+
 handle_specs = st.builds(Pick, st.just("handle"), st.integers(-3, 12))
 job_specs = st.builds(Pick, st.just("job"), st.integers(-1, 6))
 targeted_events = st.builds(Pick, st.just("event"), st.integers(0, 30), st.integers(0, 5), st.integers(0, 3))
@@ -315,6 +330,7 @@ next_due_ops = st.tuples(st.just("next_due"), st.just(()), st.sampled_from([{}, 
 operations = st.one_of(
     add_ops(),
     add_ops(),
+    add_many_ops(),
     add_job_ops(),
     _op("feed", event_specs),
     _op("feed", event_specs),
@@ -386,6 +402,8 @@ def resolve_job(pick: Pick, ref: oracle.Network) -> int:
 def resolve(value, ref: oracle.Network, issued: int):
     if isinstance(value, list):
         return [resolve(item, ref, issued) for item in value]
+    if isinstance(value, tuple):  # an add_many item
+        return tuple(resolve(item, ref, issued) for item in value)
     if not isinstance(value, Pick):
         return value
     if value.kind == "event":
@@ -466,6 +484,9 @@ def run_both(impl, state_aware: bool, ops: list) -> list:
         if method == "add" and expected[0] == "ok":
             issued = expected[1]
             added.append(args)
+        if method == "add_many" and expected[0] == "ok" and expected[1]:
+            issued = expected[1][-1]
+            added.extend(item[:2] for item in args[0])
         assert observe(net, issued) == observe(ref, issued), f"state differs after {text}"
         outcomes.append((method, expected))
     return outcomes
@@ -622,6 +643,14 @@ BAD_ARGUMENT_CALLS = [
     ("advance", (2**62 + 1,), {}),
     ("advance", (2**64,), {}),
     ("advance_many", ("5",), {}),
+    ("add_many", ("a-job-1",), {}),
+    ("add_many", (5,), {}),
+    ("add_many", ([("a-job-1",)],), {}),
+    ("add_many", ([("a-job-1", 1), ["a-job-1", 1]],), {}),
+    ("add_many", ([("a-job-1", "1")],), {}),
+    ("add_many", ([("a-job-1", 1), (5, 1)],), {}),
+    ("add_many", ([("a-job-1", 1, 0)],), {}),
+    ("add_many", ([("a-job-1", 1), ("a-job-1", 7)],), {}),
 ]
 
 

@@ -11,7 +11,7 @@ validated when it is taken as an operand, so the first error met in that order i
 from __future__ import annotations
 
 import re
-from typing import List, NamedTuple, NoReturn, Optional, Tuple, Union
+from typing import Iterable, List, NamedTuple, NoReturn, Optional, Tuple, Union, cast
 
 from .errors import ClockError, EventError, LimitError, TriggerSyntaxError
 from .vocabulary import DUMMY, EVENT_TYPES, GLOBAL_TYPES, STATEFUL_TYPES, STATES, TERMINAL_STATES
@@ -44,6 +44,9 @@ MAX_JOB_ID = 2**31 - 1
 MAX_TIME = 2**62
 #: Atoms one callback may hold (the C core indexes them with 16 bits).
 MAX_ATOMS = 32000
+#: State-aware networks: item states kept for job ids that are not added jobs, at most (a new item
+#: of such a job past it is not recorded; docs/semantics.md). QBT_MAX_STRAY_STATES in C.
+MAX_STRAY_STATES = 65536
 
 #: Atom and event types, in the order error messages list them.
 TYPES = EVENT_TYPES
@@ -469,6 +472,25 @@ def check_handle(handle: object) -> int:
 def event_type_error(event: object, index: Optional[int] = None) -> TypeError:
     where = "" if index is None else f" (at index {index})"
     return TypeError(f"an event must be a str or an Event, not {type(event).__name__}{where}")
+
+
+def callback_batch(callbacks: object) -> List[object]:
+    """add_many's argument as a list of its items (a single str is refused, as by feed_many)."""
+    if isinstance(callbacks, (str, bytes)):
+        raise TypeError("add_many takes an iterable of (triggers, owner[, maximum]) items, not a single str")
+    return list(cast(Iterable[object], callbacks))  # a non-iterable raises TypeError here
+
+
+def callback_item(item: object, index: int) -> Tuple[Tuple[str, ...], int, object]:
+    """One add_many item, ``(triggers, owner)`` or ``(triggers, owner, maximum)``: its expressions
+    and owner checked as add() checks them; the maximum is left to check_maximum, which add() runs
+    after the owner's existence."""
+    if not isinstance(item, tuple) or not 2 <= len(item) <= 3:
+        what = f"tuple of {len(item)}" if isinstance(item, tuple) else type(item).__name__
+        raise TypeError(f"an add_many item must be a (triggers, owner[, maximum]) tuple, not a {what} (at index {index})")
+    expressions = trigger_list(item[0])
+    owner = check_int(item[1], "owner")
+    return expressions, owner, item[2] if len(item) == 3 else None
 
 
 def check_event_batch(events: object) -> None:

@@ -58,6 +58,13 @@ cdef extern from "qbtrigger.h" nogil:
     qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n,
                        uint32_t owner, uint32_t maximum, uint64_t *handle_out)
     qbt_status qbt_remove(qbt_net *net, uint64_t handle)
+    ctypedef struct qbt_callback_spec:
+        const char *const *exprs
+        const size_t *lens
+        size_t n
+        uint32_t owner
+        uint32_t maximum
+    qbt_status qbt_add_many(qbt_net *net, const qbt_callback_spec *specs, size_t n, uint64_t *handles_out)
     qbt_status qbt_feed(qbt_net *net, const char *event, size_t len)
     qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *lens, size_t n)
     qbt_status qbt_advance(qbt_net *net, uint64_t now)
@@ -75,6 +82,7 @@ cdef extern from "qbtrigger.h" nogil:
     const char *qbt_error_message(const qbt_net *net, size_t *len)
     size_t qbt_error_column(const qbt_net *net)
     uint64_t qbt_error_index(const qbt_net *net)
+    uint64_t qbt_error_item(const qbt_net *net)
     int qbt_debug_build()
     size_t qbt_debug_live_allocations()
     void qbt_debug_fail_allocation(size_t nth)

@@ -4,10 +4,39 @@
 It converts arguments (validated by the helpers shared with the pure twin, so both raise the
 same errors), calls the C core and turns its status codes into exceptions in one place,
 _raise_status().
+
+Threads (docs/semantics.md, "Threads"): the C core is one network, one thread at a time, so every
+method holds the network's own lock (`_enter`/`_leave`) for its whole call, the reading of the C
+core's output buffer included. The bulk entry points (feed_many, add_many) release the GIL while
+the C core works on a batch of more than NOGIL_MIN items; they first copy every pointer they hand
+it, and keep the objects behind them alive, so that no other thread can pull the data from under
+it. A method that releases the GIL follows this pattern:
+
+    self._enter()
+    try:
+        ... gather arguments (GIL held) ...
+        if n > NOGIL_MIN:
+            with nogil:
+                status = qbt_...(self.net, ...)
+        else:
+            status = qbt_...(self.net, ...)
+        ... read the output, raise through _raise_status ...
+    finally:
+        self._leave()
 """
 
 from cpython.list cimport PyList_New
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pythread cimport (
+    NOWAIT_LOCK,
+    WAIT_LOCK,
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_free_lock,
+    PyThread_get_thread_ident,
+    PyThread_release_lock,
+    PyThread_type_lock,
+)
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -24,6 +53,8 @@ from ._common import (
     Event,
     TriggerSyntaxError,
     WhyNot,
+    callback_batch,
+    callback_item,
     check_event_batch,
     check_handle,
     check_id,
@@ -173,18 +204,51 @@ def _c_vocabulary():
     }
 
 
+#: Batches of more items than this run in the C core with the GIL released; below, releasing it
+#: and taking it back would cost more than the work (a few hundred nanoseconds).
+NOGIL_MIN = 32
+
+
 cdef class Network:
     """A trigger-matching network: jobs, callbacks and the shared alpha index (C core)."""
 
     cdef qbt_net *net
+    cdef PyThread_type_lock lock  # held for the whole of every call on the network
+    cdef unsigned long holder  # the thread holding it (0: none), to refuse re-entry, not deadlock
 
     def __cinit__(self, state_aware=False):
+        self.lock = PyThread_allocate_lock()
+        if self.lock is NULL:
+            raise MemoryError()
         self.net = qbt_new(1 if state_aware else 0)
         if self.net is NULL:
             raise MemoryError()
 
     def __dealloc__(self):
         qbt_free(self.net)
+        if self.lock is not NULL:
+            PyThread_free_lock(self.lock)
+
+    # ------------------------------------------------------------------ the network's lock
+
+    cdef int _enter(self) except -1:
+        """Takes the network's lock, waiting with the GIL released if another thread holds it.
+
+        The same thread asking again (a finalizer or signal handler run in the middle of a call on
+        this network, calling it) is refused with a RuntimeError rather than left to wait forever.
+        """
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if not PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
+            if self.holder == me:
+                raise RuntimeError("this network is already in a call from this thread (re-entered)")
+            with nogil:
+                PyThread_acquire_lock(self.lock, WAIT_LOCK)
+        self.holder = me
+        return 0
+
+    cdef inline void _leave(self) noexcept:
+        self.holder = 0
+        PyThread_release_lock(self.lock)
 
     # ------------------------------------------------------------------ errors
 
@@ -221,21 +285,37 @@ cdef class Network:
 
     @property
     def state_aware(self):
-        return bool(qbt_state_aware(self.net))
+        self._enter()
+        try:
+            return bool(qbt_state_aware(self.net))
+        finally:
+            self._leave()
 
     @property
     def clock(self):
-        return qbt_clock(self.net)
+        self._enter()
+        try:
+            return qbt_clock(self.net)
+        finally:
+            self._leave()
 
     def __len__(self):
         cdef qbt_stats stats
-        qbt_get_stats(self.net, &stats)
-        return stats.callbacks
+        self._enter()
+        try:
+            qbt_get_stats(self.net, &stats)
+            return stats.callbacks
+        finally:
+            self._leave()
 
     def __contains__(self, handle):
         if type(handle) is not int or handle < 1 or handle >= 2**64:
             return False
-        return bool(qbt_has_callback(self.net, handle))
+        self._enter()
+        try:
+            return bool(qbt_has_callback(self.net, handle))
+        finally:
+            self._leave()
 
     # ------------------------------------------------------------------ jobs
 
@@ -250,63 +330,143 @@ cdef class Network:
         cdef list keep = []
         if label is not None:
             data = _utf8(label, &size, keep)
-        status = qbt_add_job(self.net, c_job, c_pgrp, data, size, c_pid)
-        if status != QBT_OK:
-            self._raise_status(status, (label, c_pgrp) if status == QBT_EDUPLICATE_LABEL else jobid)
+        self._enter()
+        try:
+            status = qbt_add_job(self.net, c_job, c_pgrp, data, size, c_pid)
+            if status != QBT_OK:
+                self._raise_status(status, (label, c_pgrp) if status == QBT_EDUPLICATE_LABEL else jobid)
+        finally:
+            self._leave()
 
     def remove_job(self, jobid):
         """Removes a job and every callback it owns."""
         jobid = check_int(jobid, "job id")
         if not 0 <= jobid <= MAX_JOB_ID:
             raise UnknownJobError(f"unknown job {jobid}")
-        status = qbt_remove_job(self.net, jobid)
-        if status != QBT_OK:
-            self._raise_status(status, jobid)
+        self._enter()
+        try:
+            status = qbt_remove_job(self.net, jobid)
+            if status != QBT_OK:
+                self._raise_status(status, jobid)
+        finally:
+            self._leave()
 
     # ------------------------------------------------------------------ callbacks
+
+    cdef uint32_t _owner(self, object owner) except? 0:
+        """An owner that is an added job (the lock held), as add() checks it."""
+        if not 0 <= owner <= MAX_JOB_ID or not qbt_has_job(self.net, owner):
+            raise UnknownJobError(f"unknown job {owner}")
+        return owner
 
     def add(self, triggers, owner, maximum=None):
         """Registers a callback; returns its handle. `triggers`: str or list of str (an OR)."""
         cdef tuple expressions = trigger_list(triggers)
         owner = check_int(owner, "owner")
-        if not 0 <= owner <= MAX_JOB_ID or not qbt_has_job(self.net, owner):
-            raise UnknownJobError(f"unknown job {owner}")
-        cdef uint32_t c_owner = owner
-        cdef uint32_t c_maximum = min(check_maximum(maximum), 0xFFFFFFFF)
+        cdef uint32_t c_owner
+        cdef uint32_t c_maximum
         cdef Py_ssize_t n = len(expressions)
         cdef Py_ssize_t i, size
         cdef uint64_t handle = 0
         cdef list keep = []
         cdef const char *one_data
         cdef size_t one_size
-        cdef const char **datas
-        cdef size_t *sizes
-        if n == 1:
-            one_data = _utf8(expressions[0], &size, keep)
-            one_size = <size_t>size
-            status = qbt_add(self.net, &one_data, &one_size, 1, c_owner, c_maximum, &handle)
-        else:
-            datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
-            sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
-            try:
+        cdef const char **datas = NULL
+        cdef size_t *sizes = NULL
+        self._enter()
+        try:
+            c_owner = self._owner(owner)
+            c_maximum = min(check_maximum(maximum), 0xFFFFFFFF)
+            if n == 1:
+                one_data = _utf8(expressions[0], &size, keep)
+                one_size = <size_t>size
+                status = qbt_add(self.net, &one_data, &one_size, 1, c_owner, c_maximum, &handle)
+            else:
+                datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
+                sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
                 if datas is NULL or sizes is NULL:
                     raise MemoryError()
                 for i in range(n):
                     datas[i] = _utf8(expressions[i], &size, keep)
                     sizes[i] = <size_t>size
                 status = qbt_add(self.net, datas, sizes, n, c_owner, c_maximum, &handle)
-            finally:
-                PyMem_Free(datas)
-                PyMem_Free(sizes)
-        if status != QBT_OK:
-            self._raise_status(status, owner, expressions)
-        return handle
+            if status != QBT_OK:
+                self._raise_status(status, owner, expressions)
+            return handle
+        finally:
+            PyMem_Free(datas)
+            PyMem_Free(sizes)
+            self._leave()
+
+    def add_many(self, callbacks):
+        """Registers callbacks in order, as add() would one by one; returns their handles.
+
+        Each item is ``(triggers, owner)`` or ``(triggers, owner, maximum)``. Every item is checked
+        before any is registered: the argument checks of every item in order, then the expressions
+        of every item in order; the first failure is raised as add() would raise it for that item,
+        and nothing is registered. The C core works with the GIL released.
+        """
+        cdef list items = callback_batch(callbacks)
+        cdef Py_ssize_t n = len(items), total = 0, i, j, m, size
+        cdef list checked = []
+        cdef list keep = []
+        cdef qbt_callback_spec *specs = NULL
+        cdef const char **datas = NULL
+        cdef size_t *sizes = NULL
+        cdef uint64_t *handles = NULL
+        cdef tuple expressions
+        self._enter()
+        try:
+            for i in range(n):
+                expressions, owner, maximum = callback_item(items[i], i)
+                self._owner(owner)
+                checked.append((expressions, owner, min(check_maximum(maximum), 0xFFFFFFFF)))
+                total += len(expressions)
+            specs = <qbt_callback_spec *>PyMem_Malloc((n + 1) * sizeof(qbt_callback_spec))
+            datas = <const char **>PyMem_Malloc((total + 1) * sizeof(const char *))
+            sizes = <size_t *>PyMem_Malloc((total + 1) * sizeof(size_t))
+            handles = <uint64_t *>PyMem_Malloc((n + 1) * sizeof(uint64_t))
+            if specs is NULL or datas is NULL or sizes is NULL or handles is NULL:
+                raise MemoryError()
+            j = 0
+            for i in range(n):
+                expressions, owner, maximum = checked[i]
+                m = len(expressions)
+                specs[i].exprs = &datas[j]
+                specs[i].lens = &sizes[j]
+                specs[i].n = <size_t>m
+                specs[i].owner = <uint32_t>owner
+                specs[i].maximum = <uint32_t>maximum
+                for text in expressions:
+                    datas[j] = _utf8(text, &size, keep)
+                    sizes[j] = <size_t>size
+                    j += 1
+            if n > NOGIL_MIN:
+                with nogil:
+                    status = qbt_add_many(self.net, specs, <size_t>n, handles)
+            else:
+                status = qbt_add_many(self.net, specs, <size_t>n, handles)
+            if status != QBT_OK:
+                expressions, owner, _ = checked[qbt_error_item(self.net)]
+                self._raise_status(status, owner, expressions)
+            return [handles[i] for i in range(n)]
+        finally:
+            PyMem_Free(specs)
+            PyMem_Free(datas)
+            PyMem_Free(sizes)
+            PyMem_Free(handles)
+            self._leave()
 
     def remove(self, handle):
         """Removes a callback."""
-        status = qbt_remove(self.net, self._handle(handle))
-        if status != QBT_OK:
-            self._raise_status(status, handle)
+        cdef uint64_t c_handle = self._handle(handle)
+        self._enter()
+        try:
+            status = qbt_remove(self.net, c_handle)
+            if status != QBT_OK:
+                self._raise_status(status, handle)
+        finally:
+            self._leave()
 
     cdef uint64_t _handle(self, object handle) except? 0:
         if type(handle) is int and 1 <= handle < 2**64:
@@ -319,25 +479,40 @@ cdef class Network:
     def count(self, handle):
         """How many times the callback fired."""
         cdef uint32_t owner = 0, count = 0
-        status = qbt_callback_info(self.net, self._handle(handle), &owner, &count)
-        if status != QBT_OK:
-            self._raise_status(status, handle)
-        return count
+        cdef uint64_t c_handle = self._handle(handle)
+        self._enter()
+        try:
+            status = qbt_callback_info(self.net, c_handle, &owner, &count)
+            if status != QBT_OK:
+                self._raise_status(status, handle)
+            return count
+        finally:
+            self._leave()
 
     def owner(self, handle):
         """The job that owns the callback."""
         cdef uint32_t owner = 0, count = 0
-        status = qbt_callback_info(self.net, self._handle(handle), &owner, &count)
-        if status != QBT_OK:
-            self._raise_status(status, handle)
-        return owner
+        cdef uint64_t c_handle = self._handle(handle)
+        self._enter()
+        try:
+            status = qbt_callback_info(self.net, c_handle, &owner, &count)
+            if status != QBT_OK:
+                self._raise_status(status, handle)
+            return owner
+        finally:
+            self._leave()
 
     def why_not(self, handle):
         """The callback's atoms, split into latched and still awaited (expression order)."""
         cdef list atoms = []
-        status = qbt_why_not(self.net, self._handle(handle), _collect_atom, <void *>atoms)
-        if status != QBT_OK:
-            self._raise_status(status, handle)
+        cdef uint64_t c_handle = self._handle(handle)
+        self._enter()
+        try:
+            status = qbt_why_not(self.net, c_handle, _collect_atom, <void *>atoms)
+            if status != QBT_OK:
+                self._raise_status(status, handle)
+        finally:
+            self._leave()
         return WhyNot(
             tuple([text for text, latched in atoms if latched]),
             tuple([text for text, latched in atoms if not latched]),
@@ -345,12 +520,17 @@ cdef class Network:
 
     def drain_catch_up(self):
         """Handles that fired at registration (state-aware catch-up) since the last call."""
-        status = qbt_drain_catch_up(self.net)
-        if status != QBT_OK:
-            self._raise_status(status)
         cdef size_t count = 0
-        cdef const qbt_firing *out = qbt_output(self.net, &count)
-        return _handles(out, count)
+        cdef const qbt_firing *out
+        self._enter()
+        try:
+            status = qbt_drain_catch_up(self.net)
+            if status != QBT_OK:
+                self._raise_status(status)
+            out = qbt_output(self.net, &count)
+            return _handles(out, count)
+        finally:
+            self._leave()
 
     def drain_catch_up_events(self):
         """Like drain_catch_up() (the same queue), with the Event each handle stands for: the state
@@ -359,19 +539,23 @@ cdef class Network:
         cdef const qbt_catch_up_event *events = NULL
         cdef const qbt_catch_up_event *e
         cdef size_t count = 0, k
-        status = qbt_drain_catch_up_events(self.net, &events, &count)
-        if status != QBT_OK:
-            self._raise_status(status)
         cdef list out = []
-        for k in range(count):
-            e = &events[k]
-            out.append((e.handle, Event(
-                _decode(e.name, e.name_len),
-                _decode(e.type, e.type_len),
-                None if e.jobid == QBT_NO_JOB else e.jobid,
-                None if e.extra is NULL else _decode(e.extra, e.extra_len),
-            )))
-        return out
+        self._enter()
+        try:
+            status = qbt_drain_catch_up_events(self.net, &events, &count)
+            if status != QBT_OK:
+                self._raise_status(status)
+            for k in range(count):
+                e = &events[k]
+                out.append((e.handle, Event(
+                    _decode(e.name, e.name_len),
+                    _decode(e.type, e.type_len),
+                    None if e.jobid == QBT_NO_JOB else e.jobid,
+                    None if e.extra is NULL else _decode(e.extra, e.extra_len),
+                )))
+            return out
+        finally:
+            self._leave()
 
     # ------------------------------------------------------------------ events
 
@@ -380,6 +564,8 @@ cdef class Network:
         cdef Py_ssize_t size
         cdef const char *data
         cdef bytes raw
+        cdef size_t count = 0
+        cdef const qbt_firing *out
         if _is_str(<PyObject *>event) and PyUnicode_IS_COMPACT_ASCII(<PyObject *>event):
             data = <const char *>PyUnicode_DATA(<PyObject *>event)  # the common case, without a call
             size = PyUnicode_GET_LENGTH(<PyObject *>event)
@@ -394,20 +580,26 @@ cdef class Network:
             return self.feed(str(event))
         else:
             raise event_type_error(event)
-        status = qbt_feed(self.net, data, size)
-        if status != QBT_OK:
-            self._raise_status(status)
-        cdef size_t count = 0
-        cdef const qbt_firing *out = qbt_output(self.net, &count)
-        return _handles(out, count)
+        self._enter()
+        try:
+            status = qbt_feed(self.net, data, size)
+            if status != QBT_OK:
+                self._raise_status(status)
+            out = qbt_output(self.net, &count)
+            return _handles(out, count)
+        finally:
+            self._leave()
 
     def feed_many(self, events):
         """Applies events in order; returns (index of the event, handle) for every firing.
 
         Every event is parsed before any is applied: a malformed one leaves the network as it was.
+        The C core works with the GIL released (batches of more than NOGIL_MIN events).
         """
         check_event_batch(events)
-        cdef list items = events if type(events) is list else list(events)
+        # A copy even of a list: another thread may change the caller's list while the GIL is
+        # released, and the copy keeps every event string (whose bytes the C core reads) alive.
+        cdef list items = list(events)
         cdef Py_ssize_t n = len(items)
         cdef Py_ssize_t i, size
         cdef list keep = []
@@ -438,14 +630,22 @@ cdef class Network:
                         raise event_type_error(item, i)
                 datas[i] = _utf8(item, &size, keep)
                 sizes[i] = <size_t>size
-            status = qbt_feed_many(self.net, datas, sizes, n)
+            self._enter()
+            try:
+                if n > NOGIL_MIN:
+                    with nogil:
+                        status = qbt_feed_many(self.net, datas, sizes, n)
+                else:
+                    status = qbt_feed_many(self.net, datas, sizes, n)
+                if status != QBT_OK:
+                    self._raise_status(status)
+                out = qbt_output(self.net, &count)
+                return _firings(out, count)
+            finally:
+                self._leave()
         finally:
             PyMem_Free(datas)
             PyMem_Free(sizes)
-        if status != QBT_OK:
-            self._raise_status(status)
-        out = qbt_output(self.net, &count)
-        return _firings(out, count)
 
     cdef _check_prefix(self, list items, Py_ssize_t end):
         # An earlier malformed event wins over a later non-string one, as in the twin.
@@ -459,7 +659,12 @@ cdef class Network:
         """The next moment (after the clock) at which a live callback's time atom is due: the first
         one advance() would apply; None if none. repeats=False counts one-shot atoms only (time,
         globaltime): whether something is still to come once, rather than forever."""
-        cdef uint64_t due = qbt_next_due(self.net, 1 if repeats else 0)
+        cdef uint64_t due
+        self._enter()
+        try:
+            due = qbt_next_due(self.net, 1 if repeats else 0)
+        finally:
+            self._leave()
         return None if due == 0 else due
 
     def advance(self, now):
@@ -468,20 +673,30 @@ cdef class Network:
 
     def advance_many(self, now):
         """Like advance(), returning (moment, handle) pairs."""
-        cdef uint64_t c_now = check_time(now, qbt_clock(self.net))
-        status = qbt_advance(self.net, c_now)
-        if status != QBT_OK:
-            self._raise_status(status)
+        cdef uint64_t c_now
         cdef size_t count = 0
-        cdef const qbt_firing *out = qbt_output(self.net, &count)
-        return _firings(out, count)
+        cdef const qbt_firing *out
+        self._enter()
+        try:
+            c_now = check_time(now, qbt_clock(self.net))
+            status = qbt_advance(self.net, c_now)
+            if status != QBT_OK:
+                self._raise_status(status)
+            out = qbt_output(self.net, &count)
+            return _firings(out, count)
+        finally:
+            self._leave()
 
     # ------------------------------------------------------------------ introspection
 
     def stats(self):
         """Sizes of the network: callbacks, atoms, alpha entries, jobs and bytes held."""
         cdef qbt_stats s
-        qbt_get_stats(self.net, &s)
+        self._enter()
+        try:
+            qbt_get_stats(self.net, &s)
+        finally:
+            self._leave()
         return {
             "callbacks": s.callbacks,
             "atoms": s.atoms,

@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import heapq
 import sys
+import threading
 from sys import intern
 from typing import Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from .errors import DuplicateError, EventError, UnknownCallbackError, UnknownJobError
 from ._common import (
     MAX_ATOMS,
+    MAX_STRAY_STATES,
     STATE_NAMES,
     STATEFUL_TYPES,
     TERMINAL_STATES,
@@ -53,6 +55,8 @@ from ._common import (
     Or,
     TriggerSyntaxError,
     WhyNot,
+    callback_batch,
+    callback_item,
     check_event_batch,
     check_handle,
     check_id,
@@ -83,6 +87,8 @@ _KNOWN_NAMES = frozenset(
     " modified timeout dummy".split()
 )
 _NAMES_LIMIT = 4096
+#: Callback shapes (parent and need tuples) shared between callbacks, at most this many.
+_SHAPES_LIMIT = 4096
 
 
 def _event_key(name: str, type_: str, jobid: Optional[int], extra: Optional[str]) -> str:
@@ -267,13 +273,17 @@ class Network:
         self._states: dict = {}  # item "type-jobid[-extra]" -> state (state-aware)
         self._job_items: dict = {}  # jobid -> items of that job in _states, for remove_job
         self._caught_up: list = []  # (handle, Event) of callbacks fired by catch-up, until drained
+        self._stray = 0  # items in _states whose job is not an added job (at most MAX_STRAY_STATES)
+        # Every public method holds it for its whole call: one network, one thread at a time.
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ properties
 
     @property
     def clock(self) -> int:
         """The network's clock (Qube time); starts at 0 and only goes forward."""
-        return self._clock
+        with self._lock:
+            return self._clock
 
     @property
     def state_aware(self) -> bool:
@@ -286,38 +296,41 @@ class Network:
         self, jobid: int, pgrp: Optional[int] = None, label: Optional[str] = None, pid: Optional[int] = None
     ) -> None:
         """Add a job. ``pgrp`` defaults to ``jobid``; a label is unique inside its pgrp."""
-        jobid = check_id(jobid, "job id")
-        pgrp = jobid if pgrp is None else check_id(pgrp, "pgrp")
-        check_label(label)
-        if pid is not None:
-            pid = check_id(pid, "pid")
-        if jobid in self._jobs:
-            raise DuplicateError(f"job {jobid} is already added")
-        if label is not None:
-            holder = self._labels.get((pgrp, label))
-            if holder is not None:
-                raise DuplicateError(f"label '{label}' is already used in pgrp {pgrp} by job {holder}")
-            self._labels[(pgrp, label)] = jobid
-            self._jlabel[jobid] = f"@{pgrp}@{label}"
-        self._jobs[jobid] = (pgrp, label, pid)
+        with self._lock:
+            jobid = check_id(jobid, "job id")
+            pgrp = jobid if pgrp is None else check_id(pgrp, "pgrp")
+            check_label(label)
+            if pid is not None:
+                pid = check_id(pid, "pid")
+            if jobid in self._jobs:
+                raise DuplicateError(f"job {jobid} is already added")
+            if label is not None:
+                holder = self._labels.get((pgrp, label))
+                if holder is not None:
+                    raise DuplicateError(f"label '{label}' is already used in pgrp {pgrp} by job {holder}")
+                self._labels[(pgrp, label)] = jobid
+                self._jlabel[jobid] = f"@{pgrp}@{label}"
+            self._jobs[jobid] = (pgrp, label, pid)
+            self._stray -= len(self._job_items.get(jobid, ()))  # its items' states are its own now
 
     def remove_job(self, jobid: int) -> None:
         """Remove a job, the callbacks it owns and (state-aware) the states of its items."""
-        jobid = check_int(jobid, "job id")
-        job = self._jobs.get(jobid)
-        if job is None:
-            raise UnknownJobError(f"unknown job {jobid}")
-        for handle in list(self._owned.get(jobid, ())):
-            self._drop(self._cbs[handle])
-        self._owned.pop(jobid, None)
-        pgrp, label, _ = job
-        if label is not None:
-            del self._labels[(pgrp, label)]
-            del self._jlabel[jobid]
-        del self._jobs[jobid]
-        states = self._states
-        for item in self._job_items.pop(jobid, ()):
-            del states[item]
+        with self._lock:
+            jobid = check_int(jobid, "job id")
+            job = self._jobs.get(jobid)
+            if job is None:
+                raise UnknownJobError(f"unknown job {jobid}")
+            for handle in list(self._owned.get(jobid, ())):
+                self._drop(self._cbs[handle])
+            self._owned.pop(jobid, None)
+            pgrp, label, _ = job
+            if label is not None:
+                del self._labels[(pgrp, label)]
+                del self._jlabel[jobid]
+            del self._jobs[jobid]
+            states = self._states
+            for item in self._job_items.pop(jobid, ()):
+                del states[item]
 
     # ------------------------------------------------------------------ callbacks
 
@@ -325,13 +338,42 @@ class Network:
         """Register a callback owned by ``owner``; return its handle (1, 2, 3, ...)."""
         exprs = trigger_list(triggers)
         owner = check_int(owner, "owner")
+        with self._lock:
+            job = self._job_of(owner)
+            maximum = check_maximum(maximum) or None
+            return self._register(self._compile_callback(exprs, owner, job), owner, maximum, job)
+
+    def add_many(self, callbacks: Iterable[tuple]) -> List[int]:
+        """Register callbacks in order, as :meth:`add` would one by one; return their handles.
+
+        Each item is ``(triggers, owner)`` or ``(triggers, owner, maximum)``. Every item is checked
+        before any is registered: the arguments of every item in order, then the expressions of
+        every item in order; the first failure is raised as :meth:`add` raises it, and nothing is
+        registered."""
+        items = callback_batch(callbacks)
+        with self._lock:
+            checked = []
+            for index, item in enumerate(items):
+                exprs, owner, maximum = callback_item(item, index)
+                job = self._job_of(owner)
+                checked.append((exprs, owner, check_maximum(maximum) or None, job))
+            compiled = [self._compile_callback(exprs, owner, job) for exprs, owner, _, job in checked]
+            return [
+                self._register(parts, owner, maximum, job)
+                for parts, (_, owner, maximum, job) in zip(compiled, checked)
+            ]
+
+    def _job_of(self, owner: int) -> tuple:
         job = self._jobs.get(owner)
         if job is None:
             raise UnknownJobError(f"unknown job {owner}")
-        maximum = check_maximum(maximum) or None
+        return job
+
+    def _compile_callback(self, exprs: Tuple[str, ...], owner: int, job: tuple) -> tuple:
+        """A callback's expressions parsed and compiled: (atoms, par, need). Changes nothing."""
         if not exprs:
             raise TriggerSyntaxError("", 0, "empty trigger list")
-        pgrp, _, pid = job
+        pid = job[2]
         trees = [parse(text, owner=owner, pid=pid) for text in exprs]
         tree = trees[0] if len(trees) == 1 else Or(tuple(trees))
         parsed_atoms, par_list, need_list = _compile(tree)
@@ -343,9 +385,17 @@ class Network:
             for a in parsed_atoms
         ]
         shape = (tuple(par_list), tuple(need_list))
-        par, need = self._shapes.setdefault(shape, shape)
+        shared = self._shapes.get(shape)
+        if shared is None:
+            shared = shape
+            if len(self._shapes) < _SHAPES_LIMIT:  # a bounded cache: past it, shapes are not shared
+                self._shapes[shape] = shape
+        return atoms, shared[0], shared[1]
 
-        # Nothing can fail from here on.
+    def _register(self, compiled: tuple, owner: int, maximum: Optional[int], job: tuple) -> int:
+        """Registers a compiled callback; nothing can fail here."""
+        atoms, par, need = compiled
+        pgrp, _, pid = job
         handle = self._next_handle
         self._next_handle = handle + 1
         cb = _Callback(handle, owner, maximum, atoms, par, need)
@@ -388,132 +438,143 @@ class Network:
 
     def remove(self, handle: int) -> None:
         """Remove a live callback."""
-        self._drop(self._get(handle))
+        with self._lock:
+            self._drop(self._get(handle))
 
     def count(self, handle: int) -> int:
         """How many times a live callback has fired."""
-        return self._get(handle).count
+        with self._lock:
+            return self._get(handle).count
 
     def owner(self, handle: int) -> int:
         """The job that owns a live callback."""
-        return self._get(handle).owner
+        with self._lock:
+            return self._get(handle).owner
 
     def why_not(self, handle: int) -> WhyNot:
         """The atoms of a live callback split into latched and awaited, in expression order."""
-        cb = self._get(handle)
-        st = cb.st
-        base = st[0]
-        latched: List[str] = []
-        awaited: List[str] = []
-        for i, atom in enumerate(cb.atoms, 1):
-            (latched if st[i] > base else awaited).append(atom.canonical())
-        return WhyNot(tuple(latched), tuple(awaited))
+        with self._lock:
+            cb = self._get(handle)
+            st = cb.st
+            base = st[0]
+            latched: List[str] = []
+            awaited: List[str] = []
+            for i, atom in enumerate(cb.atoms, 1):
+                (latched if st[i] > base else awaited).append(atom.canonical())
+            return WhyNot(tuple(latched), tuple(awaited))
 
     def drain_catch_up(self) -> List[int]:
         """Handles that fired at registration (state-aware catch-up) since the last drain."""
-        out = self._caught_up
-        self._caught_up = []
-        return [handle for handle, _ in out]
+        with self._lock:
+            out = self._caught_up
+            self._caught_up = []
+            return [handle for handle, _ in out]
 
     def drain_catch_up_events(self) -> List[Tuple[int, Event]]:
         """Like :meth:`drain_catch_up` (the same queue), with the :class:`Event` each handle stands
         for: the state event of the item whose catch-up latch completed the callback (its name is the
         item's state: ``failed`` for a ``done`` atom on a failed item), or ``dummy-globaltime-T`` when
         a time atom whose moment T had passed completed it."""
-        out = self._caught_up
-        self._caught_up = []
-        return out
+        with self._lock:
+            out = self._caught_up
+            self._caught_up = []
+            return out
 
     def __len__(self) -> int:
-        return len(self._cbs)
+        with self._lock:
+            return len(self._cbs)
 
     def __contains__(self, handle: object) -> bool:
-        return isinstance(handle, int) and not isinstance(handle, bool) and handle in self._cbs
+        with self._lock:
+            return isinstance(handle, int) and not isinstance(handle, bool) and handle in self._cbs
 
     def stats(self) -> dict:
         """Sizes: live callbacks, their latches, distinct atom keys, jobs and ``bytes``, an estimate
         of the memory the network holds (``sys.getsizeof`` over its containers; O(size) to compute)."""
-        size = sys.getsizeof
-        total = size(self) + sum(
-            size(d)
-            for d in (
-                self._jobs,
-                self._labels,
-                self._jlabel,
-                self._owned,
-                self._cbs,
-                self._alpha,
-                self._star_where,
-                self._done_where,
-                self._label_used,
-                self._shapes,
-                self._heap,
-                self._due,
-                self._parked_heap,
-                self._states,
-                self._job_items,
+        with self._lock:
+            size = sys.getsizeof
+            total = size(self) + sum(
+                size(d)
+                for d in (
+                    self._jobs,
+                    self._labels,
+                    self._jlabel,
+                    self._owned,
+                    self._cbs,
+                    self._alpha,
+                    self._star_where,
+                    self._done_where,
+                    self._label_used,
+                    self._shapes,
+                    self._heap,
+                    self._due,
+                    self._parked_heap,
+                    self._states,
+                    self._job_items,
+                )
             )
-        )
-        ref_size = size((None,) * 5)
-        for key, entry in self._alpha.items():
-            total += size(key) + (size(entry) + ref_size * len(entry) if type(entry) is dict else ref_size)
-        for cb in self._cbs.values():
-            total += size(cb) + size(cb.st) + size(cb.keys) + size(cb.atoms)
-            for atom in cb.atoms:
-                total += size(atom) + (0 if atom.extra is None else size(atom.extra))
-            if cb.sched is not None:
-                total += size(cb.sched) + size(cb.repeats or ()) + size(cb.parked or ())
-        for par, need in self._shapes:
-            total += size(par) + size(need)
-        for job in self._jobs.values():
-            total += size(job)
-        for owned in self._owned.values():
-            total += size(owned)
-        for refs in self._due.values():
-            total += size(refs) + size((None,) * 3) * len(refs)
-        for item in self._states:
-            total += size(item)
-        for items in self._job_items.values():
-            total += size(items)
-        return {
-            "callbacks": len(self._cbs),
-            "atoms": self._nlatches,
-            "alpha_entries": len(self._alpha),
-            "jobs": len(self._jobs),
-            "bytes": total,
-        }
+            ref_size = size((None,) * 5)
+            for key, entry in self._alpha.items():
+                total += size(key) + (size(entry) + ref_size * len(entry) if type(entry) is dict else ref_size)
+            for cb in self._cbs.values():
+                total += size(cb) + size(cb.st) + size(cb.keys) + size(cb.atoms)
+                for atom in cb.atoms:
+                    total += size(atom) + (0 if atom.extra is None else size(atom.extra))
+                if cb.sched is not None:
+                    total += size(cb.sched) + size(cb.repeats or ()) + size(cb.parked or ())
+            for par, need in self._shapes:
+                total += size(par) + size(need)
+            for job in self._jobs.values():
+                total += size(job)
+            for owned in self._owned.values():
+                total += size(owned)
+            for refs in self._due.values():
+                total += size(refs) + size((None,) * 3) * len(refs)
+            for item in self._states:
+                total += size(item)
+            for items in self._job_items.values():
+                total += size(items)
+            return {
+                "callbacks": len(self._cbs),
+                "atoms": self._nlatches,
+                "alpha_entries": len(self._alpha),
+                "jobs": len(self._jobs),
+                "bytes": total,
+            }
 
     # ------------------------------------------------------------------ events
 
     def feed(self, event: Union[str, Event]) -> List[int]:
         """Apply one event; return the handles that fired, in handle order."""
-        fired: list = []
-        if self._plain and type(event) is str and event in self._alpha:
-            self._apply(event, fired)  # a key of a plain network: see _decode
-        else:
-            self._apply(self._decode(event), fired)
-        return self._fire(fired) if fired else fired
+        with self._lock:
+            fired: list = []
+            if self._plain and type(event) is str and event in self._alpha:
+                self._apply(event, fired)  # a key of a plain network: see _decode
+            else:
+                self._apply(self._decode(event), fired)
+            return self._fire(fired) if fired else fired
 
     def feed_many(self, events: Iterable[Union[str, Event]]) -> List[Tuple[int, int]]:
         """Decode every event, then apply them in order; return (event index, handle) pairs."""
-        check_event_batch(events)
-        decode = self._decode
-        if self._plain:  # keys of a plain network are kept as they are: see _decode
-            alpha = self._alpha
-            batch = [e if type(e) is str and e in alpha else decode(e, i) for i, e in enumerate(events)]
-        else:
-            batch = [decode(event, index) for index, event in enumerate(events)]
-        # Every event is decoded before any is applied: a malformed one applies none.
-        apply = self._apply
-        out: list = []
-        fired: list = []
-        for index, event in enumerate(batch):
-            apply(event, fired)
-            if fired:
-                for handle in self._fire(fired):
-                    out.append((index, handle))
-                fired = []
-        return out
+        with self._lock:
+            check_event_batch(events)
+            decode = self._decode
+            if self._plain:  # keys of a plain network are kept as they are: see _decode
+                alpha = self._alpha
+                batch = [e if type(e) is str and e in alpha else decode(e, i) for i, e in enumerate(events)]
+            else:
+                batch = [decode(event, index) for index, event in enumerate(events)]
+            # Every event is decoded before any is applied: a malformed one applies none.
+            apply = self._apply
+            out: list = []
+            fired: list = []
+            for index, event in enumerate(batch):
+                apply(event, fired)
+                if fired:
+                    for handle in self._fire(fired):
+                        out.append((index, handle))
+                    fired = []
+            return out
 
     def _decode(self, event: object, index: Optional[int] = None) -> _Decoded:
         """An event as _apply takes it: ``(name, type, jobid, extra, key)``. Errors are parse_event's,
@@ -579,53 +640,55 @@ class Network:
         return self._advance(now)
 
     def _advance(self, now: int) -> list:
-        now = check_time(now, self._clock)
-        out: list = []
-        heap = self._heap
-        due = self._due
-        heappop = heapq.heappop
-        while heap and heap[0] <= now:
-            moment = heappop(heap)
-            refs = due.pop(moment, None)
-            if refs is None:
-                continue
-            self._clock = moment
-            fired: list = []
-            parking: list = []
-            for cb, leaf, interval in refs.values():
-                del cb.sched[leaf]
-                if interval:
-                    if cb.parked is None:
-                        cb.parked = [leaf]
-                    else:
-                        cb.parked.append(leaf)
-                    parking.append((cb, leaf, moment + interval))
-                    self._nparked += 1
-                self._set(cb, leaf, fired)
-            if fired:
-                for handle in self._fire(fired):
-                    out.append((moment, handle))
-            for cb, leaf, then in parking:
-                if cb.parked is not None:  # its callback did not fire: it stays parked
-                    self._note_parked(cb, leaf, then)
-        self._clock = now
-        return out
+        with self._lock:
+            now = check_time(now, self._clock)
+            out: list = []
+            heap = self._heap
+            due = self._due
+            heappop = heapq.heappop
+            while heap and heap[0] <= now:
+                moment = heappop(heap)
+                refs = due.pop(moment, None)
+                if refs is None:
+                    continue
+                self._clock = moment
+                fired: list = []
+                parking: list = []
+                for cb, leaf, interval in refs.values():
+                    del cb.sched[leaf]
+                    if interval:
+                        if cb.parked is None:
+                            cb.parked = [leaf]
+                        else:
+                            cb.parked.append(leaf)
+                        parking.append((cb, leaf, moment + interval))
+                        self._nparked += 1
+                    self._set(cb, leaf, fired)
+                if fired:
+                    for handle in self._fire(fired):
+                        out.append((moment, handle))
+                for cb, leaf, then in parking:
+                    if cb.parked is not None:  # its callback did not fire: it stays parked
+                        self._note_parked(cb, leaf, then)
+            self._clock = now
+            return out
 
     def next_due(self, *, repeats: bool = True) -> Optional[int]:
         """The next moment (after the clock) at which a live callback's time atom is due: the first
         one :meth:`advance` would apply; None if none. ``repeats=False`` counts one-shot atoms only
         (``time``, ``globaltime``): whether something is still to come once, rather than forever."""
-        heap = self._heap
-        due = self._due
-        while heap and heap[0] not in due:  # moments whose refs all went: advance would skip them
-            heapq.heappop(heap)
-        if not repeats:  # one pass over the schedule (parked leaves are all repeats)
-            once = [moment for moment, refs in due.items() if any(not ref[2] for ref in refs.values())]
-            return min(once) if once else None
-        parked = self._next_parked()
-        if not heap:
-            return parked
-        return heap[0] if parked is None or heap[0] < parked else parked
+        with self._lock:
+            heap = self._heap
+            due = self._due
+            while heap and heap[0] not in due:  # moments whose refs all went: advance would skip them
+                heapq.heappop(heap)
+            if not repeats:  # one pass over the schedule (parked leaves are all repeats)
+                once = [moment for moment, refs in due.items() if any(not ref[2] for ref in refs.values())]
+                return min(once) if once else None
+            parked = self._next_parked()
+            if not heap:
+                return parked
+            return heap[0] if parked is None or heap[0] < parked else parked
 
     def _note_parked(self, cb: _Callback, leaf: int, moment: int) -> None:
         """Remember a parked leaf's next occurrence (``moment``) for next_due."""
@@ -835,6 +898,10 @@ class Network:
         old = states.get(item)
         if old != name:
             if old is None:
+                if jobid not in self._jobs:  # a job not added: its items count against a cap
+                    if self._stray >= MAX_STRAY_STATES:
+                        return
+                    self._stray += 1
                 items = self._job_items.get(jobid)
                 if items is None:
                     self._job_items[jobid] = [item]

@@ -1,0 +1,96 @@
+"""Threads (issue 14): events per second of two threads feeding two networks, against one thread
+feeding both, side by side in one run (the C core only: the pure twin holds the GIL).
+
+Both tests feed the same work: the 10k farm workload's event stream, in batches of
+``BATCH`` events, into each of two freshly registered networks. ``one_thread`` feeds the two
+networks one after the other; ``two_threads`` gives each network a thread of its own (the C core
+runs feed_many with the GIL released, so they can use two cores). The ratio of the medians is the
+speed-up; ``extra_info`` holds events per second. The machine's core count is in ``extra_info``
+too: on one core there is nothing to gain.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from benchmarks import _impls
+from benchmarks._impls import ROUNDS
+
+SIZE = "10k"
+BATCH = 20_000
+
+
+def _networks(cls, workload):
+    return [workload.network(cls) for _ in range(2)]
+
+
+def _feed(net, batches) -> int:
+    fired = 0
+    feed_many = net.feed_many
+    for batch in batches:
+        fired += len(feed_many(batch))
+    return fired
+
+
+def _batches(events: list) -> list:
+    events = events * max(1, 200_000 // len(events))  # about 0.2 s of work per network
+    return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
+
+
+@pytest.fixture(scope="module")
+def native_cls():
+    try:
+        return _impls.network_class("c")
+    except ImportError as exc:
+        if _impls.env_flag("QBTRIGGER_ALLOW_NO_NATIVE") or _impls.env_flag("QBTRIGGER_PURE_PYTHON"):
+            pytest.skip(f"the C core is not available: {exc}")
+        raise
+
+
+def _record(benchmark, events: int, fired: int) -> None:
+    benchmark.group = "threads: feed_many, two networks"
+    benchmark.extra_info.update(events=events, fired=fired, cores=os.cpu_count())
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["events_per_second"] = events / stats.stats.median
+
+
+def test_one_thread(benchmark, native_cls):
+    workload = _impls.farm(SIZE)
+    batches = _batches(workload.events)
+
+    def setup():
+        return (_networks(native_cls, workload),), {}
+
+    def run(nets):
+        return sum(_feed(net, batches) for net in nets)
+
+    fired = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
+    _record(benchmark, 2 * sum(map(len, batches)), fired)
+
+
+def test_two_threads(benchmark, native_cls):
+    workload = _impls.farm(SIZE)
+    batches = _batches(workload.events)
+
+    def setup():
+        return (_networks(native_cls, workload),), {}
+
+    def run(nets):
+        results = [0, 0]
+
+        def work(k: int) -> None:
+            results[k] = _feed(nets[k], batches)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sum(results)
+
+    fired = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
+    _record(benchmark, 2 * sum(map(len, batches)), fired)
