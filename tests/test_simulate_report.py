@@ -244,3 +244,22 @@ def test_a_subjob_link_is_followed_to_the_failed_subjob():
     assert "  job 1 a failed: 1 of 3 subjob(s) failed with no retries (retrywork 0): 1\n" in out
     assert ("  job 2 b has held subjobs: subjob 1 is blocked: its dependency waits for a subjob 1 to complete, "
             "which failed (retries exhausted: retrywork 0)\n") in out
+
+
+def test_a_spent_or_misdirected_callback_is_the_root_cause(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([
+        {"label": "up", "agenda": ["1"]},
+        {"label": "broken", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "complete-job-up", "language": "python", "code": "qb.unblock(no_such_name)",
+                        "maximum": 1}]},
+        {"label": "misdirected", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "complete-job-up", "language": "python", "code": "qb.unblock(qb.jobid() - 2)"}]},
+    ]))
+    assert main(["simulate", str(jobs)]) == 2
+    out = capsys.readouterr().out
+    assert ("  job 2 broken is blocked, and nothing can unblock it any more: its callback 0 (python) fired and "
+            "is spent (maximum 1), and what it did left this job blocked; the job's callback log has an error: "
+            "NameError: name 'no_such_name' is not defined\n") in out
+    assert ("  job 3 misdirected is blocked: its callback 0 waits for up to complete, which already happened "
+            "(the callback fired 1 time(s) and left it blocked") in out

@@ -29,6 +29,11 @@ _MAX_DEPTH = 6
 _AWAITED = {COMPLETE: "to complete", FAILED: "to fail", KILLED: "to be killed", "done": "to finish",
             RUNNING: "to run", PENDING: "to be pending", BLOCKED: "to be blocked", SUSPENDED: "to be suspended"}
 
+def _reached(name: str, state: str) -> bool:
+    """The item is already in the state an atom waits for the event of (so it will not come)."""
+    return name == state or (name == "done" and state in (COMPLETE, FAILED, KILLED))
+
+
 #: (jobid, work index; None for the job, -1 - n for its subjob n): what a chain has visited
 Node = Tuple[int, Optional[int]]
 #: The live callbacks that would release a job (``verb``) or a frame: (engine, job, ...) -> list
@@ -40,11 +45,15 @@ class Chains:
     that would unblock it; ``frame_releasers(j, name)``: those that would unblock that frame."""
 
     def __init__(self, farm: Farm, engine: CallbackEngine, job_releasers: Finder,
-                 frame_releasers: Callable[[Job, str], List[Callback]]) -> None:
+                 frame_releasers: Callable[[Job, str], List[Callback]],
+                 spent: Optional[Callable[[Job, str], str]] = None) -> None:
         self.farm = farm
         self.engine = engine
         self.job_releasers = job_releasers
         self.frame_releasers = frame_releasers
+        #: ``spent(job, scope)``: what became of the job's releasing callbacks that are no longer
+        #: live ("its callback 0 (python) failed on complete-job-1: NameError: ..."), or "".
+        self.spent = spent
 
     # ------------------------------------------------------------------ public
     def job(self, j: Job) -> str:
@@ -69,7 +78,7 @@ class Chains:
         if j.status == COMPLETE:
             return "completed"
         if j.hold == BLOCKED:
-            return "is blocked" + self._released_by(j, self.job_releasers(j), "unblock", path)
+            return "is blocked" + self._released_by(j, self.job_releasers(j), "unblock", path, "job")
         if j.hold == SUSPENDED:
             return "is suspended, and nothing resumes it (a suspended job waits for a person or a program)"
         if j.status == RUNNING:
@@ -113,7 +122,7 @@ class Chains:
             return "is still running"
         if state == BLOCKED:
             name = j.names[idx]
-            return "is blocked" + self._released_by(j, self.frame_releasers(j, name or ""), "unblock", path)
+            return "is blocked" + self._released_by(j, self.frame_releasers(j, name or ""), "unblock", path, "work")
         if state in (PENDING, WAITING):
             if j.removed or j.hold is not None or j.status in (FAILED, KILLED, COMPLETE):
                 return f"cannot run: its job {self._job(j, path)}"
@@ -127,7 +136,7 @@ class Chains:
         if state in (KILLED, COMPLETE, RUNNING):
             return {KILLED: "was killed", COMPLETE: "completed", RUNNING: "is still running"}[state]
         if j.held[n] and j.subs[n] == BLOCKED:
-            return "is blocked" + self._released_by(j, self._subjob_releasers(j, n), "unblock", path)
+            return "is blocked" + self._released_by(j, self._subjob_releasers(j, n), "unblock", path, "job")
         if j.held[n]:
             return f"is held ({j.subs[n]}), and nothing releases it"
         if j.removed or j.hold is not None:
@@ -141,12 +150,18 @@ class Chains:
         return named or found
 
     # ------------------------------------------------------------------ what releases
-    def _released_by(self, j: Job, callbacks: Sequence[Callback], verb: str, path: List[Node]) -> str:
+    def _released_by(self, j: Job, callbacks: Sequence[Callback], verb: str, path: List[Node], scope: str) -> str:
         if not callbacks:
+            spent = self.spent(j, scope) if self.spent is not None else ""
+            if spent:
+                return f", and nothing can {verb} it any more: {spent}"
             return f", and nothing can {verb} it (no live callback of the job, dependency or time trigger would)"
         cb = callbacks[0]
         awaited = list(self.engine.why_not(cb.handle).awaited)
         if not awaited:
+            if cb.count:
+                return (f": {self._who(cb)} ({cb.language}) fired {cb.count} time(s) and left it blocked; "
+                        f"it fires again only when an event it waits for happens again")
             return f": {self._who(cb)} can fire on its next event"
         if len(path) > _MAX_DEPTH:
             return f": {self._who(cb)} waits for {', '.join(awaited)} (...)"
@@ -174,12 +189,16 @@ class Chains:
             return f"{text}, but no job is {who!r}: nothing will raise it"
         what = _AWAITED.get(atom.name, f"to raise '{atom.name}'")
         if atom.type == "job":
+            if _reached(atom.name, target.status):
+                return f"{self.title(target)} {what}, which already happened{self._fired(cb)}"
             return f"{self.title(target)} {what}{self._job_step(target, path)}"
         if atom.type == "work" and atom.extra is not None:
             try:
                 idx = target.idx(atom.extra)
             except Error:
                 return f"{self.title(target)} frame {atom.extra} {what}, but it has no such frame: nothing will raise it"
+            if _reached(atom.name, target.state[idx]):
+                return f"{self.title(target)} frame {atom.extra} {what}, which already happened{self._fired(cb)}"
             return f"{self.title(target)} frame {atom.extra} {what}{self._frame_step(target, idx, path)}"
         if atom.type == "subjob" and atom.extra is not None:
             if not (atom.extra.isdigit() and int(atom.extra) < len(target.subs)):
@@ -190,6 +209,13 @@ class Chains:
                 return f"{self.title(target)} subjob {n} {what}: a cycle ({self._cycle(path, node)})"
             return f"{self.title(target)} subjob {n} {what}, which {self._subjob(target, n, path + [node])}"
         return f"{text} ({self.title(target)}{self._job_step(target, path)})"
+
+    @staticmethod
+    def _fired(cb: Callback) -> str:
+        if not cb.count:
+            return " (before the callback was registered; catch-up did not fire it)"
+        return (f" (the callback fired {cb.count} time(s) and left it blocked; it fires again only if "
+                f"that happens again)")
 
     def _target(self, atom: Atom, owner: Optional[Job]) -> Optional[Job]:
         jobs = self.farm.jobs

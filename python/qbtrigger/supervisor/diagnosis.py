@@ -36,9 +36,14 @@ def callback_counts(j: Job, engine: CallbackEngine) -> List[Dict[str, Any]]:
     return out
 
 
-def stuck_jobs(farm: Farm, engine: CallbackEngine) -> List[StuckJob]:
-    """Every live job that is not done, with why (to the root cause: :mod:`.chains`), in id order."""
+def stuck_jobs(farm: Farm, engine: CallbackEngine,
+               logs: Optional[Callable[[int], List[str]]] = None) -> List[StuckJob]:
+    """Every live job that is not done, with why (to the root cause: :mod:`.chains`), in id order.
+    ``logs(jobid)``: the job's callback log, where a releasing callback that failed says why."""
     frame_callbacks: Dict[int, Dict[str, List[Callback]]] = {}
+
+    def spent(j: Job, scope: str) -> str:
+        return _spent(j, engine, scope, logs(j.id) if logs is not None else [])
 
     def job_releasers(j: Job) -> List[Callback]:
         if j.removed:
@@ -53,7 +58,7 @@ def stuck_jobs(farm: Farm, engine: CallbackEngine) -> List[StuckJob]:
             per_frame = frame_callbacks[j.id] = _frame_callbacks(j, engine)
         return per_frame.get(name, []) + per_frame.get("*", [])
 
-    chains = Chains(farm, engine, job_releasers, frame_releasers)
+    chains = Chains(farm, engine, job_releasers, frame_releasers, spent)
     out = []
     for jobid in sorted(farm.jobs):
         j = farm.jobs[jobid]
@@ -80,6 +85,54 @@ def _stuck_job(j: Job, engine: CallbackEngine, chains: Chains,
         id=j.id, label=j.label, status=j.status, reason=chains.job(j), callbacks=waits, work=items,
         work_counts=j.work_counts(), name=j.name, subjobs=_held_subjobs(j),
     )
+
+
+def _spent(j: Job, engine: CallbackEngine, scope: str, log: List[str]) -> str:
+    """What became of the job's callbacks that would ``unblock`` it (``scope`` 'job') or its
+    frames ('work') but are live no more: each fired, and failed (its error, from the log) or
+    did something else; "" when there were none."""
+    if j.removed:
+        return ""
+    notes = []
+    for info in callback_counts(j, engine):
+        language = engine.language(info["language"])
+        if info["live"] or language is None or not language.may_act(info["code"].strip(), "unblock", scope):
+            continue
+        who = "its dependency" if info["origin"] == "dependency" else (
+            f"its callback {info['index']}" if info["origin"] == "job" else f"its {info['origin']} callback")
+        failure = _failure(log, info)
+        if failure:
+            notes.append(f"{who} ({info['language']}) {failure}")
+        else:
+            notes.append(f"{who} ({info['language']}) fired and is spent (maximum {info['maximum']}), "
+                         f"and what it did left this {'job' if scope == 'job' else 'frame'} blocked")
+    if notes and not any(" failed on " in note for note in notes):
+        error = _last_error(log)
+        if error:
+            notes.append(f"the job's callback log has an error: {error}")
+    return "; ".join(notes[:3])
+
+
+def _failure(log: List[str], info: Dict[str, Any]) -> str:
+    """"failed on EVENT: ERROR" from the last log entry of that callback's failure, or ""."""
+    if info["origin"] != "job":
+        return ""
+    head = f"callback {info['index']} ({info['language']}) failed on "
+    for entry in reversed(log):
+        if entry.startswith(head):
+            lines = [line for line in entry.rstrip().split("\n") if line.strip()]
+            event = lines[0][len(head):].rstrip(":")
+            return f"failed on {event}: {lines[-1].strip()}" if len(lines) > 1 else f"failed on {event}"
+    return ""
+
+
+def _last_error(log: List[str]) -> str:
+    """The last line of the last traceback in a callback log, or ""."""
+    for entry in reversed(log):
+        if "Traceback (most recent call last)" in entry:
+            lines = [line.strip() for line in entry.rstrip().split("\n") if line.strip()]
+            return lines[-1]
+    return ""
 
 
 def _held_subjobs(j: Job) -> Dict[str, List[int]]:

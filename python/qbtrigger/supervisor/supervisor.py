@@ -416,7 +416,7 @@ class Supervisor(Host):
     def stuck(self) -> List[StuckJob]:
         """Every live job that is not done, with why: its blocked or held state, the callbacks
         that would release it (or its blocked work items) and what each still awaits."""
-        return stuck_jobs(self.farm, self.engine)
+        return stuck_jobs(self.farm, self.engine, self.callback_log)
 
     def commit(self, meta: Optional[Mapping[str, Any]] = None) -> None:
         """Write every change since the last commit (and ``meta`` entries) in one transaction."""
