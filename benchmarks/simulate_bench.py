@@ -1,12 +1,13 @@
 """Supervisor + simulator at scale: a chain of jobs linked frame by frame.
 
-    python -m benchmarks.simulate_bench --jobs 1000 --frames 1000 [--db PATH] [--workers 4]
+    python -m benchmarks.simulate_bench --jobs 1000 --frames 1000 [--db PATH|URI] [--workers 4]
 
 Job k+1's frame f waits on job k's frame f through a per-frame qube callback
 (``complete-work-jK-f`` -> ``unblock-work-self``): jobs x frames callbacks, about
 3 x jobs x frames events (each frame: unblocked, running, complete). Prints the submission and run
 wall times, events, callbacks fired and the peak RSS (``ru_maxrss``) as one JSON line.
-``--profile N`` writes the ``N`` hottest functions (cProfile, cumulative) to stderr.
+``--db`` keeps the store in a SQLite file or a PostgreSQL database (``postgresql://...``; its
+qbtrigger tables are dropped first). ``--profile N`` writes the ``N`` hottest functions (cProfile, cumulative) to stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from typing import Any, Dict, List
 
 from qbtrigger.supervisor import Simulator, Supervisor
+from qbtrigger.supervisor.postgres import display_dsn, is_postgres_dsn
 
 
 def chain(jobs: int, frames: int) -> List[Dict[str, Any]]:
@@ -51,7 +53,8 @@ def run(jobs: int, frames: int, db: str = None, workers: int = 4, seed: int = 0)
     fired = sum(j.callbacks_fired for j in report.jobs)
     sup.close()
     return {
-        "jobs": jobs, "frames": frames, "store": db or ":memory:", "workers": workers,
+        "jobs": jobs, "frames": frames, "workers": workers,
+        "store": (display_dsn(db) if is_postgres_dsn(db) else db) or ":memory:",
         "submit_s": round(t2 - t1, 2), "run_s": round(t3 - t2, 2), "wall_s": round(t3 - t0, 2),
         "events": report.events, "callbacks_fired": fired, "finished": report.finished,
         "makespan_virtual_s": round(report.makespan, 1),
@@ -65,10 +68,16 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--db", default=None, help="a SQLite file (removed first); default: in memory")
+    parser.add_argument("--db", default=None,
+                        help="a SQLite file (removed first) or a postgresql:// URI (tables dropped first); default: in memory")
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
-    if args.db:
+    if is_postgres_dsn(args.db):
+        import psycopg
+
+        with psycopg.connect(args.db, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS meta, jobs, work, subjobs, journal, logs")
+    elif args.db:
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(args.db + suffix):
                 os.remove(args.db + suffix)

@@ -79,8 +79,8 @@ def test_a_held_instance_does_not_start():
     assert report.finished
 
 
-def test_agendaless_jobs_resume_from_the_store(tmp_path):
-    db = tmp_path / "farm.db"
+def test_agendaless_jobs_resume_from_the_store(store_db):
+    db = store_db
     sup = new(db=db)
     [job] = sup.submit([{"cpus": 3}])
     Simulator(sup, workers=1, seed=4).run(max_steps=2)

@@ -54,8 +54,8 @@ def test_job_zero_is_never_handed_out():
         Supervisor(clock=0, first_id=0)
 
 
-def test_global_callbacks_survive_a_resume_and_do_not_run_twice(tmp_path):
-    db = tmp_path / "farm.db"
+def test_global_callbacks_survive_a_resume_and_do_not_run_twice(store_db):
+    db = store_db
     sup = farm(db)
     [a, b] = sup.submit([{"label": "a", "status": "blocked"}, {"label": "b", "status": "blocked"}])
     sup.submit_callback({"triggers": "dummy-globaltime-50", "language": "python",
@@ -72,8 +72,8 @@ def test_global_callbacks_survive_a_resume_and_do_not_run_twice(tmp_path):
     assert resumed.callback_log(GLOBAL_JOB) == ["first\n", "second\n"]
 
 
-def test_a_global_callback_caught_up_at_registration_runs_once_across_a_resume(tmp_path):
-    db = tmp_path / "farm.db"
+def test_a_global_callback_caught_up_at_registration_runs_once_across_a_resume(store_db):
+    db = store_db
     sup = farm(db)
     render, report = sup.submit([{"label": "render", "agenda": ["1"]}, {"label": "report", "status": "blocked"}])
     sup.start(render["id"], "1")

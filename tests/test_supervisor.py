@@ -1,18 +1,33 @@
 """The reference supervisor: submission, the state machine and its events, callbacks acting on it,
-the simulator (the four classic shapes, a deadlock, failures and auto-retry, a delayed start)."""
+the simulator (the four classic shapes, a deadlock, failures and auto-retry, a delayed start).
+Every test runs on both stores: SQLite (in memory) and PostgreSQL (a fresh database per supervisor)."""
 
 from __future__ import annotations
 
 import pytest
 
 from qbtrigger.callbacks import SubmissionError
+from conftest import STORES
 from qbtrigger.supervisor import Simulator, Supervisor
 
 ALL = "qube,python,mail,dependency"
 FRAMES = ["1", "2", "3", "4"]
 
 
+#: makes the ``db`` of each new() supervisor (None: SQLite in memory); set per test by _on_each_store
+_new_db = [None]
+
+
+@pytest.fixture(autouse=True, params=STORES)
+def _on_each_store(request):
+    _new_db[0] = None if request.param == "sqlite" else request.getfixturevalue("pg_databases")
+    yield
+    _new_db[0] = None
+
+
 def new(**options) -> Supervisor:
+    if _new_db[0] is not None:
+        options.setdefault("db", _new_db[0]())
     options.setdefault("clock", 1000)
     options.setdefault("language_flags", ALL)
     options.setdefault("default_user", "artist")
@@ -55,8 +70,8 @@ def test_duplicate_labels_are_rejected_inside_a_submission_and_against_the_pgrp(
         sup.submit([{"label": "x", "pgrp": 1}])
 
 
-def test_a_rejected_submission_stores_nothing_and_lists_every_problem(tmp_path):
-    sup = new(db=tmp_path / "farm.db")
+def test_a_rejected_submission_stores_nothing_and_lists_every_problem(store_db):
+    sup = new(db=store_db)
     with pytest.raises(SubmissionError) as caught:
         sup.submit([
             {"label": "ok", "agenda": ["1"]},
@@ -68,8 +83,7 @@ def test_a_rejected_submission_stores_nothing_and_lists_every_problem(tmp_path):
     assert "bad trigger" in text and "used twice" in text and "retrywork" in text and "line break" in text
     assert sup.jobinfo() == [] and sup.events() == []
     assert ids(sup.submit([{"label": "ok"}])) == [1]  # no id was used up
-    rows = sup.store.db.execute("SELECT count(*) FROM jobs").fetchone()[0]
-    assert rows == 1
+    assert len(sup.store.jobs()) == 1
 
 
 def test_initial_states_come_from_the_dependency_and_the_dicts():

@@ -84,7 +84,7 @@ def test_a_frame_retried_after_a_delay_waits_first():
 
 
 @pytest.mark.parametrize("pause_after", [3, 9, 17, 30])
-def test_timers_survive_a_resume_exactly(tmp_path, pause_after):
+def test_timers_survive_a_resume_exactly(store_db, pause_after):
     def submission():
         return [{"label": "r", "agenda": [str(n) for n in range(1, 9)], "agenda_timelimit": 25, "retrywork": 1,
                  "retrywork_delay": 45}]
@@ -93,7 +93,7 @@ def test_timers_survive_a_resume_exactly(tmp_path, pause_after):
     reference.submit(submission())
     Simulator(reference, workers=2, seed=9, frame_time=(30.0, 12.0), failure_rate=0.4).run()
 
-    db = tmp_path / "farm.db"
+    db = store_db
     first = new(db=db)
     first.submit(submission())
     Simulator(first, workers=2, seed=9, frame_time=(30.0, 12.0), failure_rate=0.4).run(max_steps=pause_after)

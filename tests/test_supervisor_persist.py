@@ -1,12 +1,12 @@
-"""The supervisor's store: reopening resumes jobs, states, callbacks, the clock and a simulation;
-a simulation killed with SIGKILL resumes without losing or repeating a state change."""
+"""The supervisor's store, on each backend (SQLite and PostgreSQL): reopening resumes jobs, states,
+callbacks, the clock and a simulation; a simulation killed with SIGKILL resumes without losing or
+repeating a state change."""
 
 from __future__ import annotations
 
 import collections
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from qbtrigger.supervisor import Simulator, Supervisor
+from stores import journal_length
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAGS = "qube,python,dependency"
@@ -53,8 +54,8 @@ def outcome(sup, report):
             "fired": {i: sup.fired(i) for i in jobs}, "logs": {i: sup.callback_log(i) for i in jobs}}
 
 
-def test_reopening_a_store_resumes_jobs_states_callbacks_and_the_clock(tmp_path):
-    db = tmp_path / "farm.db"
+def test_reopening_a_store_resumes_jobs_states_callbacks_and_the_clock(store_db):
+    db = store_db
     sup = open_sup(db)
     up, down, pair = [j["id"] for j in sup.submit([
         {"label": "up", "agenda": ["1", "2"]},
@@ -86,12 +87,12 @@ def test_reopening_a_store_resumes_jobs_states_callbacks_and_the_clock(tmp_path)
     sup.close()
 
 
-def test_a_paused_simulation_resumes_where_it_stopped(tmp_path):
+def test_a_paused_simulation_resumes_where_it_stopped(store_db):
     whole = open_sup(None)
     whole.submit(chain())
     expected = outcome(whole, Simulator(whole, **SIM).run())
 
-    db = tmp_path / "farm.db"
+    db = store_db
     sup = open_sup(db)
     sup.submit(chain())
     first = Simulator(sup, **SIM).run(max_steps=40)
@@ -103,8 +104,8 @@ def test_a_paused_simulation_resumes_where_it_stopped(tmp_path):
     assert outcome(sup, report) == expected
 
 
-def test_running_work_without_a_worker_is_requeued(tmp_path):
-    db = tmp_path / "farm.db"
+def test_running_work_without_a_worker_is_requeued(store_db):
+    db = store_db
     sup = open_sup(db)
     jobid = sup.submit([{"agenda": ["1", "2"]}])[0]["id"]
     sup.start(jobid, "1")  # a worker took it, then the supervisor went away
@@ -131,13 +132,13 @@ CHILD = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_a_simulation_killed_with_sigkill_resumes_without_loss_or_repeat(tmp_path):
+def test_a_simulation_killed_with_sigkill_resumes_without_loss_or_repeat(store_db):
     whole = open_sup(None)
     whole.submit(chain())
     expected = outcome(whole, Simulator(whole, **SIM).run())
     total = len(expected["events"])
 
-    db = tmp_path / "farm.db"
+    db = store_db
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(tests=str(ROOT / "tests"), db=str(db))],
@@ -148,11 +149,7 @@ def test_a_simulation_killed_with_sigkill_resumes_without_loss_or_repeat(tmp_pat
         seen = 0
         while time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.02)
-            try:
-                with sqlite3.connect(db, timeout=5) as peek:
-                    seen = peek.execute("SELECT coalesce(sum(n), 0) FROM journal").fetchone()[0]
-            except sqlite3.Error:
-                continue
+            seen = journal_length(db)
             if seen > total // 3:
                 break
         assert child.poll() is None, f"the child ended before it could be killed: {child.communicate()}"

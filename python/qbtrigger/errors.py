@@ -21,6 +21,8 @@ __all__ = [
     "UnknownItemError",
     "LimitError",
     "ClockError",
+    "StoreError",
+    "StoreLockedError",
 ]
 
 _FLATTEN_WHITESPACE = str.maketrans("\t\n\r\f\v", "     ")
@@ -78,3 +80,12 @@ class LimitError(Error, ValueError):
 
 class ClockError(Error, ValueError):
     """A clock asked to go backwards."""
+
+
+class StoreError(Error, RuntimeError):
+    """A job store that cannot be opened, reached or written; the message names the store (a
+    database's password never shows)."""
+
+
+class StoreLockedError(StoreError):
+    """A job store another supervisor is active on: a second active supervisor is refused."""

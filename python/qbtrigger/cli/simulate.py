@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from ..errors import StoreError
 from .common import (
     ALL_LANGUAGES,
     EXIT_INTERRUPTED,
@@ -29,6 +30,7 @@ from .common import (
 
 if TYPE_CHECKING:
     from qbtrigger.supervisor import Supervisor
+    from qbtrigger.supervisor.backends import StoreSpec
 
 NAME = "simulate"
 HELP = "run a submission (.py/.pl submit script or .json job list) on a virtual farm and report"
@@ -79,7 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--languages", default=ALL_LANGUAGES, metavar="FLAGS",
         help=f"language_flags (default here: {ALL_LANGUAGES}; it is your own script on your own machine)")
     add("--universal", metavar="FOLDER", help="a universal-callback folder to attach to every job")
-    add("--db", metavar="PATH", help="keep the job store in this SQLite file; rerunning with it resumes")
+    add("--db", metavar="PATH|URI",
+        help="keep the job store in this SQLite file, or in PostgreSQL (postgresql://USER@HOST/DB);"
+             " rerunning with it resumes")
+    add("--standby", action="store_true",
+        help="with a PostgreSQL --db: wait while another supervisor is active on it, then take over"
+             " (resume from the store and finish the run)")
     add("--log", metavar="PATH", help="write every event as a JSON line with its virtual time")
     add("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON")
     add("--smtp", metavar="HOST[:PORT]", type=_smtp,
@@ -139,6 +146,25 @@ def _titles(supervisor: Supervisor) -> list[str]:
     return out
 
 
+def _open_store(args: argparse.Namespace) -> tuple[str | None, StoreSpec]:
+    """``--db`` as messages name it (a database's password hidden), and the ``db`` argument of the
+    supervisor: the path, or for PostgreSQL the store itself (a ``--standby`` waits in here)."""
+    from qbtrigger.supervisor.postgres import PostgresStore, display_dsn, is_postgres_dsn
+
+    if not is_postgres_dsn(args.db):
+        if args.standby:
+            raise CLIError("--standby needs a PostgreSQL store: --db postgresql://...")
+        return args.db, args.db
+    try:
+        store = PostgresStore(args.db, standby=args.standby,
+                              on_wait=lambda text: print(text, file=sys.stderr, flush=True))
+    except StoreError as exc:
+        raise CLIError(str(exc)) from None
+    if args.standby:
+        print(f"standby: took over the job store {store.name}", file=sys.stderr, flush=True)
+    return display_dsn(args.db), store
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate ``args.file`` (or resume ``args.db``); the exit status."""
     from qbtrigger.callbacks import SubmissionError, UniversalConfigError
@@ -160,15 +186,18 @@ def run(args: argparse.Namespace) -> int:
                                 memory=args.callback_memory << 20 if args.callback_memory else None)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    db_name, store = _open_store(args)  # last: a standby waits in here
     try:
-        supervisor = Supervisor(db=args.db, language_flags=args.languages, universal=args.universal,
+        supervisor = Supervisor(db=store, language_flags=args.languages, universal=args.universal,
                                 default_user=args.user, perl_timeout=args.callback_timeout,
                                 callback_limits=limits, in_process_python=args.in_process_python,
                                 **_mail_options(args.smtp))
     except UniversalConfigError as exc:
         raise CLIError(str(exc)) from None
+    except StoreError as exc:  # it names the store itself
+        raise CLIError(str(exc)) from None
     except Exception as exc:  # a store that is not ours, a locked file...
-        raise CLIError(f"cannot open the job store {args.db!r}: {exc}") from None
+        raise CLIError(f"cannot open the job store {db_name!r}: {exc}") from None
     log: TextIO | None = None
     try:
         if args.log:
@@ -183,8 +212,8 @@ def run(args: argparse.Namespace) -> int:
         )
         submission = fingerprint(args.file, args.script_args, args.user or supervisor.default_user)
         if supervisor.job_ids(removed=True):
-            check_resume(supervisor, args.db, submission, _titles(supervisor))
-            print(f"resuming from {args.db}: {len(supervisor.job_ids())} live job(s)", file=out)
+            check_resume(supervisor, db_name or "", submission, _titles(supervisor))
+            print(f"resuming from {db_name}: {len(supervisor.job_ids())} live job(s)", file=out)
         else:
             record(supervisor, submission)  # before the script runs: a store with its jobs always has it
             try:
@@ -198,9 +227,12 @@ def run(args: argparse.Namespace) -> int:
             report = simulator.run(progress=bar)
         except KeyboardInterrupt:
             bar.close()
-            where = f"; rerun with --db {args.db} to resume" if args.db else ""
+            where = f"; rerun with --db {db_name} to resume" if args.db else ""
             print(f"qbtrigger simulate: interrupted{where}", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except StoreError as exc:  # the store went away, or another supervisor took it over
+            bar.close()
+            raise CLIError(f"{exc}; what was committed is kept: rerun with --db to resume") from None
         bar.close()
         supervisor.settle_mail()  # with --smtp: the mail's outcomes belong in the report
         timeline.print(out)

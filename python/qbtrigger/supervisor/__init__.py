@@ -3,8 +3,8 @@
 Rooms: ``supervisor`` (the facade: Host interface and public API), ``farm`` (the state machine;
 its rules are docs/supervisor.md), ``timers`` (time limits and retry delays), ``hosts``,
 ``submission`` (checks before anything is stored), ``store`` (the persistence interface),
-``sqlite`` (its embedded backend), ``backends`` (which store a ``db`` argument names),
-``diagnosis`` (stuck reports), ``simulator``, ``report``.
+``sqlite`` (its embedded backend), ``postgres`` (the shared backend, with a standby), ``backends``
+(which store a ``db`` argument names), ``diagnosis`` (stuck reports), ``simulator``, ``report``.
 
 >>> from qbtrigger.supervisor import Supervisor, Simulator
 >>> sup = Supervisor(clock=0)                      # in memory; Supervisor(db="farm.db") persists
@@ -20,6 +20,7 @@ from .report import CallbackWait, JobReport, SimReport, StuckItem, StuckJob
 from .simulator import Simulator
 from .farm import Farm
 from .sqlite import SqliteStore
+from .postgres import PostgresStore
 from .backends import open_store
 from .store import Batch, Store
 from .supervisor import QUBE_EPOCH, STATES, TERMINAL, Supervisor, qube_time
@@ -30,6 +31,7 @@ __all__ = [
     "Farm",
     "JobReport",
     "QUBE_EPOCH",
+    "PostgresStore",
     "STATES",
     "SimReport",
     "Simulator",
