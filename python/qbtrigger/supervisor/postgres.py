@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     handles text NOT NULL DEFAULT '[]', data text NOT NULL);
 CREATE TABLE IF NOT EXISTS work (
     jobid bigint NOT NULL, idx integer NOT NULL, name text, status text NOT NULL,
-    retries integer NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx));
+    retries integer NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITH (fillfactor = 50);
 CREATE TABLE IF NOT EXISTS subjobs (
     jobid bigint NOT NULL, idx integer NOT NULL, status text NOT NULL,
     held integer NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx));
@@ -275,10 +275,12 @@ class PostgresStore(Store):
                 )
             if batch.work:
                 _copy(cur, "work_changes", _last_per_item(batch.work))
+                cur.execute("ANALYZE work_changes")  # else the plan guesses, and scans all of work
                 cur.execute("UPDATE work SET status = c.status, retries = c.retries FROM work_changes c"
                             " WHERE work.jobid = c.jobid AND work.idx = c.idx")
             if batch.subjobs:
                 _copy(cur, "subjob_changes", _last_per_item(batch.subjobs))
+                cur.execute("ANALYZE subjob_changes")
                 cur.execute("UPDATE subjobs SET status = c.status, held = c.held FROM subjob_changes c"
                             " WHERE subjobs.jobid = c.jobid AND subjobs.idx = c.idx")
             if batch.journal:
