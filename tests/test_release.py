@@ -172,3 +172,20 @@ def test_explain_summarises_per_frame_callbacks_as_ranges(tmp_path, capsys):
     assert "frames 1-2000" in capsys.readouterr().out
     assert main(["explain", str(path), "--job", "down", "--full"]) == 0
     assert "complete-work-up-2000" in capsys.readouterr().out
+
+
+def test_events_that_need_the_job_to_run_do_not_release_it():
+    # a time limit's callback (what `timelimit` adds) fires on a running subjob: never while blocked
+    assert found([{"label": "x", "agenda": F, "timelimit": 60, "waitfor": 7}]) == [
+        "job 'x': warning: waits for job 7, which is not in this submission: on a farm without it, it stays "
+        "blocked (simulate's virtual farm holds only this submission)"]
+    (text,) = found([{"label": "x", "status": "blocked",
+                      "callbacks": [{"triggers": "running-job-self", "code": "unblock-self"}]}])
+    assert text.endswith("job 'x', callback 0 (qube), waits for job 'x' to run, which it cannot while it is blocked")
+
+
+def test_an_event_only_a_program_raises_is_a_warning():
+    assert found([{"label": "review", "agenda": F}, {"label": "publish", "status": "blocked", "callbacks": [
+        {"triggers": "approved-work-review-2", "code": "unblock-self"}]}]) == [
+        "job 'publish': warning: waits for 'approved-work-review-2', an event of a name of its own that only a "
+        "program raises (Supervisor.emit, Qube's C++ API): until one does, it stays blocked (simulate raises none)"]

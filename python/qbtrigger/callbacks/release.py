@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import AbstractSet, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .. import And, Atom, Or
-from ..vocabulary import DONE_STATES
+from ..vocabulary import ASSIGNED, DONE_STATES, EVENT_NAMES, RUNNING, TIME_TYPES, TIMEOUT
 from .jobs import JobView
 from .reach import SELF, SELF_WORK, Reach, code_reach
 from .units import Finding, Jobs, Unit, atoms, resolve, where
@@ -27,8 +27,12 @@ from .units import Finding, Jobs, Unit, atoms, resolve, where
 __all__ = ["self_waits", "cycles", "unreleasable", "requires", "Node"]
 
 _TERMINAL = DONE_STATES
+#: Events that happen only to a job that runs: they need the job released first.
+_RUNNING = frozenset((RUNNING, ASSIGNED, TIMEOUT))
 #: ("job", id): the job finishes; ("work", id, name): the frame finishes; ("outside", id): a job
-#: of the farm outside the submission finishes.
+#: of the farm outside the submission finishes; ("event", atom): a program raises an event of a
+#: name of its own (``approved-work-12-5``: Qube's C++ API, ``Supervisor.emit``), which nothing
+#: in a submission can do; ("released", id): the job runs (it is not blocked, or was released).
 Node = Tuple[Any, ...]
 
 
@@ -36,9 +40,13 @@ def requires(tree: Any, owner: JobView, views: Jobs) -> Set[Node]:
     """What must finish for the expression to hold: union over AND, intersection over OR.
     Only finishing atoms (complete/done/failed/killed) count."""
     if isinstance(tree, Atom):
-        if tree.name not in _TERMINAL:
+        if tree.name not in EVENT_NAMES and tree.type not in TIME_TYPES:
+            return {("event", tree.canonical())}  # a name of its own: only a program raises it
+        if tree.name not in _TERMINAL and tree.name not in _RUNNING:
             return set()
         job = resolve(tree, owner, views)
+        if tree.name in _RUNNING:
+            return set() if job is None else {("released", job.id)}
         if job is None:
             if tree.context == "id" and tree.job is not None and tree.type in ("job", "work", "subjob"):
                 return {("outside", tree.job)}
@@ -64,7 +72,7 @@ def _unblockers(views: Jobs, units: List[Unit]):
     for unit in units:
         if unit.language != "qube":
             continue
-        needs = {n for n in requires(unit.tree, unit.job, views) if n[0] != "outside"}
+        needs = {n for n in requires(unit.tree, unit.job, views) if n[0] in ("job", "work")}
         if unit.code == "unblock-self":
             job_unblock.setdefault(unit.job.id, []).append(needs)
         elif unit.code == "unblock-work-self":
@@ -85,7 +93,7 @@ def self_waits(views: Jobs, units: List[Unit]) -> List[Finding]:
         if job.id not in views.blocked:
             continue
         needs = requires(unit.tree, job, views)
-        own = {n for n in needs if n[1] == job.id and n[0] != "outside"}
+        own = {n for n in needs if n[0] in ("job", "work") and n[1] == job.id}
         if not own:
             continue
         # Something else could unblock the job first: an unblocker not waiting on the job itself.
@@ -258,6 +266,10 @@ class _Model:
     def _finishes(self, node: Node) -> bool:
         if node[0] == "outside":
             return self.outside_finishes or node[1] in self.farm
+        if node[0] == "event":
+            return self.outside_finishes
+        if node[0] == "released":
+            return node[1] in self.released
         return node in self.done
 
     def _solve(self) -> None:
@@ -342,6 +354,12 @@ def unreleasable(
                 out.append(Finding(job.name, None, f"waits for {names}, which {'is' if len(waits) == 1 else 'are'} "
                                    "not in this submission: on a farm without it, it stays blocked (simulate's "
                                    "virtual farm holds only this submission)", level="warning"))
+            events = sorted({n[1] for r in releasers if r.unit.job is job for n in r.needs if n[0] == "event"})
+            if events:
+                names = ", ".join(f"'{e}'" for e in events)
+                out.append(Finding(job.name, None, f"waits for {names}, an event of a name of its own that only a "
+                                   "program raises (Supervisor.emit, Qube's C++ API): until one does, it stays "
+                                   "blocked (simulate raises none)", level="warning"))
     return out
 
 
@@ -351,8 +369,7 @@ def _reason(job: JobView, views: Jobs, model: _Model, releasers: List[_Releaser]
         parts = []
         for r in own[:3]:
             missing = next((n for n in sorted(r.needs, key=str) if not model._finishes(n)), None)
-            what = _node_name(missing, views) if missing is not None else "something"
-            parts.append(f"{_unit_text(r.unit)} waits for {what} to finish, which can never happen")
+            parts.append(f"{_unit_text(r.unit)} {_wait_text(missing, views)}")
         return "; ".join(parts)
     text = f"no callback, dependency or time trigger of {job.name} {'releases its frames' if frames_only else 'unblocks it'}"
     # callbacks acting on their own job where that does nothing (it is not blocked): likely meant
@@ -370,11 +387,19 @@ def _reason(job: JobView, views: Jobs, model: _Model, releasers: List[_Releaser]
     return text + ("; " + "; ".join(hints) if hints else "")
 
 
-def _node_name(node: Node, views: Jobs) -> str:
+def _wait_text(node: Optional[Node], views: Jobs) -> str:
+    """What a callback that cannot fire waits for, and why that never comes."""
+    if node is None:
+        return "can never fire"
     if node[0] == "outside":
-        return f"job {node[1]}"
+        return f"waits for job {node[1]} to finish, which can never happen"
+    if node[0] == "event":
+        return f"waits for the event '{node[1]}', which nothing in the submission raises"
     owner = views.by_id[node[1]]
-    return owner.name if node[0] == "job" else f"{owner.name} work '{node[2]}'"
+    if node[0] == "released":
+        return f"waits for {owner.name} to run, which it cannot while it is blocked"
+    what = owner.name if node[0] == "job" else f"{owner.name} work '{node[2]}'"
+    return f"waits for {what} to finish, which can never happen"
 
 
 def _unit_text(unit: Unit) -> str:
