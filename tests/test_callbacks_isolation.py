@@ -230,3 +230,35 @@ def test_a_plain_engine_gets_perls_time_limit_for_python_callbacks():
     engine = CallbackEngine(FarmHost(), perl_timeout=7.0)
     assert engine.limits.timeout == 7.0
     engine.close()
+
+
+def test_a_callback_that_kills_its_warden_still_meets_the_time_limit(closing):
+    farm, a = farm_with("import os, signal\nprint('pid', os.getpid())\nos.kill(os.getppid(), signal.SIGKILL)\n"
+                        "if qb.event()['extra'] == '2':\n    while True:\n        pass\n", timeout=2.0)
+    closing(farm.engine)
+    farm.engine.feed(f"complete-work-{a}-1")
+    [worker] = pids_in(farm.logs[a][0])
+    farm.engine.feed(f"complete-work-{a}-2")
+    assert "killed after 2 s (time limit)" in farm.logs[a][1]
+    assert wait_dead(worker)
+
+
+def test_ctrl_c_while_a_worker_is_busy_drops_that_worker(closing, monkeypatch):
+    from qbtrigger.callbacks.isolation.channel import FrameReader
+
+    farm, a = farm_with("import os\nprint('pid', os.getpid())\n")
+    closing(farm.engine)
+    farm.engine.feed(f"complete-work-{a}-1")
+    [first] = pids_in(farm.logs[a][0])
+    real_read = FrameReader.read
+
+    def interrupted(self, deadline=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FrameReader, "read", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        farm.engine.feed(f"complete-work-{a}-2")
+    monkeypatch.setattr(FrameReader, "read", real_read)
+    assert wait_dead(first)
+    farm.engine.feed(f"complete-work-{a}-3")
+    assert pids_in(farm.logs[a][-1])[0] != first

@@ -142,6 +142,7 @@ class _Worker:
         self.principal = principal
         self.codes: set = set()
         self.pid = 0
+        self.started: Optional[str] = None
         to_r, self.to_w = os.pipe()
         self.from_r, from_w = os.pipe()
         try:
@@ -168,6 +169,7 @@ class _Worker:
             self.send(marshal.dumps(config))
             ready = json.loads(self.reader.read(time.monotonic() + _START_TIMEOUT))
             self.pid = int(ready[1])
+            self.started = _start_time(self.pid)
         except (OSError, ChannelClosed, ChannelTimeout, ValueError, TypeError, IndexError) as error:
             cause = self.stop("kill")
             raise WorkerDied(f"the worker could not start ({cause or error})") from None
@@ -213,6 +215,9 @@ class _Worker:
             proc.wait()
         except (OSError, ValueError):
             proc.wait()
+        # A worker whose warden was killed under it (by a callback) is no one's to kill: do it.
+        if self.pid and self.started is not None and _start_time(self.pid) == self.started:
+            reaper.kill_tree([self.pid])
         return status
 
     def cause(self, status: str) -> str:
@@ -225,6 +230,16 @@ class _Worker:
         if kind == "exit":
             return f"the worker exited with status {value}"
         return "the worker died"
+
+
+def _start_time(pid: int) -> Optional[str]:
+    """When process ``pid`` started (clock ticks since boot), to tell it from a later one that
+    reuses its pid; None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
 
 
 def _shutdown(workers: "OrderedDict[str, _Worker]") -> None:
@@ -344,6 +359,11 @@ class WorkerPool:
             self._drop(worker, "kill")
             self._died(inv, what, f"the worker broke the channel's protocol ({fault})", "")
             return
+        except BaseException:
+            # Ctrl-C (or anything else of the engine's own) while the worker was busy: it is in
+            # the middle of a firing no one will finish, so it goes.
+            self._drop(worker, "kill")
+            raise
         if failure:
             output += failure
         if output:
