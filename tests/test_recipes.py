@@ -242,3 +242,26 @@ def test_recipe_new_store_backend():
     assert [resumed.job(i)["status"] for i in resumed.job_ids()] == ["complete", "complete"]
     assert resumed.events() == reference.events()
     assert [resumed.fired(i) for i in resumed.job_ids()] == [reference.fired(i) for i in reference.job_ids()]
+
+
+def test_recipe_new_submission_rule(tmp_path):
+    package = copy_package(tmp_path)
+    edit(package / "callbacks" / "validation.py",
+         "    label = job.get(\"label\")\n    if isinstance(label, str) and isinstance(job.get(\"pgrp\"), int):\n",
+         "    if isinstance(job.get(\"name\"), str) and len(job[\"name\"]) > 20:\n"
+         "        problems.append(\"'name' holds at most 20 characters\")\n"
+         "    label = job.get(\"label\")\n    if isinstance(label, str) and isinstance(job.get(\"pgrp\"), int):\n")
+    result = run_on_copy(tmp_path, """
+        import json
+        from qbtrigger.callbacks import SubmissionError
+        from qbtrigger.callbacks.checks import check_submission
+        from qbtrigger.supervisor import Supervisor
+        jobs = [{"label": "render", "name": "x" * 30}]
+        try:
+            Supervisor(clock=0).submit(jobs)
+            refused = []
+        except SubmissionError as error:
+            refused = [str(p) for p in error.problems]
+        print(json.dumps({"refused": refused, "found": [str(f) for f in check_submission(jobs)]}))
+    """)
+    assert result["refused"] == result["found"] == ["job 'render': 'name' holds at most 20 characters"]

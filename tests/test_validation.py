@@ -2,6 +2,8 @@
 (issue 13): every problem the supervisor refuses a submission for, check reports, naming the job
 and the field; the size limits; job ids in ASCII digits only."""
 
+import random
+
 import pytest
 
 from qbtrigger.callbacks import SubmissionError
@@ -107,3 +109,29 @@ def test_ascii_digits_are_job_ids_with_or_without_leading_zeros():
     (job,) = supervisor.submit([{"label": "down", "dependency": "0001, link-done-job-01"}])
     assert supervisor.job_state(job["id"]).status == "blocked"
     assert [c["triggers"] for c in supervisor.callback_counts(job["id"])] == ["complete-job-1 && done-job-1"]
+
+
+def test_null_pgrp_and_user_are_the_defaults():
+    supervisor = Supervisor(clock=0, default_user="ann")
+    (job,) = supervisor.submit([{"label": "a", "pgrp": None, "user": None}])
+    assert (job["pgrp"], job["user"]) == (job["id"], "ann")
+
+
+def test_garbage_is_refused_with_a_submission_error_that_check_also_reports():
+    """Random jobs from odd values: submit raises SubmissionError or accepts; never anything
+    else, and what it refuses, check reports (seeded: the same cases every run)."""
+    rng = random.Random(12)
+    values = [None, True, 0, -1, 2**31, 2**63, 1.5, "", "x", "1", "²", "blocked", [], {}, [1], {"a": 1},
+              ("blocked",), "complete-job-self", "9" * 5000]
+    keys = ["label", "name", "agenda", "callbacks", "dependency", "status", "cpus", "pid", "pgrp", "user",
+            "priority", "retrywork", "waitfor", "timelimit", "agenda_timelimit", "timeout", "id"]
+    for _ in range(300):
+        job = {key: rng.choice(values) for key in rng.sample(keys, rng.randint(0, 6))}
+        if rng.random() < 0.3:
+            job["callbacks"] = [{k: rng.choice(values + ["qube", "unblock-self"]) for k in
+                                 rng.sample(["triggers", "language", "code", "maximum"], rng.randint(0, 4))}]
+        try:
+            Supervisor(clock=0, language_flags=ALL).submit([job])
+        except SubmissionError as refused:
+            errors = {_as_problem(f) for f in check_submission([job], language_flags=ALL) if f.level == "error"}
+            assert {str(p) for p in refused.problems} <= errors, job

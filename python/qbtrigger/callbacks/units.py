@@ -99,7 +99,7 @@ def make_units(views: Jobs) -> List[Unit]:
             if not isinstance(spec, dict):
                 continue
             triggers = spec.get("triggers")
-            texts = [triggers] if isinstance(triggers, str) else list(triggers or [])
+            texts = [triggers] if isinstance(triggers, str) else list(triggers) if isinstance(triggers, (list, tuple)) else []
             for text in texts:
                 if not isinstance(text, str) or len(text) > MAX_EXPRESSION:
                     continue

@@ -143,9 +143,10 @@ def _prepared(
     problems += review.problems
     problems += _cpus_limit(job)
     job["id"] = first_id + index
-    job.setdefault("pgrp", first_id)
-    if default_user is not None:
-        job.setdefault("user", default_user)
+    if job.get("pgrp") is None:  # absent or null: the submission's own process group
+        job["pgrp"] = first_id
+    if default_user is not None and job.get("user") is None:
+        job["user"] = default_user
     agenda, more = _agenda(job.get("agenda"))
     problems += more
     job["agenda"] = agenda
