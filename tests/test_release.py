@@ -103,7 +103,11 @@ def test_a_job_outside_the_submission_is_a_warning():
     ("python", "print('hi')", set()),
     ("python", "qb.workunblock('%s:5' % qb.jobid())", {SELF_WORK}),
     ("python", "qb.workunblock(f'{qb.jobid()}:{qb.event().extra}')", {SELF_WORK}),
-    ("python", "qb.unblock(qb.jobid() + 1)", None),
+    ("python", "qb.unblock(qb.jobid() + 1)", {("job", 1)}),  # the next job of the submission
+    ("python", "qb.unblock(int(qb.jobid()) - 2)", {("job", -2)}),
+    ("python", "qb.unblock(5 - qb.jobid())", None),
+    ("python", "qb.unblock(no_such_name)", set()),  # raises NameError: releases nothing
+    ("perl", "qb::unblock($qb::jobid - 1);", None),
     ("python", "import os\nos.system('qbunblock 5')", None),
     ("python", "q = qb\nq.unblock(5)", None),
     ("python", "getattr(qb, 'unblock')(5)", None),
@@ -189,3 +193,20 @@ def test_an_event_only_a_program_raises_is_a_warning():
         {"triggers": "approved-work-review-2", "code": "unblock-self"}]}]) == [
         "job 'publish': warning: waits for 'approved-work-review-2', an event of a name of its own that only a "
         "program raises (Supervisor.emit, Qube's C++ API): until one does, it stays blocked (simulate raises none)"]
+
+
+def test_misdirected_or_failing_code_releases_nothing():
+    jobs = [
+        {"label": "up", "agenda": ["1"]},
+        {"label": "broken", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "complete-job-up", "language": "python", "code": "qb.unblock(no_such_name)"}]},
+        {"label": "misdirected", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "complete-job-up", "language": "python", "code": "qb.unblock(qb.jobid() - 2)"}]},
+    ]
+    broken, misdirected = found(jobs)
+    assert broken.endswith("job 'broken', callback 0 (python), acts on 'no_such_name', which its code never "
+                           "defines: the call raises NameError")
+    assert misdirected.endswith("job 'misdirected', callback 0 (python), acts on qb.jobid() - 2, which is job 'up', "
+                                "not job 'misdirected'")
+    jobs[2]["callbacks"][0]["code"] = "qb.unblock(qb.jobid())"  # then it is right
+    assert len(found(jobs)) == 1

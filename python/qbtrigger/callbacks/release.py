@@ -21,7 +21,7 @@ from typing import AbstractSet, Any, Dict, Iterable, List, Optional, Sequence, S
 from .. import And, Atom, Or
 from ..vocabulary import ASSIGNED, DONE_STATES, EVENT_NAMES, RUNNING, TIME_TYPES, TIMEOUT
 from .jobs import JobView
-from .reach import SELF, SELF_WORK, Reach, code_reach
+from .reach import Reach, code_reach, python_undefined
 from .units import Finding, Jobs, Unit, atoms, resolve, where
 
 __all__ = ["self_waits", "cycles", "unreleasable", "requires", "Node"]
@@ -222,11 +222,14 @@ class _Releaser:
     """A callback whose action may release something: its unit, what it releases (its own job,
     its own frames: :mod:`.reach`) and what must finish for it to fire."""
 
-    __slots__ = ("unit", "reach", "needs", "frames")
+    __slots__ = ("unit", "targets", "offsets", "needs", "frames")
 
     def __init__(self, unit: Unit, reach: Reach, needs: Set[Node]) -> None:
         self.unit = unit
-        self.reach = reach
+        assert reach is not None
+        #: ("job" or "work", offset from the callback's own job), and the same with job ids
+        self.offsets = sorted(reach)
+        self.targets = [(kind, unit.job.id + offset) for kind, offset in self.offsets]
         self.needs = needs
         #: the frames a work action may release: one (a per-frame link, a named frame), or None: any
         self.frames: Optional[Set[str]] = None
@@ -249,11 +252,8 @@ class _Model:
         self.job_releasers: Dict[int, List[_Releaser]] = {}
         self.work_releasers: Dict[int, List[_Releaser]] = {}
         for r in releasers:
-            assert r.reach is not None
-            if SELF in r.reach:
-                self.job_releasers.setdefault(r.unit.job.id, []).append(r)
-            if SELF_WORK in r.reach:
-                self.work_releasers.setdefault(r.unit.job.id, []).append(r)
+            for kind, target in r.targets:
+                (self.job_releasers if kind == "job" else self.work_releasers).setdefault(target, []).append(r)
         self.acted = acted
         self.released: Set[int] = set()
         self.frame_ok: Set[Tuple[int, str]] = set()
@@ -336,7 +336,7 @@ def unreleasable(
             what = ("submitted blocked, and nothing can ever release it" if stuck_job
                     else f"{_frames(frames)} {'is' if len(frames) == 1 else 'are'} submitted blocked, "
                     f"and nothing can ever release {'it' if len(frames) == 1 else 'them'}")
-            reason = _reason(job, views, hopeful, releasers, frames_only=not stuck_job)
+            reason = _reason(job, views, hopeful, releasers, units, frames_only=not stuck_job)
             if may:
                 out.append(Finding(job.name, None, f"{what.replace('nothing can ever', 'nothing may')}, unless "
                                    f"{_list(may)} does (its target cannot be read without running it): {reason}",
@@ -363,8 +363,10 @@ def unreleasable(
     return out
 
 
-def _reason(job: JobView, views: Jobs, model: _Model, releasers: List[_Releaser], frames_only: bool) -> str:
-    own = [r for r in releasers if r.unit.job is job and (SELF_WORK in r.reach if frames_only else True)]  # type: ignore[operator]
+def _reason(job: JobView, views: Jobs, model: _Model, releasers: List[_Releaser], units: List[Unit],
+            frames_only: bool) -> str:
+    own = [r for r in releasers if any(target == job.id and (kind == "work" or not frames_only)
+                                       for kind, target in r.targets)]
     if own:
         parts = []
         for r in own[:3]:
@@ -372,18 +374,31 @@ def _reason(job: JobView, views: Jobs, model: _Model, releasers: List[_Releaser]
             parts.append(f"{_unit_text(r.unit)} {_wait_text(missing, views)}")
         return "; ".join(parts)
     text = f"no callback, dependency or time trigger of {job.name} {'releases its frames' if frames_only else 'unblocks it'}"
-    # callbacks acting on their own job where that does nothing (it is not blocked): likely meant
-    # for this one (attached to the wrong job, or qb.jobid() taken for another job's id)
-    elsewhere = [
-        r for r in releasers
-        if r.unit.job is not job and r.unit.index is not None
-        and (r.unit.job.id not in views.blocked if SELF in r.reach else r.unit.job.id not in views.blocked_work)  # type: ignore[operator]
-    ]
     hints = []
-    for r in elsewhere[:2]:
-        how = "acts on qb.jobid(), which is" if r.unit.language != "qube" else f"runs {r.unit.code}, which acts on"
-        hints.append(f"{_unit_text(r.unit)} {how} {r.unit.job.name} itself (the job the callback is "
-                     f"attached to), not {job.name}")
+    for unit in units:
+        if unit.job is job and unit.language == "python":
+            names = python_undefined(unit.code)
+            if names:
+                hints.append(f"{_unit_text(unit)} acts on '{names[0]}', which its code never defines: the call "
+                             "raises NameError")
+    # callbacks acting where that does nothing (on a job that is not blocked): likely meant for
+    # this one (attached to the wrong job, or qb.jobid() taken for another job's id)
+    for r in releasers:
+        kind, target = r.targets[0]
+        offset = r.offsets[0][1]
+        if r.unit.index is None or len(hints) >= 2 or any(
+                (t in views.blocked if k == "job" else t in views.blocked_work) for k, t in r.targets):
+            continue
+        if (r.unit.job is job) == (offset == 0):  # its own code missing it, or another job's own
+            continue
+        whom = views.by_id[target].name if target in views.by_id else "no job of this submission"
+        if r.unit.language == "qube":
+            how = f"runs {r.unit.code}, which acts on {whom} itself (the job the callback is attached to)"
+        elif offset == 0:
+            how = f"acts on qb.jobid(), which is {whom} itself (the job the callback is attached to)"
+        else:
+            how = f"acts on qb.jobid() {'+' if offset > 0 else '-'} {abs(offset)}, which is {whom}"
+        hints.append(f"{_unit_text(r.unit)} {how}, not {job.name}")
     return text + ("; " + "; ".join(hints) if hints else "")
 
 
