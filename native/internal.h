@@ -222,6 +222,7 @@ qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed
                            error_buf *err);
 const char *qbt_type_name(int type, size_t *len);
 bool qbt_parse_repeat(const char *s, size_t n, uint64_t *start, uint64_t *interval);
+bool qbt_parse_time(const char *s, size_t n, uint64_t *t);
 qbt_status err_set(error_buf *e, size_t column, const char *msg);
 void scratch_free(parse_scratch *s);
 

@@ -402,6 +402,17 @@ static inline uint64_t state_key(uint32_t job, uint8_t type, uint32_t extra) {
 _Static_assert(QBT_MAX_JOB_ID < (1u << 31) && T_JOB < 4 && T_SUBJOB < 4 && T_WORK < 4,
                "a state key packs a job id in 31 bits and an item type in 2");
 
+/* References taken for one atom while preparing a registration; committed or dropped. */
+typedef struct {
+    uint32_t name, extra;
+    uint32_t ref; /* label reference, or ctx_t of a job-id context; NIL32: none (global) */
+    uint32_t ctx;
+} atom_ids;
+
+/* register.c: reserves and commits the callback in net->scratch, its references taken. */
+qbt_status register_parsed(qbt_net *net, uint32_t owner_slot, uint32_t maximum, atom_ids *ids, size_t ntime,
+                           uint32_t *block_out);
+
 /* pool.c */
 qbt_status block_reserve(qbt_net *net, size_t words);
 uint32_t block_take(qbt_net *net, size_t words);

@@ -109,6 +109,8 @@ static bool parse_time(const char *s, size_t n, uint64_t *t) {
     return parse_digits(s, n, QBT_MAX_TIME, t) && *t <= QBT_MAX_TIME;
 }
 
+bool qbt_parse_time(const char *s, size_t n, uint64_t *t) { return parse_time(s, n, t); }
+
 bool qbt_parse_repeat(const char *s, size_t n, uint64_t *t, uint64_t *interval) {
     const char *dash = memchr(s, '-', n);
     if (!dash)

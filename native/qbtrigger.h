@@ -25,6 +25,15 @@
  *  - Not thread-safe: one network, one thread at a time (the caller serialises the calls on one
  *    network, output reading included; separate networks need nothing). The Python wrapper holds
  *    a lock per network and releases the GIL around qbt_feed_many and qbt_add_many.
+ *
+ * Stability (libqbtrigger, built by native/Makefile; docs/embedding.md): everything declared in
+ * this header is the library's API, kept source- and binary-compatible within a major version
+ * (QBT_VERSION_MAJOR): existing functions, types and enum values keep their meaning; a minor
+ * version may add functions, append status codes (treat an unknown one as an error) and append
+ * fields at the end of qbt_stats. The snapshot format is versioned on its own
+ * (QBT_SNAPSHOT_VERSION): a library reads every version up to its own and refuses newer ones.
+ * Nothing else in native/ is API: internal.h and net.h change freely, and the shared library
+ * exports only what is declared here.
  */
 #ifndef QBTRIGGER_H
 #define QBTRIGGER_H
@@ -35,6 +44,14 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define QBT_VERSION_MAJOR 0
+#define QBT_VERSION_MINOR 1
+#define QBT_VERSION_PATCH 0
+#define QBT_VERSION_STRING "0.1.0" /* the Python package's version too (qbtrigger.__version__) */
+
+/* The version of the library linked, QBT_VERSION_STRING when it was built. */
+const char *qbt_version(void);
 
 typedef struct qbt_net qbt_net;
 
@@ -51,7 +68,8 @@ typedef enum {
     QBT_EMAXIMUM,        /* maximum 0 passed where "at least 1" is meant */
     QBT_ECLOCK,          /* advance() to a time before the clock */
     QBT_EEMPTY_LIST,     /* add() of an empty trigger list */
-    QBT_ETOO_LARGE       /* an expression with more than QBT_MAX_ATOMS atoms, or a network full */
+    QBT_ETOO_LARGE,      /* an expression with more than QBT_MAX_ATOMS atoms, or a network full */
+    QBT_ESNAPSHOT        /* qbt_restore: not a snapshot, truncated, corrupted or a newer format: message */
 } qbt_status;
 
 /* Numbers in expressions and events (job ids, subjob ids, times): ASCII digits, leading zeros
@@ -146,6 +164,17 @@ qbt_status qbt_drain_catch_up(qbt_net *net);
 qbt_status qbt_drain_catch_up_events(qbt_net *net, const qbt_catch_up_event **events, size_t *count);
 
 const qbt_firing *qbt_output(const qbt_net *net, size_t *count);
+
+/* Snapshots: the whole network (jobs, callbacks and their latches and counts, the clock, item
+ * states, the catch-up queue) as bytes in the format of docs/embedding.md, which the Python twin
+ * reads and writes too. qbt_snapshot allocates *data (free it with qbt_snapshot_free); it leaves
+ * the network as it was. qbt_restore replaces everything in the network, its state-awareness
+ * included, with the snapshot's; on any failure (QBT_ESNAPSHOT with a message, QBT_ENOMEM) the
+ * network is exactly as it was. Output buffer and error details are not part of a snapshot. */
+#define QBT_SNAPSHOT_VERSION 1
+qbt_status qbt_snapshot(qbt_net *net, uint8_t **data, size_t *size);
+void qbt_snapshot_free(uint8_t *data);
+qbt_status qbt_restore(qbt_net *net, const uint8_t *data, size_t size);
 
 /* Calls visit(ctx, text, len, latched) for each atom of the callback, in expression order.
  * A non-zero return from visit stops the walk and is passed back (as ENOMEM if not a status). */

@@ -45,13 +45,6 @@ static bool is_time_type(int type) {
     return type == T_TIME || type == T_REPEAT || type == T_GLOBALTIME || type == T_GLOBALREPEAT;
 }
 
-/* References taken for one atom while preparing a registration; committed or dropped. */
-typedef struct {
-    uint32_t name, extra;
-    uint32_t ref; /* label reference, or ctx_t of a job-id context; NIL32: none (global) */
-    uint32_t ctx;
-} atom_ids;
-
 static void drop_ids(qbt_net *net, const atom_ids *ids, size_t n) {
     for (size_t i = 0; i < n; i++) {
         intern_decref(&net->strings, ids[i].name);
@@ -169,58 +162,19 @@ static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const jo
         extra_incref(&net->strings, ev->extra); /* the atom's may go with the callback */
 }
 
-/* Phase 1 of a registration: the owner, then every expression parsed into the scratch (joined
- * into one OR), then the size. Changes nothing but the scratch and the error details. */
-static qbt_status parse_callback(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n,
-                                 uint32_t owner_id, uint32_t *owner_slot) {
-    if (!find_job(net, owner_id, owner_slot))
-        return QBT_EUNKNOWN_JOB;
-    if (n == 0)
-        return QBT_EEMPTY_LIST;
-    parse_scratch *s = &net->scratch;
-    s->natoms = s->nnodes = s->noperands = 0;
-    bool has_pid = net->jobs[*owner_slot].pid != QBT_NO_PID;
-    qbt_status st = QBT_OK;
-    for (size_t i = 0; i < n && st == QBT_OK; i++) {
-        st = qbt_parse_expr(s, exprs[i], lens[i], owner_id, has_pid, &net->err);
-        net->err.index = i;
-    }
-    if (st == QBT_OK)
-        st = qbt_parse_join(s, 0);
-    if (st != QBT_OK)
-        return st;
-    return s->natoms > QBT_MAX_ATOMS ? QBT_ETOO_LARGE : QBT_OK;
-}
-
-qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n, uint32_t owner_id,
-                   uint32_t maximum, uint64_t *handle_out) {
-    uint32_t owner_slot;
-    qbt_status st = parse_callback(net, exprs, lens, n, owner_id, &owner_slot);
-    if (st != QBT_OK)
-        return st;
-    parse_scratch *s = &net->scratch;
+/* Phases 2 (reservations) and 3 (commit) of a registration whose callback is in the scratch and
+ * whose atoms' references are taken (ids; ntime: its time atoms). The handle is the next one. On
+ * failure the references are dropped and the network is as it was. qbt_restore (snapshot.c) fills
+ * the scratch and ids from a snapshot and comes here too. */
+qbt_status register_parsed(qbt_net *net, uint32_t owner_slot, uint32_t maximum, atom_ids *ids, size_t ntime,
+                           uint32_t *block_out) {
+    const parse_scratch *s = &net->scratch;
     size_t natoms = s->natoms;
     /* The root is the last node built (nodes are made after their children), or a lone atom. */
     bool root_is_node = s->noperands == 1 && (s->operands[0] & 1);
     size_t nnodes = root_is_node ? s->nnodes - 1 : 0;
-
-    /* Phase 2: take references and reserve room; undo on failure. */
-    void *arr = net->taken;
-    st = qbt_grow(&arr, &net->taken_cap, natoms * (sizeof(atom_ids) / sizeof(uint32_t)), sizeof(uint32_t));
-    net->taken = arr;
-    if (st != QBT_OK)
-        return st;
-    atom_ids *ids = (atom_ids *)net->taken;
-    size_t taken = 0, ntime = 0;
-    for (; taken < natoms; taken++) {
-        if ((st = take_atom_ids(net, &s->atoms[taken], &net->jobs[owner_slot], &ids[taken])) != QBT_OK)
-            break;
-        ntime += is_time_type(s->atoms[taken].type);
-    }
-    if (st != QBT_OK) {
-        drop_ids(net, ids, taken);
-        return st;
-    }
+    void *arr;
+    qbt_status st;
     size_t words = block_words(natoms, nnodes);
     st = block_reserve(net, words);
     if (st == QBT_OK)
@@ -310,7 +264,63 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
     }
     net->ncallbacks++;
     net->nlatches += natoms;
-    *handle_out = handle;
+    *block_out = block;
+    return QBT_OK;
+}
+
+/* Phase 1 of a registration: the owner, then every expression parsed into the scratch (joined
+ * into one OR), then the size. Changes nothing but the scratch and the error details. */
+static qbt_status parse_callback(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n,
+                                 uint32_t owner_id, uint32_t *owner_slot) {
+    if (!find_job(net, owner_id, owner_slot))
+        return QBT_EUNKNOWN_JOB;
+    if (n == 0)
+        return QBT_EEMPTY_LIST;
+    parse_scratch *s = &net->scratch;
+    s->natoms = s->nnodes = s->noperands = 0;
+    bool has_pid = net->jobs[*owner_slot].pid != QBT_NO_PID;
+    qbt_status st = QBT_OK;
+    for (size_t i = 0; i < n && st == QBT_OK; i++) {
+        st = qbt_parse_expr(s, exprs[i], lens[i], owner_id, has_pid, &net->err);
+        net->err.index = i;
+    }
+    if (st == QBT_OK)
+        st = qbt_parse_join(s, 0);
+    if (st != QBT_OK)
+        return st;
+    return s->natoms > QBT_MAX_ATOMS ? QBT_ETOO_LARGE : QBT_OK;
+}
+
+qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, size_t n, uint32_t owner_id,
+                   uint32_t maximum, uint64_t *handle_out) {
+    uint32_t owner_slot;
+    qbt_status st = parse_callback(net, exprs, lens, n, owner_id, &owner_slot);
+    if (st != QBT_OK)
+        return st;
+    parse_scratch *s = &net->scratch;
+    size_t natoms = s->natoms;
+
+    /* Phase 2: take references and reserve room; undo on failure. */
+    void *arr = net->taken;
+    st = qbt_grow(&arr, &net->taken_cap, natoms * (sizeof(atom_ids) / sizeof(uint32_t)), sizeof(uint32_t));
+    net->taken = arr;
+    if (st != QBT_OK)
+        return st;
+    atom_ids *ids = (atom_ids *)net->taken;
+    size_t taken = 0, ntime = 0;
+    for (; taken < natoms; taken++) {
+        if ((st = take_atom_ids(net, &s->atoms[taken], &net->jobs[owner_slot], &ids[taken])) != QBT_OK)
+            break;
+        ntime += is_time_type(s->atoms[taken].type);
+    }
+    if (st != QBT_OK) {
+        drop_ids(net, ids, taken);
+        return st;
+    }
+    uint32_t block;
+    if ((st = register_parsed(net, owner_slot, maximum, ids, ntime, &block)) != QBT_OK)
+        return st;
+    *handle_out = cb_handle(cb_at(net, block));
     if (net->state_aware) {
         catch_up(net, block, ids, &net->jobs[owner_slot]);
         fire(net, 0, true); /* room was reserved: cannot fail */

@@ -25,12 +25,14 @@ from ._common import (
     parse,
     parse_event,
 )
+from ._firings import Firings
 from .errors import (
     ClockError,
     DuplicateError,
     Error,
     EventError,
     LimitError,
+    SnapshotError,
     TriggerSyntaxError,
     UnknownCallbackError,
     UnknownItemError,
@@ -50,10 +52,12 @@ __all__ = [
     "Error",
     "Event",
     "EventError",
+    "Firings",
     "LimitError",
     "Network",
     "Node",
     "Or",
+    "SnapshotError",
     "TriggerSyntaxError",
     "UnknownCallbackError",
     "UnknownItemError",

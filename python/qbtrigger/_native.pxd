@@ -25,6 +25,7 @@ cdef extern from "qbtrigger.h" nogil:
         QBT_ECLOCK
         QBT_EEMPTY_LIST
         QBT_ETOO_LARGE
+        QBT_ESNAPSHOT
 
     ctypedef struct qbt_firing:
         uint64_t key
@@ -73,6 +74,9 @@ cdef extern from "qbtrigger.h" nogil:
     qbt_status qbt_drain_catch_up(qbt_net *net)
     qbt_status qbt_drain_catch_up_events(qbt_net *net, const qbt_catch_up_event **events, size_t *count)
     const qbt_firing *qbt_output(const qbt_net *net, size_t *count)
+    qbt_status qbt_snapshot(qbt_net *net, unsigned char **data, size_t *size)
+    void qbt_snapshot_free(unsigned char *data)
+    qbt_status qbt_restore(qbt_net *net, const unsigned char *data, size_t size)
     qbt_status qbt_why_not(qbt_net *net, uint64_t handle, qbt_atom_visitor visit, void *ctx)
     qbt_status qbt_callback_info(const qbt_net *net, uint64_t handle, uint32_t *owner, uint32_t *count)
     int qbt_has_callback(const qbt_net *net, uint64_t handle)

@@ -25,6 +25,7 @@ it. A method that releases the GIL follows this pattern:
         self._leave()
 """
 
+from cpython cimport array
 from cpython.list cimport PyList_New
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pythread cimport (
@@ -47,7 +48,10 @@ cdef extern from "Python.h":
     void *PyList_GET_ITEM(object, Py_ssize_t)
     void __builtin_prefetch(const void *)
 
-from .errors import DuplicateError, EventError, UnknownCallbackError, UnknownJobError
+import array as _array_module
+
+from ._firings import TYPECODE, Firings, split_text
+from .errors import DuplicateError, EventError, SnapshotError, UnknownCallbackError, UnknownJobError
 from ._common import (
     MAX_JOB_ID,
     Event,
@@ -70,6 +74,8 @@ from ._common import (
 )
 
 __all__ = ["Network", "debug_build", "debug_live_allocations", "debug_fail_allocation"]
+
+cdef array.array _U64_ARRAY = _array_module.array(TYPECODE)
 
 #: True when the C core was built with QBTRIGGER_DEBUG_BUILD=1 (asserts, allocation counters).
 debug_build = bool(qbt_debug_build())
@@ -152,6 +158,19 @@ cdef list _firings(const qbt_firing *out, size_t count):
             PyGC_Enable()
 
 
+cdef object _firing_arrays(const qbt_firing *out, size_t count):
+    """The output buffer as a Firings: two arrays of uint64, made at their full size."""
+    cdef array.array events = array.clone(_U64_ARRAY, count, False)
+    cdef array.array handles = array.clone(_U64_ARRAY, count, False)
+    cdef unsigned long long *e = events.data.as_ulonglongs
+    cdef unsigned long long *h = handles.data.as_ulonglongs
+    cdef size_t k
+    for k in range(count):
+        e[k] = out[k].key
+        h[k] = out[k].handle
+    return Firings(events, handles)
+
+
 cdef list _handles(const qbt_firing *out, size_t count):
     """The handles of the output buffer, in a list made at its full size."""
     cdef list result = PyList_New(count)
@@ -163,6 +182,14 @@ cdef list _handles(const qbt_firing *out, size_t count):
             raise MemoryError()
         _list_set(result, k, handle)  # steals the new reference (slots not reached stay NULL)
     return result
+
+
+cdef bytes _snapshot_bytes(object data):
+    """A snapshot as bytes (a bytearray or memoryview is copied: another thread could change it
+    while the C core reads it without the GIL)."""
+    if type(data) is bytes:
+        return data
+    return bytes(memoryview(data).cast("B"))
 
 
 cdef int _collect_atom(void *ctx, const char *text, size_t size, int latched) noexcept:
@@ -279,6 +306,8 @@ cdef class Network:
             raise TriggerSyntaxError("", 0, "empty trigger list")
         if status == QBT_ETOO_LARGE:
             raise too_many_atoms()
+        if status == QBT_ESNAPSHOT:
+            raise SnapshotError(_decode(text, size))
         raise SystemError(f"qbtrigger C core returned status {<int>status}")
 
     # ------------------------------------------------------------------ properties
@@ -557,6 +586,52 @@ cdef class Network:
         finally:
             self._leave()
 
+    # ------------------------------------------------------------------ snapshots (native/snapshot.c)
+
+    def snapshot(self):
+        """The whole network as bytes, in the format both twins read (docs/embedding.md)."""
+        cdef unsigned char *data = NULL
+        cdef size_t size = 0
+        cdef qbt_status status
+        self._enter()
+        try:
+            with nogil:
+                status = qbt_snapshot(self.net, &data, &size)
+            if status != QBT_OK:
+                self._raise_status(status)
+        finally:
+            self._leave()
+        try:
+            return data[:size]
+        finally:
+            qbt_snapshot_free(data)
+
+    def restore(self, data):
+        """Replaces everything in this network, state-awareness included, with a snapshot's
+        contents. A bad snapshot raises SnapshotError and leaves the network as it was."""
+        cdef bytes raw = _snapshot_bytes(data)  # immutable: it stays put while the GIL is out
+        cdef const unsigned char *start = raw
+        cdef size_t size = len(raw)
+        cdef qbt_status status
+        self._enter()
+        try:
+            with nogil:
+                status = qbt_restore(self.net, start, size)
+            if status != QBT_OK:
+                self._raise_status(status)
+        finally:
+            self._leave()
+
+    @classmethod
+    def from_snapshot(cls, data):
+        """A new network holding a snapshot's contents."""
+        net = cls()
+        net.restore(data)
+        return net
+
+    def __reduce__(self):
+        return (type(self).from_snapshot, (self.snapshot(),))
+
     # ------------------------------------------------------------------ events
 
     def feed(self, event):
@@ -596,6 +671,59 @@ cdef class Network:
         Every event is parsed before any is applied: a malformed one leaves the network as it was.
         The C core works with the GIL released (batches of more than NOGIL_MIN events).
         """
+        return self._feed_list(events, False)
+
+    def feed_batch(self, events):
+        """Like feed_many(), the firings as two parallel arrays (a Firings): no object per firing.
+        The C core works with the GIL released (batches of more than NOGIL_MIN events)."""
+        return self._feed_list(events, True)
+
+    def feed_text(self, data):
+        """feed_batch() of UTF-8 events, one per line, in one buffer (no str per event)."""
+        if type(data) is not bytes or not (<bytes>data).isascii():
+            return self.feed_batch(split_text(data))  # checks the type and the UTF-8
+        cdef const char *text = <bytes>data
+        cdef Py_ssize_t size = len(<bytes>data)
+        cdef Py_ssize_t n = (<bytes>data).count(b"\n") + 1
+        cdef const char **datas = <const char **>PyMem_Malloc(n * sizeof(const char *))
+        cdef size_t *sizes = <size_t *>PyMem_Malloc(n * sizeof(size_t))
+        cdef Py_ssize_t start = 0, i, k = 0, end
+        cdef size_t count = 0
+        cdef const qbt_firing *out
+        try:
+            if datas is NULL or sizes is NULL:
+                raise MemoryError()
+            for i in range(size + 1):
+                if i < size and text[i] != b"\n":
+                    continue
+                if i == size and start == size:
+                    break  # a final newline ends the last event, and empty data has none
+                end = i - 1 if i > start and text[i - 1] == b"\r" else i
+                datas[k] = text + start
+                sizes[k] = <size_t>(end - start)
+                k += 1
+                start = i + 1
+            # `data` is immutable and held by this call: its bytes stay put while the GIL is out.
+            self._enter()
+            try:
+                if k > NOGIL_MIN:
+                    with nogil:
+                        status = qbt_feed_many(self.net, datas, sizes, k)
+                else:
+                    status = qbt_feed_many(self.net, datas, sizes, k)
+                if status != QBT_OK:
+                    self._raise_status(status)
+                out = qbt_output(self.net, &count)
+                return _firing_arrays(out, count)
+            finally:
+                self._leave()
+        finally:
+            PyMem_Free(datas)
+            PyMem_Free(sizes)
+
+    cdef _feed_list(self, events, bint as_arrays):
+        """feed_many's and feed_batch's work: the events' texts to the C core, which applies them;
+        the firings as (index, handle) tuples, or as_arrays as a Firings."""
         check_event_batch(events)
         # A copy even of a list: another thread may change the caller's list while the GIL is
         # released, and the copy keeps every event string (whose bytes the C core reads) alive.
@@ -605,8 +733,6 @@ cdef class Network:
         cdef list keep = []
         cdef const char **datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
         cdef size_t *sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
-        cdef size_t count = 0, k
-        cdef const qbt_firing *out
         cdef PyObject *obj
         try:
             if datas is NULL or sizes is NULL:
@@ -640,7 +766,7 @@ cdef class Network:
                 if status != QBT_OK:
                     self._raise_status(status)
                 out = qbt_output(self.net, &count)
-                return _firings(out, count)
+                return _firing_arrays(out, count) if as_arrays else _firings(out, count)
             finally:
                 self._leave()
         finally:

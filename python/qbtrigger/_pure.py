@@ -39,9 +39,12 @@ from __future__ import annotations
 import heapq
 import sys
 import threading
+from array import array
 from sys import intern
 from typing import Iterable, List, Optional, Sequence, Tuple, Union, cast
 
+from . import _snapshot
+from ._firings import TYPECODE, Firings, split_text
 from .errors import DuplicateError, EventError, UnknownCallbackError, UnknownJobError
 from ._common import (
     MAX_ATOMS,
@@ -542,6 +545,29 @@ class Network:
                 "bytes": total,
             }
 
+    # ------------------------------------------------------------------ snapshots (_snapshot.py)
+
+    def snapshot(self) -> bytes:
+        """The whole network as bytes, in the format both twins read (docs/embedding.md)."""
+        with self._lock:
+            return _snapshot.snapshot(self)
+
+    def restore(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        """Replace everything in this network, state-awareness included, with a snapshot's contents.
+        A bad snapshot raises SnapshotError and leaves the network as it was."""
+        fresh = _snapshot.restore(type(self), data)  # read aside: this network's lock is not needed
+        contents = {name: value for name, value in vars(fresh).items() if name != "_lock"}
+        with self._lock:
+            vars(self).update(contents)
+
+    @classmethod
+    def from_snapshot(cls, data: Union[bytes, bytearray, memoryview]) -> "Network":
+        """A new network holding a snapshot's contents."""
+        return _snapshot.restore(cls, data)
+
+    def __reduce__(self) -> tuple:
+        return (type(self).from_snapshot, (self.snapshot(),))
+
     # ------------------------------------------------------------------ events
 
     def feed(self, event: Union[str, Event]) -> List[int]:
@@ -575,6 +601,15 @@ class Network:
                         out.append((index, handle))
                     fired = []
             return out
+
+    def feed_batch(self, events: Iterable[Union[str, Event]]) -> Firings:
+        """Like :meth:`feed_many`, the firings as two parallel arrays (see :class:`Firings`)."""
+        pairs = self.feed_many(events)  # the twin makes its pairs anyway; the arrays are the API
+        return Firings(array(TYPECODE, [i for i, _ in pairs]), array(TYPECODE, [h for _, h in pairs]))
+
+    def feed_text(self, data: Union[bytes, bytearray, memoryview]) -> Firings:
+        """:meth:`feed_batch` of UTF-8 events, one per line, in one buffer."""
+        return self.feed_batch(split_text(data))
 
     def _decode(self, event: object, index: Optional[int] = None) -> _Decoded:
         """An event as _apply takes it: ``(name, type, jobid, extra, key)``. Errors are parse_event's,

@@ -23,6 +23,7 @@ __all__ = [
     "ClockError",
     "StoreError",
     "StoreLockedError",
+    "SnapshotError",
 ]
 
 _FLATTEN_WHITESPACE = str.maketrans("\t\n\r\f\v", "     ")
@@ -89,3 +90,8 @@ class StoreError(Error, RuntimeError):
 
 class StoreLockedError(StoreError):
     """A job store another supervisor is active on: a second active supervisor is refused."""
+
+
+class SnapshotError(Error, ValueError):
+    """Bytes that ``Network.restore`` cannot take: not a snapshot, truncated, corrupted (its checksum
+    or its structure) or written in a newer format. The network restored into is left as it was."""

@@ -1,0 +1,137 @@
+"""feed_batch and feed_text against feed_many: the same firings, the same order, the same errors.
+
+Each case builds a network from random jobs, callbacks and operations (test_differential.py's
+generators), copies it through a snapshot, and feeds the same batch to each copy through
+feed_many, feed_batch and feed_text: the results, the exceptions (type and text) and the networks
+after (their snapshots) must agree, in both twins and between them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from functools import partial
+
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+import oracle
+from conftest import IMPL_IDS, load_network_class
+from qbtrigger import EventError, Firings
+from qbtrigger.workload import farm_workload
+from test_differential import add_ops, concrete, event_specs, job_setups, operations, outcome, resolve
+
+TWINS = [load_network_class(impl_id) for impl_id in IMPL_IDS]
+
+
+def prepared(ops, state_aware: bool):
+    """A network of each twin after ``ops`` (errors ignored), and the oracle that resolved them."""
+    ref = oracle.Network(state_aware=state_aware)
+    nets = [N(state_aware=state_aware) for N in TWINS]
+    issued, added = 0, []
+    for op in ops:
+        method, args, kwargs = concrete(op, ref, issued, added)
+        result = outcome(partial(getattr(ref, method), *args, **kwargs))
+        for net in nets:
+            outcome(partial(getattr(net, method), *args, **kwargs))
+        if method == "add" and result[0] == "ok":
+            issued = result[1]
+            added.append(args)
+    return ref, nets
+
+
+def _pairs(call):
+    result = outcome(call)
+    if result[0] == "ok" and isinstance(result[1], Firings):
+        firings = result[1]
+        assert firings.events.typecode == firings.handles.typecode == "Q"
+        return ("ok", list(firings))
+    return result
+
+
+@given(
+    jobs=job_setups(),
+    callbacks=st.lists(add_ops(), min_size=1, max_size=6),
+    ops=st.lists(operations, max_size=20),
+    batch=st.lists(event_specs, max_size=12),
+    state_aware=st.booleans(),
+)
+def test_batch_entry_points_agree_with_feed_many(jobs, callbacks, ops, batch, state_aware):
+    ref, nets = prepared(jobs + callbacks + ops, state_aware)
+    events = resolve(batch, ref, 0)
+    note(f"events = {events!r}")
+    text = "".join(f"{e}\n" for e in events).encode("utf-8", "surrogatepass")
+    results = []
+    for net in nets:
+        data = net.snapshot()
+        copies = [type(net).from_snapshot(data) for _ in range(3)]
+        many = outcome(partial(copies[0].feed_many, events))
+        batch_result = _pairs(partial(copies[1].feed_batch, events))
+        assert batch_result == many
+        if all("\n" not in e and "\r" not in e for e in events):
+            assert _pairs(partial(copies[2].feed_text, text)) == many
+            assert copies[2].snapshot() == copies[0].snapshot()
+        assert copies[1].snapshot() == copies[0].snapshot()
+        results.append(many)
+    assert all(r == results[0] for r in results)
+
+
+@pytest.mark.parametrize("impl_id", IMPL_IDS)
+def test_farm_batch_matches_feed_many_and_reads_without_a_copy(impl_id):
+    N = load_network_class(impl_id)
+    workload = farm_workload(2000, seed=4)
+    expected = workload.network(N).feed_many(workload.events)
+    firings = workload.network(N).feed_batch(workload.events)
+    from_text = workload.network(N).feed_text("\n".join(workload.events).encode())
+    assert list(firings) == list(from_text) == expected and len(firings) == len(expected)
+    assert firings == from_text
+    view = memoryview(firings.handles)
+    assert view.obj is firings.handles and view.format == "Q" and view.itemsize == 8
+    assert view.tolist() == [h for _, h in expected]
+    assert array("Q", firings.events).tolist() == [i for i, _ in expected]
+
+
+def test_numpy_reads_the_arrays_in_place():
+    np = pytest.importorskip("numpy")
+    for N in TWINS:
+        workload = farm_workload(500, seed=1)
+        firings = workload.network(N).feed_batch(workload.events)
+        handles = np.frombuffer(firings.handles, dtype=np.uint64)
+        assert handles.tolist() == list(firings.handles)
+        firings.handles[0] += 1  # the same memory: a change shows through
+        assert int(handles[0]) == firings.handles[0]
+
+
+@pytest.mark.parametrize("impl_id", IMPL_IDS)
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"", []),
+        (b"complete-job-1\n", [(0, 1)]),
+        (b"complete-job-1\r\nrunning-job-1", [(0, 1)]),
+        (bytearray(b"x-job-2\ncomplete-job-1"), [(1, 1)]),
+        (memoryview(b"complete-job-1\n\n"), "bad event '' at index 1: expected name-type-jobid[-extra]"),
+        (b"complete-job-1\n\xff", "event data is not UTF-8 at byte 15"),
+        ("complete-job-1".encode() + b"\n\xc3\xa9-job-1", "bad event '\xe9-job-1' at index 1: bad name '\xe9'"),
+    ],
+)
+def test_feed_text_lines(impl_id, data, expected):
+    net = load_network_class(impl_id)()
+    net.add_job(1)
+    net.add("complete-job-1", 1)
+    if isinstance(expected, str):
+        with pytest.raises(EventError) as info:
+            net.feed_text(data)
+        assert str(info.value) == expected
+        assert net.why_not(1).latched == ()  # a bad event anywhere applies none
+    else:
+        assert list(net.feed_text(data)) == expected
+
+
+@pytest.mark.parametrize("impl_id", IMPL_IDS)
+def test_feed_text_takes_bytes_only(impl_id):
+    net = load_network_class(impl_id)()
+    with pytest.raises(TypeError):
+        net.feed_text("complete-job-1")
+    with pytest.raises(TypeError):
+        net.feed_text(5)
