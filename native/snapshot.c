@@ -264,6 +264,7 @@ static qbt_status write_jobs(qbt_net *net, writer *w, uint64_t *keys) {
 /* Callbacks in handle order. Their blocks are mostly in order in the pool, but their alpha slots
  * are anywhere: those of the callback AHEAD places on are prefetched. */
 #define AHEAD 8
+#define PEEK_AHEAD 12 /* callbacks between prefetching a restored callback's alpha slots and using them */
 static qbt_status write_callbacks(qbt_net *net, writer *w, uint64_t *keys) {
     size_t npages = 0;
     for (size_t i = 0; i < net->hpage_index.cap; i++)
@@ -747,6 +748,56 @@ static qbt_status read_callback(reader *r, uint64_t *handle, uint64_t next_handl
     return QBT_OK;
 }
 
+/* Reads the callback at *a (a copy of the reader, callbacks ahead of it) only to prefetch the
+ * alpha slots its atoms will probe: the table is far bigger than the caches on a big network, and
+ * those probes are most of a restore's time otherwise. Nothing is changed; false when the bytes
+ * do not read as a callback (the real reading will say why). */
+static bool peek_callback(reader *a) {
+    const qbt_net *net = a->net;
+    r_var(a);
+    uint64_t owner_id = r_var(a);
+    r_var(a);
+    r_var(a);
+    uint64_t natoms = r_var(a), nnode = r_var(a);
+    const job_t *owner = owner_id <= QBT_MAX_JOB_ID ? find_job(net, (uint32_t)owner_id, NULL) : NULL;
+    if (a->bad || !owner || natoms > QBT_MAX_ATOMS || nnode > QBT_MAX_ATOMS)
+        return false;
+    for (uint64_t k = 0; k < nnode; k++)
+        r_var(a);
+    for (uint64_t i = 0; i < natoms && !a->bad; i++) {
+        r_var(a);
+        uint8_t byte = r_byte(a);
+        uint64_t name = r_var(a), kind = (byte >> 4) & 7, type = byte & 0xF;
+        uint64_t where = kind == KIND_ID || kind == KIND_LABEL ? r_var(a) : 0, code = r_var(a);
+        if (a->bad || name >= a->nstrings || type >= T_COUNT || (kind == KIND_LABEL && where >= a->nstrings))
+            return false;
+        uint32_t ctx = kind == KIND_SELF ? owner->id : kind == KIND_PARENT ? owner->pid : (uint32_t)where;
+        if (kind == KIND_GLOBAL) {
+            ctx = GLOBAL_CTX;
+        } else if (kind == KIND_LABEL) {
+            uint32_t ref = u64map_get(&net->ref_index, label_key(owner->pgrp, a->ids[where]));
+            if (ref == NIL32)
+                continue; /* the first atom with this label: nothing to find yet */
+            ctx = LABEL_BIT | ref;
+        }
+        uint32_t extra = STR_NONE;
+        if (code & 1) {
+            extra = NUMBER_ID_BIT | (uint32_t)((code >> 1) & NUMBER_MAX);
+        } else if (code) {
+            uint64_t sx = (code >> 1) - 1;
+            if (sx >= a->nstrings)
+                return false;
+            extra = extra_number_id((const char *)a->text[sx], a->text_len[sx]);
+            if (extra == NIL32)
+                extra = a->ids[sx];
+        }
+        if (net->alpha_cap)
+            __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(a->ids[name], (uint32_t)type), ctx, extra),
+                                                      net->alpha_cap)]);
+    }
+    return !a->bad;
+}
+
 static qbt_status read_catch_up(reader *r) {
     qbt_net *net = r->net;
     uint64_t n = r_max(r, (uint64_t)(r->end - r->p), "the catch-up queue is too long");
@@ -893,8 +944,15 @@ static qbt_status read_body(reader *r, const uint8_t *data, size_t size) {
     /* Room for the alpha keys of most networks at once, rather than rehash after rehash. */
     if (!r->bad && ncallbacks <= (uint64_t)(r->end - r->p) && (st = alpha_reserve(r->net, ncallbacks + ncallbacks / 2)) != QBT_OK)
         return st;
-    for (uint64_t i = 0; i < ncallbacks && !r->bad && st == QBT_OK; i++)
+    reader ahead = *r;
+    uint64_t peeked = 0;
+    for (uint64_t i = 0; i < ncallbacks && !r->bad && st == QBT_OK; i++) {
+        while (peeked < ncallbacks && peeked < i + PEEK_AHEAD && peek_callback(&ahead))
+            peeked++;
+        if (peeked < i + PEEK_AHEAD)
+            peeked = ncallbacks; /* could not read ahead: go on without */
         st = read_callback(r, &handle, next_handle);
+    }
     if (st == QBT_OK && !r->bad)
         st = read_catch_up(r);
     if (st == QBT_OK && !r->bad)
