@@ -733,6 +733,8 @@ cdef class Network:
         cdef list keep = []
         cdef const char **datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
         cdef size_t *sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
+        cdef size_t count = 0
+        cdef const qbt_firing *out
         cdef PyObject *obj
         try:
             if datas is NULL or sizes is NULL:
