@@ -135,3 +135,54 @@ def test_feed_text_takes_bytes_only(impl_id):
         net.feed_text("complete-job-1")
     with pytest.raises(TypeError):
         net.feed_text(5)
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("method", ["feed_batch", "feed_text", "snapshot", "restore"])
+def test_another_thread_runs_during_the_c_work_of_the_embedding_calls(method):
+    """The C core's work runs with the GIL released (test_threads.py explains the check: with the
+    switch interval far above the call's length, the other thread runs only if the call lets go)."""
+    import sys
+    import threading
+    import time
+
+    if "c" not in IMPL_IDS:
+        pytest.skip("the C core's GIL release (QBTRIGGER_PURE_PYTHON=1 is set)")
+    N = load_network_class("c")
+    workload = farm_workload(20_000, seed=3)
+    net = workload.network(N)
+    events = workload.events * 4
+    data = net.snapshot()
+    calls = {
+        "feed_batch": lambda: net.feed_batch(events),
+        "feed_text": lambda: net.feed_text("\n".join(events).encode()),
+        "snapshot": net.snapshot,
+        "restore": lambda: N.from_snapshot(data),
+    }
+    ticks = [0]
+    stop = threading.Event()
+
+    def other_thread():
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(30.0)
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    try:
+        progressed = []
+        for _ in range(5):
+            before = ticks[0]
+            calls[method]()
+            progressed.append(ticks[0] - before)
+            if progressed[-1]:
+                break
+    finally:
+        stop.set()
+        sys.setswitchinterval(old)
+        worker.join()
+    assert any(progressed), f"the other thread never ran during {method}: {progressed}"
