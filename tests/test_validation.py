@@ -135,3 +135,20 @@ def test_garbage_is_refused_with_a_submission_error_that_check_also_reports():
         except SubmissionError as refused:
             errors = {_as_problem(f) for f in check_submission([job], language_flags=ALL) if f.level == "error"}
             assert {str(p) for p in refused.problems} <= errors, job
+
+
+@pytest.mark.parametrize("spec, text", [
+    ({"triggers": "globaltime-100", "code": "#" * (MAX_CODE + 1), "language": "python"}, "'code' holds at most"),
+    ({"triggers": "globaltime-100", "code": "unblock-self", "data": nested(MAX_NESTING + 1)}, "nests deeper than"),
+    ({"triggers": "globaltime-100 AND&& x-global", "code": "unblock-self"}, "write '&&' or 'AND', not both"),
+    ({"triggers": "globaltime-100", "code": {1, 2}}, "JSON values only"),
+])
+def test_a_global_callback_is_refused_by_submit_and_reported_by_check_alike(spec, text):
+    from qbtrigger.submit import CheckTarget
+
+    with pytest.raises(SubmissionError) as refused:
+        Supervisor(clock=0, language_flags=ALL).submit_callback(spec, user="admin")
+    target = CheckTarget(language_flags=ALL)
+    target.submit_callback(spec, user="admin")
+    assert text in str(refused.value)
+    assert [p.detail for p in refused.value.problems] == [f.message for f in target.findings]

@@ -32,7 +32,7 @@ from .host import Host
 from .jobs import job_name
 
 __all__ = [
-    "Validation", "validate_submission", "farmless_engine", "LIMITS", "MAX_CPUS", "MAX_AGENDA", "MAX_EXPRESSION", "MAX_CODE",
+    "Validation", "validate_submission", "farmless_engine", "global_callback_problem", "LIMITS", "MAX_CPUS", "MAX_AGENDA", "MAX_EXPRESSION", "MAX_CODE",
     "MAX_NESTING",
 ]
 
@@ -241,6 +241,21 @@ def _callback_sizes(jobs: List[Dict[str, Any]]) -> List[Problem]:
                 kept.append(_STAND_IN)
         job["callbacks"] = kept
     return problems
+
+
+def global_callback_problem(spec: Any) -> Optional[str]:
+    """What is wrong with a global callback's dict before the engine compiles it (a mapping of
+    JSON values, not nested too deep, within the size limits), or None."""
+    if not isinstance(spec, Mapping):
+        return f"a callback must be a dict, not {type(spec).__name__}"
+    deep = _too_deep(spec)
+    if deep is not None:
+        return f"'{deep}' nests deeper than {MAX_NESTING} levels"
+    try:
+        json.dumps(dict(spec))
+    except (TypeError, ValueError) as error:
+        return f"a callback must hold JSON values only ({error})"
+    return _callback_size(spec)
 
 
 _STAND_IN = {"triggers": "dummy-job-self", "language": "qube", "code": "unblock-self"}

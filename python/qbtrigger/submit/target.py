@@ -24,9 +24,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Seque
 
 from ..callbacks.checks import PROVISIONAL_FIRST_ID, Finding, with_provisional_ids
 from ..callbacks.errors import SubmissionError
-from ..callbacks.host import Host
 from ..callbacks.qbapi import QbPermissionError
-from ..errors import UnknownItemError, UnknownJobError
+from ..errors import UnknownItemError
 from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE_FLAGS, PENDING
 
 __all__ = [
@@ -215,29 +214,19 @@ class CheckTarget:
     def submit_callback(self, spec: Dict[str, Any], *, user: Optional[str] = None) -> Dict[str, Any]:
         if not self.is_admin(user):
             raise QbPermissionError(f"user {user!r} is not a Qube administrator")
-        from ..callbacks.engine import CallbackEngine
-        from .. import TriggerSyntaxError, parse
+        from ..callbacks.validation import farmless_engine, global_callback_problem
 
         number = len(self.callbacks)
         name = f"global callback {number}"
-        triggers = spec.get("triggers")
-        texts = [triggers] if isinstance(triggers, str) else triggers if isinstance(triggers, list) else []
-        for text in texts:
-            if not isinstance(text, str):
-                continue
+        # what Supervisor.submit_callback refuses, in the same words: the same two checks
+        problem = global_callback_problem(spec)
+        if problem is not None:
+            self.findings.append(Finding(name, None, problem))
+        else:
             try:
-                parse(text)
-            except TriggerSyntaxError as error:
-                self.findings.append(Finding(name, None, f"bad trigger: {error.message}", text, error.column))
-                texts = []
-        if texts or not triggers:
-            # The language, the code and the remaining fields, checked as a job's callback is.
-            probe = {"id": PROVISIONAL_FIRST_ID - 1, "pgrp": PROVISIONAL_FIRST_ID - 1, "callbacks": [spec]}
-            try:
-                CallbackEngine(_Nothing(), language_flags=self.language_flags).compile([probe])
+                farmless_engine(self.language_flags).compile_global(spec)
             except SubmissionError as error:
-                for problem in error.problems:
-                    self.findings.append(Finding(name, None, problem.detail))
+                self.findings += [Finding(name, None, p.detail) for p in error.problems]
         stored = dict(spec, id=number + 1)
         self.callbacks.append(stored)
         return dict(stored)
@@ -289,16 +278,3 @@ class RecordingTarget:
     @property
     def now(self) -> int:
         return qube_now()
-
-
-class _Nothing(Host):
-    """The host of the engine that checks global callbacks: no farm, nothing runs."""
-
-    def jobinfo(self, **criteria: Any) -> List[Dict[str, Any]]:
-        return []
-
-    def act(self, verb: str, jobid: int, *, work: Optional[str] = None, subjob: Optional[int] = None) -> None:
-        raise UnknownJobError(f"unknown job {jobid}")  # pragma: no cover - nothing runs
-
-    def modify(self, jobid: int, fields: Mapping[str, Any]) -> None:
-        raise UnknownJobError(f"unknown job {jobid}")  # pragma: no cover - nothing runs

@@ -42,7 +42,7 @@ from ..callbacks import (
 )
 from ..callbacks.isolation import CallbackLimits, DeathLedger
 from ..callbacks.languages import Callback, Runner
-from ..callbacks.validation import validate_submission
+from ..callbacks.validation import global_callback_problem, validate_submission
 from .. import parse_event
 from ..errors import ClockError, EventError, UnknownJobError
 from ..vocabulary import (
@@ -299,10 +299,10 @@ class Supervisor(Host):
             raise QbPermissionError(
                 f"only a farm administrator may submit a global callback, and user {who!r} is not one"
             )
-        try:
-            text = json.dumps(dict(spec))
-        except (TypeError, ValueError) as error:
-            raise SubmissionError([Problem("global callback", None, f"a callback must hold JSON values only ({error})")]) from None
+        problem = global_callback_problem(spec)  # the same rules as a job's callbacks, sizes included
+        if problem is not None:
+            raise SubmissionError([Problem("global callback", None, problem)])
+        text = json.dumps(dict(spec))
         with self._in_step:
             if self.engine.network.clock < self._now:
                 self._sync_clock()  # catch-up of time atoms must see the clock as it is
