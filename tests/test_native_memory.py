@@ -140,3 +140,31 @@ def test_a_failed_allocation_in_drain_catch_up_events_loses_no_event():
         assert got == expected
         break
     assert nth > 1, "draining made no allocation to fail"
+
+
+@pytest.mark.parametrize("state_aware", [False, True])
+def test_every_failed_allocation_in_add_many_leaves_a_prefix_registered(state_aware):
+    """Out of memory part-way through add_many: the items before the failing one are registered,
+    each whole (the network then behaves as one that registered just them), and nothing leaks."""
+    items = [(triggers, 11) for triggers in TRIGGERS]
+    nth = 1
+    while True:
+        net = None
+        baseline = native.debug_live_allocations()
+        net = build(state_aware)
+        native.debug_fail_allocation(nth)
+        try:
+            net.add_many(items)
+        except MemoryError:
+            native.debug_fail_allocation(0)
+            registered = len(net)
+            reference = build(state_aware)
+            reference.add_many(items[:registered])
+            assert outcome(net, STREAM) == outcome(reference, STREAM), (nth, registered)
+            del net, reference
+            assert native.debug_live_allocations() == baseline, nth
+            nth += 1
+            continue
+        native.debug_fail_allocation(0)
+        break
+    assert nth > 1, "add_many made no allocation to fail"
