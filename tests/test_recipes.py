@@ -122,7 +122,7 @@ def test_recipe_new_callback_language(tmp_path):
 def test_recipe_new_qb_function(tmp_path):
     package = copy_package(tmp_path)
     qbapi = package / "callbacks" / "qbapi.py"
-    edit(qbapi, '["jobid", "event", "count", "jobinfo", "modify"]', '["jobid", "event", "count", "jobinfo", "modify", "greet"]')
+    edit(qbapi, '["jobid", "event", "count", "firingid", "jobinfo", "modify"]', '["jobid", "event", "count", "firingid", "jobinfo", "modify", "greet"]')
     edit(qbapi, "    # ----------------------------------------------------------------- queries\n",
          "    def greet(self, whom: str) -> str:\n"
          "        return f'hello {whom} from job {self.jobid()}'\n\n"

@@ -51,19 +51,25 @@ class Callback:
 
 
 class Invocation:
-    """What one running callback sees: the farm (``host``), the ``qb`` API, itself, and the
-    event that fired it.
+    """What one running callback sees: the farm (``host``), the ``qb`` API, itself, the event
+    that fired it, and the firing's id.
 
-    ``event`` is None only when a catch-up fired it with no item to name. Made once per firing,
-    hence a plain slotted class."""
+    ``event`` is None only when a catch-up fired it with no item to name. ``firing`` numbers the
+    engine's firings from 1 in the order they happen; a supervisor replays its journal at resume,
+    firings included, so the same firing has the same id in every run of one store, however often
+    it was interrupted: callback code deduplicates its external effects with it (``qb.firingid()``;
+    docs/callbacks.md, "Delivery"). 0: not fired by an engine. Made once per firing, hence a plain
+    slotted class."""
 
-    __slots__ = ("host", "qb", "callback", "event")
+    __slots__ = ("host", "qb", "callback", "event", "firing")
 
-    def __init__(self, host: "Host", qb: "QbApi", callback: Callback, event: Optional[Event]) -> None:
+    def __init__(self, host: "Host", qb: "QbApi", callback: Callback, event: Optional[Event],
+                 firing: int = 0) -> None:
         self.host = host
         self.qb = qb
         self.callback = callback
         self.event = event
+        self.firing = firing
 
     @property
     def jobid(self) -> int:

@@ -174,6 +174,8 @@ class CallbackEngine:
         self.running: Optional[Firing] = None
         #: The running firing was caused by state catch-up at registration, not by a new event.
         self.catching_up = False
+        #: How many callbacks have fired so far: the last firing's id (see :attr:`Invocation.firing`).
+        self.firings = 0
         if universal is not None:
             self.load_universal(universal)
 
@@ -555,8 +557,9 @@ class CallbackEngine:
         firing = Firing(handle, callback.jobid, text, callback)
         out.append(firing)
         self.running = firing
+        self.firings += 1
         try:
-            callback.runner(Invocation(self.host, self.qb, callback, event))
+            callback.runner(Invocation(self.host, self.qb, callback, event, self.firings))
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: B036 - whatever a callback does, the engine goes on

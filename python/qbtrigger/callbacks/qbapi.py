@@ -35,7 +35,7 @@ WORK_FUNCTIONS = {f"{v}work": v for v in vocabulary.WORK_VERBS}
 WORK_ALIASES = {f"work{v}": v for v in "block unblock kill retry requeue complete".split()}
 #: Every function name of the API, for the perl bridge and for documentation.
 QB_FUNCTIONS = tuple(
-    ["jobid", "event", "count", "jobinfo", "modify"] + list(JOB_FUNCTIONS) + sorted(WORK_FUNCTIONS) + sorted(WORK_ALIASES)
+    ["jobid", "event", "count", "firingid", "jobinfo", "modify"] + list(JOB_FUNCTIONS) + sorted(WORK_FUNCTIONS) + sorted(WORK_ALIASES)
 )
 
 
@@ -97,6 +97,13 @@ class QbApi:
     def count(self) -> int:
         """How many times the running callback has fired, this firing included."""
         return self._current().callback.count
+
+    def firingid(self) -> int:
+        """This firing's id: the same in every run of one store, however often the supervisor was
+        interrupted and resumed in between. The callback's ``qb`` actions take effect exactly once;
+        anything else it does (files, mail, other programs) may happen again for the same firing
+        after a crash: key such effects by this id to do them once."""
+        return self._current().firing
 
     def event(self) -> Optional[Dict[str, Any]]:
         """The event that fired the callback: name, type, jobid, extra, and the pgrp and label of

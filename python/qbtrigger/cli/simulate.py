@@ -7,18 +7,22 @@ simulator exists before the script runs, so the script's ``qb.hostinfo`` sees it
 and its ``qb.jobinfo``, ``qb.kill``... act on the supervisor. Exit status (:data:`EPILOG`): 0 when
 every job completed, 2 when some job cannot go on, 3 when every job ended but some failed or were
 killed, 1 for an error, 130 when interrupted.
+
+Ctrl-C or SIGTERM stops the run at the end of the current step, with the store committed there
+(a second one stops it at once, storing nothing of that step), and exits 130 (143 for SIGTERM);
+rerunning with the same ``--db`` ends exactly as an uninterrupted run would. See
+:mod:`.interrupt` and docs/supervisor.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from .common import (
     ALL_LANGUAGES,
-    EXIT_INTERRUPTED,
     EXIT_JOBS_FAILED,
     EXIT_OK,
     EXIT_STUCK,
@@ -27,6 +31,8 @@ from .common import (
     load_submissions,
     require_language_flags,
 )
+from .interrupt import GracefulStop
+from .simulate_log import EventLog
 
 if TYPE_CHECKING:
     from qbtrigger.supervisor import Supervisor
@@ -87,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--standby", action="store_true",
         help="with a PostgreSQL --db: wait while another supervisor is active on it, then take over"
              " (resume from the store and finish the run)")
+    add("--clock", type=int, metavar="QUBE_TIME",
+        help="the Qube time a new store starts at (default: now), for runs that repeat to the byte")
+    add("--commit-every", type=int, default=1000, metavar="STEPS",
+        help="commit the store every STEPS steps (and every half second; default 1000)")
     add("--log", metavar="PATH", help="write every event as a JSON line with its virtual time")
     add("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON")
     add("--smtp", metavar="HOST[:PORT]", type=_smtp,
@@ -167,9 +177,8 @@ def _open_store(args: argparse.Namespace) -> tuple[str | None, StoreSpec]:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate ``args.file`` (or resume ``args.db``); the exit status."""
-    from qbtrigger.callbacks import SubmissionError, UniversalConfigError
+    from qbtrigger.callbacks import UniversalConfigError
     from qbtrigger.callbacks.isolation import CallbackLimits
-    from qbtrigger.submit import SupervisorTarget
     from qbtrigger.supervisor import Simulator, Supervisor
 
     from .simulate_report import Unblocks, print_report, write_report_json
@@ -189,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     db_name, store = _open_store(args)  # last: a standby waits in here
     try:
         supervisor = Supervisor(db=store, language_flags=args.languages, universal=args.universal,
-                                default_user=args.user, perl_timeout=args.callback_timeout,
+                                default_user=args.user, clock=args.clock, perl_timeout=args.callback_timeout,
                                 callback_limits=limits, in_process_python=args.in_process_python,
                                 **_mail_options(args.smtp))
     except UniversalConfigError as exc:
@@ -198,17 +207,22 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     except Exception as exc:  # a store that is not ours, a locked file...
         raise CLIError(f"cannot open the job store {db_name!r}: {exc}") from None
-    log: TextIO | None = None
+    log: EventLog | None = None
     try:
+        for problem in supervisor.unreadable:
+            print(f"qbtrigger simulate: warning: {problem}; it runs without what cannot be read", file=sys.stderr)
         if args.log:
-            try:
-                log = open(args.log, "a", encoding="utf-8")
-            except OSError as exc:
-                raise CLIError(f"cannot write {args.log!r}: {exc.strerror or exc}") from None
-        timeline = Unblocks(supervisor, log)
+            log = EventLog(args.log, supervisor)
+        timeline = Unblocks(supervisor, None)
+
+        def on_event(text: str, virtual_time: float) -> None:
+            if log is not None:
+                log(text, virtual_time)
+            timeline(text, virtual_time)
+
         simulator = Simulator(
             supervisor, workers=args.workers, seed=args.seed, failure_rate=args.failure_rate,
-            frame_time=args.frame_time, on_event=timeline,
+            frame_time=args.frame_time, on_event=on_event, commit_every=max(1, args.commit_every),
         )
         submission = fingerprint(args.file, args.script_args, args.user or supervisor.default_user)
         if supervisor.job_ids(removed=True):
@@ -216,24 +230,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"resuming from {db_name}: {len(supervisor.job_ids())} live job(s)", file=out)
         else:
             record(supervisor, submission)  # before the script runs: a store with its jobs always has it
-            try:
-                load_submissions(args.file, SupervisorTarget(supervisor), argv=args.script_args,
-                                 user=args.user or supervisor.default_user)
-            except SubmissionError as exc:
-                raise CLIError(f"{args.file}: {exc}") from None
+            _load(args, supervisor)
             record(supervisor, submission, jobs=_titles(supervisor))
         bar = _ProgressBar(sys.stderr.isatty() if args.progress is None else args.progress)
-        try:
-            report = simulator.run(progress=bar)
-        except KeyboardInterrupt:
-            bar.close()
-            where = f"; rerun with --db {db_name} to resume" if args.db else ""
-            print(f"qbtrigger simulate: interrupted{where}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except StoreError as exc:  # the store went away, or another supervisor took it over
-            bar.close()
-            raise CLIError(f"{exc}; what was committed is kept: rerun with --db to resume") from None
+        with GracefulStop(simulator.stop) as guard:
+            try:
+                report = simulator.run(progress=bar)
+            except KeyboardInterrupt:
+                bar.close()
+                _say_interrupted(db_name if args.db else None, guard, forced=True)
+                return guard.exit_status
+            except StoreError as exc:  # the store went away, or another supervisor took it over
+                bar.close()
+                raise CLIError(f"{exc}; what was committed is kept: rerun with --db to resume") from None
         bar.close()
+        if guard.signum is not None:
+            _say_interrupted(db_name if args.db else None, guard, forced=False)
+            return guard.exit_status
         supervisor.settle_mail()  # with --smtp: the mail's outcomes belong in the report
         timeline.print(out)
         print_report(report, supervisor, out)
@@ -246,3 +259,30 @@ def run(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
         supervisor.close()
+
+
+def _load(args: argparse.Namespace, supervisor: Supervisor) -> None:
+    """Run the submit script (or load the job list) as one transaction: interrupted or failing
+    half-way, it leaves nothing stored, and a rerun submits again."""
+    from qbtrigger.callbacks import SubmissionError
+    from qbtrigger.submit import SupervisorTarget
+
+    supervisor.autocommit = False
+    try:
+        load_submissions(args.file, SupervisorTarget(supervisor), argv=args.script_args,
+                         user=args.user or supervisor.default_user)
+    except BaseException as exc:
+        supervisor.abandon("the submission did not finish")
+        if isinstance(exc, SubmissionError):
+            raise CLIError(f"{args.file}: {exc}") from None
+        raise
+    supervisor.autocommit = True
+    supervisor.commit()
+
+
+def _say_interrupted(db_name: str | None, guard: GracefulStop, *, forced: bool) -> None:
+    """What an interrupted run tells its user on stderr (``db_name``: the store, None without --db)."""
+    what = guard.name or "SIGINT"
+    kept = "stopped at once: the step under way was not stored" if forced else "stopped after a whole step, stored"
+    resume = f"; rerun with --db {db_name} to resume" if db_name else " (no --db: nothing is kept)"
+    print(f"qbtrigger simulate: interrupted by {what}: {kept}{resume}", file=sys.stderr)

@@ -206,6 +206,24 @@ class Farm:
             self._push_pending(j)
         return j
 
+    def discard(self, ids: Iterable[int]) -> None:
+        """Forget jobs just added (a submission that failed half-way is all or nothing)."""
+        for jobid in ids:
+            j = self.jobs.pop(jobid, None)
+            if j is None:
+                continue
+            if j.label is not None and self.labels.get((j.pgrp, j.label)) == jobid:
+                del self.labels[(j.pgrp, j.label)]
+            self.items -= len(j.names)
+            self.done -= sum(j.counts.get(s, 0) for s in TERMINAL_STATES)
+            for dirty in (self._dirty_jobs, self._dirty_data):
+                dirty.pop(jobid, None)
+            for key in [k for k in self._dirty_work if k[0] == jobid]:
+                del self._dirty_work[key]
+            for key in [k for k in self._dirty_subs if k[0] == jobid]:
+                del self._dirty_subs[key]
+        self.rebuild_ready()
+
     def restore(self, jobs: Iterable[JobRow], work: Iterable[WorkRow], subjobs: Iterable[SubjobRow]) -> None:
         """Load the farm from stored rows (see :class:`~qbtrigger.supervisor.store.Store`)."""
         loaded: Dict[int, Job] = {}

@@ -20,10 +20,14 @@ Persistence: the simulator commits the supervisor's store at step boundaries onl
 moment (Ctrl-C, ``kill -9``) leaves the store at the end of a whole step; opening the store again
 and running a new :class:`Simulator` on it resumes from there and replays nothing twice: the
 final states and the events emitted are those of an uninterrupted run with the same seed.
+:meth:`Simulator.stop` (what ``qbtrigger simulate`` calls on Ctrl-C or SIGTERM) ends :meth:`run`
+at the next step boundary, committed, like ``max_steps``; a run that ends any other way (an
+exception, a ``KeyboardInterrupt`` landing mid-step) makes the supervisor abandon what it did
+since its last commit (:meth:`Supervisor.abandon`), so nothing of a half-done step is ever stored.
 An item found ``running`` that no restored worker holds (the store was written by a supervisor
 outside a simulation, or by a run that had no simulator state) is requeued: set back to
 ``pending``, emitting its event, before the run goes on. After an interrupted :meth:`run` the
-in-memory supervisor may be half-way through a step: reopen the store rather than go on with it.
+in-memory supervisor may be half-way through a step (it refuses to commit): reopen the store.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ class Simulator:
         self.rng = random.Random(seed)
         self.time = 0.0  # virtual seconds since start_time
         self.steps = 0
+        self._stop_requested = False
         self._seq = 0
         # (finish time, seq, jobid, work index, fails); an entry is live while _running maps its
         # item to its seq (an action may stop a running item: its entry then goes stale)
@@ -168,7 +173,7 @@ class Simulator:
                     sup.requeue_item(jobid, idx)
                     self.steps += 1
             stop_at = None if max_steps is None else self.steps + max_steps
-            while stop_at is None or self.steps < stop_at:
+            while (stop_at is None or self.steps < stop_at) and not self._stop_requested:
                 # a step: one worker takes an item, or the next moment comes
                 if len(running) < workers:
                     item = pop_runnable()
@@ -221,9 +226,17 @@ class Simulator:
             if completed:
                 self._commit()
                 sup.autocommit = saved_autocommit
+            else:  # memory may be half-way through a step, the simulator's own state too
+                sup.abandon("a simulation step was interrupted")
+        self._stop_requested = False
         if progress is not None:
             progress(*sup.progress())
         return self.report(events=sup.event_count - events_before, steps=self.steps - steps_before)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to end at the next step boundary (committed, as a pause): safe to call
+        from a signal handler or from an event listener. A later :meth:`run` goes on."""
+        self._stop_requested = True
 
     def _jump(self, moment: int) -> None:
         """Move virtual time to Qube time ``moment`` (a due time atom) and let it fire."""

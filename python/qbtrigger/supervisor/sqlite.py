@@ -37,7 +37,7 @@ import os
 import sqlite3
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow
+from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, UNREADABLE, Batch, JobRow, Store, SubjobRow, WorkRow
 
 __all__ = ["SqliteStore"]
 
@@ -87,6 +87,7 @@ class SqliteStore(Store):
             return
         db = self.db
         db.execute("BEGIN IMMEDIATE")
+        committing = False
         try:
             if batch.new_jobs:
                 db.executemany(
@@ -121,9 +122,13 @@ class SqliteStore(Store):
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [(key, json.dumps(value)) for key, value in batch.meta.items()],
                 )
+            committing = True
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            elif committing and not isinstance(error, sqlite3.Error):
+                batch.written()  # COMMIT went through and an interrupt landed just after it
             raise
         batch.written()
 
@@ -137,7 +142,7 @@ class SqliteStore(Store):
         rows = self.db.execute(
             "SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id"
         ).fetchall()
-        return [row[:7] + (json.loads(row[7]), json.loads(row[8])) for row in rows]
+        return [row[:7] + (_decode(row[7], []), _decode(row[8], None)) for row in rows]
 
     def work(self) -> List[WorkRow]:
         """``(jobid, idx, name, status, retries)`` ordered by job and index."""
@@ -169,3 +174,12 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _decode(text: str, unreadable: Any) -> Any:
+    """A stored JSON column; one this Python cannot decode (a number past its digit limit, a
+    damaged file) is ``unreadable`` (None: ``{UNREADABLE: why}``), so the store still opens."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError) as error:
+        return {UNREADABLE: f"{type(error).__name__}: {error}"} if unreadable is None else unreadable

@@ -4,7 +4,10 @@ Every write the supervisor makes goes through :meth:`Store.write`, which applies
 :class:`Batch` (rows gathered in memory since the last commit) in a single transaction. The
 supervisor keeps its hot state in Python objects and hands the store only what changed; so a
 crash (Ctrl-C, ``kill -9``) loses at most the changes since the last commit, and what is stored is
-always a state the supervisor was in at a commit point, never half of one.
+always a state the supervisor was in at a commit point, never half of one. A step interrupted
+half-way (Ctrl-C, an error escaping it) is never committed: the supervisor *abandons* its
+uncommitted changes (:meth:`~qbtrigger.supervisor.Supervisor.abandon`) and any later commit raises
+:class:`AbandonedError`; the store stays at its last commit, which a reopen resumes from.
 
 A backend implements the abstract methods below. :class:`~qbtrigger.supervisor.sqlite.SqliteStore`
 is the embedded default; :func:`~qbtrigger.supervisor.backends.open_store` picks a backend for a
@@ -19,9 +22,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from ..errors import Error
+
 __all__ = [
     "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE", "CALLBACK",
-    "JOURNAL_WORDS", "JOURNAL_KINDS",
+    "JOURNAL_WORDS", "JOURNAL_KINDS", "UNREADABLE", "AbandonedError",
 ]
 
 SCHEMA_VERSION = 1
@@ -30,6 +35,14 @@ EVENT, REGISTER, ADVANCE, REMOVE, CALLBACK = 0, 1, 2, 3, 4
 #: how journal lines spell the kinds that are not events (an event text never starts with '#')
 JOURNAL_WORDS = {REGISTER: "#register", ADVANCE: "#advance", REMOVE: "#remove", CALLBACK: "#callback"}
 JOURNAL_KINDS = {word: kind for kind, word in JOURNAL_WORDS.items()}
+#: A job whose stored data a backend cannot decode comes back from :meth:`Store.jobs` with the
+#: data ``{UNREADABLE: why}``: the store still opens, and the supervisor reports the job.
+UNREADABLE = "__unreadable__"
+
+
+class AbandonedError(Error, RuntimeError):
+    """A commit asked of a supervisor that abandoned its uncommitted changes (an interrupted step):
+    its memory may be half a step ahead of the store. Reopen the store to go on."""
 
 # The rows a Batch carries and a Store reads back, as tuples in column order.
 #: (id, pgrp, label, status, hold, data JSON): a new job
@@ -92,7 +105,8 @@ class Store(ABC):
     @abstractmethod
     def write(self, batch: Batch) -> None:
         """Apply ``batch`` in one transaction, then empty it (:meth:`Batch.written`). On an error
-        nothing is written and the batch is left as it was."""
+        nothing is written and the batch is left as it was; should the error come after the
+        transaction committed (an interrupt landing just then), the batch is emptied as on success."""
 
     @abstractmethod
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -100,7 +114,8 @@ class Store(ABC):
 
     @abstractmethod
     def jobs(self) -> List[JobRow]:
-        """``(id, pgrp, label, status, hold, removed, fired, handles list, data dict)`` in id order."""
+        """``(id, pgrp, label, status, hold, removed, fired, handles list, data dict)`` in id order.
+        Data that cannot be decoded comes back as ``{UNREADABLE: why}`` (never an exception)."""
 
     @abstractmethod
     def work(self) -> List[WorkRow]:

@@ -19,7 +19,13 @@ clock moves, removals). Opening an existing store loads the jobs and states and 
 journal* into a fresh engine with every callback's code switched off: the network ends exactly as
 it was at the last commit (latches set by edges, ``*`` atoms, counts, spent callbacks, the clock),
 which state-aware catch-up alone could not promise, and no callback runs twice. The universal
-callback folder and language flags must be the same as when the journal was written.
+callback folder and language flags must be the same as when the journal was written. A store
+holding something this qbtrigger cannot read still opens (:mod:`.resume`, :attr:`Supervisor.unreadable`).
+
+Interrupted steps
+=================
+
+A step (one public call, with its cascade) is never committed half done: see :mod:`.steps`.
 """
 
 from __future__ import annotations
@@ -63,8 +69,9 @@ from .causes import Cause, cause_of
 from .diagnosis import callback_counts, stuck_jobs
 from .farm import Farm, Job
 from .report import StuckJob
-from .store import ADVANCE, CALLBACK, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, Batch
-from .submission import compile_view, stored_dict
+from .steps import Step
+from .resume import TIMERS_KEY as _TIMERS_KEY, Unreadable, replayed_runner, resume
+from .store import ADVANCE, CALLBACK, EVENT, JOURNAL_WORDS, REGISTER, REMOVE, AbandonedError, Batch
 from .hosts import Hosts
 from .mailbox import CAPTURED_KEY, MailRoom
 from .timers import FarmTimers
@@ -73,8 +80,6 @@ __all__ = ["Supervisor", "STATES", "TERMINAL", "QUBE_EPOCH", "qube_time"]
 
 #: The terminal states (the vocabulary's, under the name this module has always exported).
 TERMINAL = TERMINAL_STATES
-#: The meta entry the supervisor's timers are saved under.
-_TIMERS_KEY = "timers"
 #: The meta entry of the python workers' deaths, per firing (quarantine: docs/callbacks.md).
 _DEATHS_KEY = "callback_deaths"
 #: Unix time of Qube time 0 (2000-01-01 05:00:00 UTC).
@@ -86,10 +91,6 @@ _FIXED = frozenset(("id", "pgrp", "pid", "label", "user", "status", "agenda", "c
 def qube_time(unix: Optional[float] = None) -> int:
     """Qube time (seconds since 2000-01-01 05:00:00 UTC) of a Unix time, default now."""
     return int(time.time() if unix is None else unix) - QUBE_EPOCH
-
-
-def _noop(_inv: Any) -> None:
-    """The runner every callback has while the journal replays: its effects are already stored."""
 
 
 class Supervisor(Host):
@@ -150,8 +151,13 @@ class Supervisor(Host):
         self._logs: Dict[int, List[str]] = {}
         self._removals: List[int] = []
         self._depth = 0
-        self._in_step = _Step(self)  # `with self._in_step:` around each public call (one object, reused)
+        self._in_step = Step(self)  # `with self._in_step:` around each public call (one object, reused)
         self._batch = Batch()
+        self._step_mark = 0  # the journal length when the outermost step began
+        self._abandoned: Optional[str] = None
+        self._commit_hooks: List[Callable[[], None]] = []
+        #: What the store holds that this qbtrigger could not read (see :mod:`.resume`).
+        self.unreadable: List[Unreadable] = []
         self._events = 0
         self._replaying = False
         self._stored_clock: Optional[int] = None
@@ -170,7 +176,7 @@ class Supervisor(Host):
             )
             self.commit()
         else:
-            self._resume()
+            resume(self)
 
     # ================================================================== Host interface
     def jobinfo(self, **criteria: Any) -> List[Dict[str, Any]]:
@@ -419,29 +425,71 @@ class Supervisor(Host):
         return stuck_jobs(self.farm, self.engine, self.callback_log)
 
     def commit(self, meta: Optional[Mapping[str, Any]] = None) -> None:
-        """Write every change since the last commit (and ``meta`` entries) in one transaction."""
-        b = self._batch
-        jobs, work, subjobs = self.farm.take_changes()
-        b.jobs.extend(jobs)
-        b.work.extend(work)
-        b.subjobs.extend(subjobs)
-        if self._timers.changed:
-            b.meta[_TIMERS_KEY] = self._timers.state()
-        if b or self._now != self._stored_clock:
-            b.meta["next_id"] = self._next_id
-            b.meta["clock"] = self._stored_clock = self._now
-        if meta:
-            b.meta.update(meta)
-        b.meta.update(self._mail.changed_meta())
-        self.store.write(b)
+        """Write every change since the last commit (and ``meta`` entries) in one transaction.
+        Commit hooks (:meth:`add_commit_hook`) run first. Raises :class:`AbandonedError` after
+        :meth:`abandon`."""
+        if self._abandoned is not None:
+            raise AbandonedError(f"{self.store.name}: nothing more is stored: {self._abandoned}; "
+                                 "reopen the store to go on from its last commit")
+        try:
+            for hook in self._commit_hooks:
+                hook()
+            b = self._batch
+            jobs, work, subjobs = self.farm.take_changes()
+            b.jobs.extend(jobs)
+            b.work.extend(work)
+            b.subjobs.extend(subjobs)
+            if self._timers.changed:
+                b.meta[_TIMERS_KEY] = self._timers.state()
+            if b or self._now != self._stored_clock:
+                b.meta["next_id"] = self._next_id
+                b.meta["clock"] = self._stored_clock = self._now
+            if meta:
+                b.meta.update(meta)
+            b.meta.update(self._mail.changed_meta())
+            self.store.write(b)
+        except Exception:
+            raise  # the batch holds every change still: a later commit may succeed
+        except BaseException as interrupt:
+            self.abandon(f"a commit was interrupted ({type(interrupt).__name__})")
+            raise
+
+    def abandon(self, why: str = "its uncommitted changes were abandoned") -> None:
+        """Give up every change since the last commit (the memory may be half-way through a step):
+        nothing more is written, later commits raise :class:`AbandonedError`, :meth:`close` only
+        closes the store. Reopen the store to go on from its last commit."""
+        if self._abandoned is None:
+            self._abandoned = why
+
+    @property
+    def abandoned(self) -> Optional[str]:
+        """Why the uncommitted changes were abandoned (:meth:`abandon`), or None."""
+        return self._abandoned
+
+    def add_commit_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` at the start of every commit, before anything is written: a file that
+        must hold at least what the store holds (the simulator's ``--log``) flushes there."""
+        self._commit_hooks.append(hook)
+
+    @property
+    def journal_length(self) -> int:
+        """How many journal lines exist, committed or not: inside an event listener, the number
+        of the event being reported (the journal numbers its lines from 1)."""
+        return self._batch.journal_first + len(self._batch.journal) - 1
 
     def close(self) -> None:
         """Wait (a bounded time) for mail still being sent, stop the python callback workers,
-        commit and close the store."""
-        self.settle_mail()
-        self.engine.close()
-        self.commit()
-        self.store.close()
+        commit and close the store (after :meth:`abandon`: send the mail, write nothing)."""
+        try:
+            if self._abandoned is None:
+                self.settle_mail()
+                self.engine.close()
+                self.commit()
+            else:
+                self._mail.settle()  # mail of committed steps still goes out; its outcome is not stored
+                self.engine.close()
+        finally:
+            self.store.close()
 
     def _save_deaths(self, deaths: Dict[str, List[str]]) -> None:
         # Its own transaction, not the step's: a supervisor killed before its next commit still
@@ -475,8 +523,8 @@ class Supervisor(Host):
         if host is not None:
             out.append(f"{ASSIGNED}-host-{jobid}-{host}")
             self._hosts.place(jobid, idx, host)
-        self.farm.start_item(j, idx, out)
         with self._in_step:
+            self.farm.start_item(j, idx, out)
             self._feed(out)
 
     def register_hosts(self, names: Iterable[str]) -> None:
@@ -493,15 +541,15 @@ class Supervisor(Host):
         """:meth:`finish` by work index."""
         j = self.farm.jobs[jobid]
         out: List[str] = []
-        self.farm.finish_item(j, idx, failed, out)
         with self._in_step:
+            self.farm.finish_item(j, idx, failed, out)
             self._feed(out)
 
     def requeue_item(self, jobid: int, idx: int) -> None:
         """Put a running item back to pending (a worker that vanished: see the simulator)."""
         out: List[str] = []
-        self.farm.requeue_item(self.farm.jobs[jobid], idx, out)
         with self._in_step:
+            self.farm.requeue_item(self.farm.jobs[jobid], idx, out)
             self._feed(out)
 
     def pop_runnable(self) -> Optional[Tuple[int, int]]:
@@ -584,9 +632,25 @@ class Supervisor(Host):
         if checked.problems or checked.submission is None:
             raise SubmissionError(checked.problems)
         prepared, submission = checked.jobs, checked.submission
+        if self.engine.network.clock < self._now:
+            self._sync_clock()  # catch-up of time atoms must see the clock as it is
+            if self._depth == 1:  # that much is whole: a failure below undoes the rest only
+                self._step_mark = self.journal_length + 1
+        ids = list(range(first, first + len(prepared)))
+        b = self._batch
+        tables: List[List[Any]] = [b.new_jobs, b.new_work, b.new_subjobs, b.handles, b.journal]
+        marks = [len(rows) for rows in tables]
+        try:
+            new = self._store_jobs(prepared, submission)
+            self._register(submission, ids)
+        except Exception:
+            # all or nothing: what was stored or added of the submission goes (the engine has
+            # already dropped what it registered of it)
+            for rows, mark in zip(tables, marks):
+                del rows[mark:]
+            self.farm.discard(ids)
+            raise
         self._next_id = first + len(prepared)
-        new = self._store_jobs(prepared, submission)
-        self._register(submission, [j.id for j in new])
         self._feed([f"{SUBMIT}-job-{j.id}" for j in new])
         return [j.as_dict() for j in new]
 
@@ -615,7 +679,7 @@ class Supervisor(Host):
             for plan in submission.jobs:
                 for callback in plan.callbacks:
                     replay.append((callback, callback.runner))
-                    callback.runner = _noop
+                    callback.runner = replayed_runner
         firings = self.engine.register(submission)
         for plan in submission.jobs:
             jobid = plan.job.id
@@ -624,70 +688,6 @@ class Supervisor(Host):
                 self._batch.handles.append((json.dumps(handles), jobid))
         if firings and replay is None:
             self._count(firings)
-
-    # ================================================================== internals: resume
-    def _resume(self) -> None:
-        store = self.store
-        self._next_id = store.get_meta("next_id")
-        self.farm.restore(store.jobs(), store.work(), store.subjobs())
-        for jobid, text in store.logs():
-            self._logs.setdefault(jobid, []).append(text)
-        self._now = self._stored_clock = store.get_meta("clock")
-        self._timers.restore(store.get_meta(_TIMERS_KEY, []))
-        self._timers.origin = store.get_meta("timer_origin", 0)
-        self._replay()
-        self.farm.rebuild_ready()
-
-    def _replay(self) -> None:
-        """Rebuild the network from the journal with every callback's code switched off."""
-        engine = self.engine
-        jobs = self.farm.jobs
-        runners: List[Tuple[Callback, Runner]] = []
-        self._replaying = True
-        try:
-            number = 0
-            for number, kind, text in self.store.journal():  # noqa: B007 - number is used after the loop
-                if kind == EVENT:
-                    engine.feed(text)
-                elif kind == REGISTER:
-                    ids = [int(i) for i in text.split(",")]
-                    submission = engine.compile([compile_view(stored_dict(jobs[i])) for i in ids])
-                    self._register(submission, ids, replay=runners)
-                elif kind == ADVANCE:
-                    engine.advance(int(text))
-                elif kind == REMOVE:
-                    engine.remove_job(int(text))
-                elif kind == CALLBACK:
-                    callback = engine.compile_global(json.loads(text))
-                    runners.append((callback, callback.runner))  # it has run: its effects are stored
-                    callback.runner = _noop
-                    self._globals.append(callback)
-                    engine.register_global(callback)
-        finally:
-            self._replaying = False
-            for callback, runner in runners:
-                callback.runner = runner
-            self._batch.journal.clear()  # replayed, not new
-            self._batch.journal_first = number + 1
-
-
-class _Step:
-    """One public call: nested calls (a callback acting while an event is applied) share it, and
-    the outermost one ends with removals and the commit. Reentrant: it only counts depth."""
-
-    __slots__ = ("sup",)
-
-    def __init__(self, sup: Supervisor) -> None:
-        self.sup = sup
-
-    def __enter__(self) -> None:
-        self.sup._depth += 1
-
-    def __exit__(self, *exc: Any) -> None:
-        sup = self.sup
-        sup._depth -= 1
-        if not sup._depth:
-            sup._leave()
 
 
 # ---------------------------------------------------------------------- helpers
