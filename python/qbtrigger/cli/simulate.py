@@ -211,22 +211,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         for problem in supervisor.unreadable:
             print(f"qbtrigger simulate: warning: {problem}; it runs without what cannot be read", file=sys.stderr)
-        if args.log:
-            log = EventLog(args.log, supervisor)
         timeline = Unblocks(supervisor, None)
-
-        def on_event(text: str, virtual_time: float) -> None:
-            if log is not None:
-                log(text, virtual_time)
-            timeline(text, virtual_time)
-
         simulator = Simulator(
             supervisor, workers=args.workers, seed=args.seed, failure_rate=args.failure_rate,
-            frame_time=args.frame_time, on_event=on_event, commit_every=max(1, args.commit_every),
+            frame_time=args.frame_time, on_event=timeline, commit_every=max(1, args.commit_every),
         )
         submission = fingerprint(args.file, args.script_args, args.user or supervisor.default_user)
-        if supervisor.job_ids(removed=True):
+        resuming = bool(supervisor.job_ids(removed=True))
+        if resuming:
             check_resume(supervisor, db_name or "", submission, _titles(supervisor))
+        if args.log:  # after the check: a refused store leaves the log alone
+            log = EventLog(args.log, supervisor, simulator)
+        if resuming:
             print(f"resuming from {db_name}: {len(supervisor.job_ids())} live job(s)", file=out)
         else:
             record(supervisor, submission)  # before the script runs: a store with its jobs always has it

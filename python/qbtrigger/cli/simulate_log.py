@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator, Optional, Tuple
 from .common import CLIError
 
 if TYPE_CHECKING:
-    from qbtrigger.supervisor import Supervisor
+    from qbtrigger.supervisor import Simulator, Supervisor
 
 __all__ = ["EventLog", "cut_uncommitted"]
 
@@ -26,12 +26,13 @@ _BLOCK = 1 << 16
 
 
 class EventLog:
-    """The ``--log`` file of one run: open it (after the store), feed it ``(text, virtual time)``
-    as a simulator ``on_event``; :meth:`close` at the end."""
+    """The ``--log`` file of one run: it listens to every event the supervisor emits (those of
+    the submission included), stamped with the simulator's virtual time; :meth:`close` at the end."""
 
-    def __init__(self, path: str, supervisor: "Supervisor") -> None:
+    def __init__(self, path: str, supervisor: "Supervisor", simulator: "Simulator") -> None:
         self.path = path
         self.supervisor = supervisor
+        self.simulator = simulator
         try:
             if supervisor.job_ids(removed=True):  # a resumed store: drop what it did not keep
                 cut_uncommitted(path, supervisor.store.journal_length())
@@ -39,10 +40,11 @@ class EventLog:
         except OSError as exc:
             raise CLIError(f"cannot write {path!r}: {exc.strerror or exc}") from None
         supervisor.add_commit_hook(self.flush)
+        supervisor.add_listener(self)
 
-    def __call__(self, text: str, virtual_time: float) -> None:
+    def __call__(self, text: str) -> None:
         sup = self.supervisor
-        record = {"n": sup.journal_length, "time": round(virtual_time, 6), "qube_time": sup.now, "event": text}
+        record = {"n": sup.journal_length, "time": round(self.simulator.time, 6), "qube_time": sup.now, "event": text}
         self.file.write(json.dumps(record) + "\n")
 
     def flush(self) -> None:
