@@ -12,6 +12,7 @@ import sqlite3
 import pytest
 
 from qbtrigger.cli import main
+from qbtrigger.cli.fingerprint import fingerprint, record
 from qbtrigger.cli.simulate_log import cut_uncommitted
 from qbtrigger.supervisor import Simulator, Supervisor
 from qbtrigger.supervisor.farm import Farm
@@ -197,7 +198,14 @@ def test_a_store_holding_what_cannot_be_read_still_opens_and_names_job_and_field
     assert statuses[up] == "complete" and statuses[odd] == "complete" and statuses[bad] == "blocked"
     sup.close()
 
-    assert main(["simulate", "unused.json", "--db", str(db), "--languages", "qube,python,dependency"]) == 2
+    # simulate resumes a store that records its submission: say this one was made by it
+    jobs_file = tmp_path / "jobs.json"
+    jobs_file.write_text("[]")
+    sup = open_sup(db)
+    record(sup, fingerprint(str(jobs_file), [], "artist"))
+    sup.close()
+    assert main(["simulate", str(jobs_file), "--db", str(db), "--user", "artist",
+                 "--languages", "qube,python,dependency"]) == 2
     err = capsys.readouterr().err
     assert f"warning: job {bad}: stored callbacks[0] cannot be read by this qbtrigger" in err
     assert f"warning: job {odd}: stored data cannot be read" in err

@@ -173,7 +173,10 @@ def _outcome(folder: Path, done: subprocess.CompletedProcess) -> Outcome:
         finally:
             db.close()
     store["journal"] = "\n".join(entries for (entries,) in store["journal"])  # chunks are no matter
-    store["meta"] = dict(store["meta"])
+    store["meta"] = meta = dict(store["meta"])
+    if "simulate_submission" in meta:  # the CLI's record of what it submitted: where, and when
+        record = json.loads(meta["simulate_submission"])
+        meta["simulate_submission"] = {k: v for k, v in record.items() if k not in ("file", "when")}
     log_path = folder / "events.log"
     log = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
     effects_path = folder / "effects.jsonl"
