@@ -14,7 +14,8 @@ import pytest
 from qbtrigger.cli import main
 from qbtrigger.cli.fingerprint import fingerprint, record
 from qbtrigger.cli.simulate_log import cut_uncommitted
-from qbtrigger.supervisor import Simulator, Supervisor
+from qbtrigger.errors import UnknownItemError
+from qbtrigger.supervisor import Simulator
 from qbtrigger.supervisor.farm import Farm
 from qbtrigger.supervisor.store import UNREADABLE, AbandonedError, Batch
 
@@ -75,7 +76,7 @@ def test_an_error_before_anything_changed_leaves_the_supervisor_usable(tmp_path)
     jobid = sup.submit([{"agenda": ["1"]}])[0]["id"]
     with pytest.raises(ValueError):
         sup.act("frobnicate", jobid)
-    with pytest.raises(Exception):
+    with pytest.raises(UnknownItemError):
         sup.act("kill", jobid, work="no such frame")
     assert sup.abandoned is None
     sup.start(jobid, "1")
