@@ -75,6 +75,11 @@ class Invocation:
     def jobid(self) -> int:
         return self.callback.jobid
 
+    @property
+    def firing_id(self) -> Optional[int]:
+        """:attr:`firing`, or None for an invocation made outside an engine."""
+        return self.firing or None
+
     def log(self, text: str) -> None:
         """Write to the owning job's callback log."""
         self.host.log(self.callback.jobid, text)

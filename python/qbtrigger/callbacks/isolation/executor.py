@@ -2,7 +2,7 @@
 
 Runs in a process the warden (:mod:`.warden`) forked: it holds no engine, host or store, only
 the two pipes of its channel (:mod:`.channel`). ``qb.jobid()``, ``qb.event()``, ``qb.count()``
-and ``qb.firing_id()`` answer from the firing message. Queries, and actions the supervisor may
+and ``qb.firingid()`` answer from the firing message. Queries, and actions the supervisor may
 refuse (on another user's job), wait for the supervisor's answer. Actions that cannot be refused
 for permission (on the callback's own job, or any action of an administrator's callback) are sent
 ahead with the next message: they take effect in the order they were made, before anything the
@@ -185,7 +185,7 @@ class Worker:
             worker.call(None, (), {})
 
         functions.update(
-            jobid=lambda: worker.jobid, count=lambda: worker.count, firing_id=lambda: worker.firing_id,
+            jobid=lambda: worker.jobid, count=lambda: worker.count, firingid=lambda: worker.firing_id,
             event=lambda: None if worker.event is None else dict(worker.event),
             jobinfo=jobinfo, modify=modify, sync=sync,
         )
