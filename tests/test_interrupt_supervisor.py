@@ -193,7 +193,7 @@ def test_a_store_holding_what_cannot_be_read_still_opens_and_names_job_and_field
     text = "\n".join(map(str, sup.unreadable))
     assert f"job {bad}: stored callbacks[0] cannot be read by this qbtrigger" in text
     assert f"job {odd}: stored data cannot be read by this qbtrigger (ValueError" in text
-    assert UNREADABLE in sup.job_state(odd).data
+    assert UNREADABLE in sup.job(odd)  # as stored
     report = Simulator(sup).run()  # the others run; the job without its callback stays blocked
     statuses = report.statuses()
     assert statuses[up] == "complete" and statuses[odd] == "complete" and statuses[bad] == "blocked"

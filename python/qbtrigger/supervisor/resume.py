@@ -138,12 +138,15 @@ def _view(j: "Job") -> Dict[str, Any]:
 
 
 def _bare_view(j: "Job") -> Dict[str, Any]:
-    """The job with nothing that could fail to compile: no callbacks, no dependency."""
-    view = {k: v for k, v in stored_dict(j).items() if k not in ("callbacks", "dependency", UNREADABLE)}
-    view.update(id=j.id, pgrp=j.pgrp, label=j.label, user=j.user)
+    """The job read bare: nothing that could fail to compile (no callbacks, no dependency). The
+    farm keeps it so (what reports compile again must compile); the job's stored text is left as
+    it is, unless the job is modified, which stores its readable fields only."""
+    data = {k: v for k, v in j.data.items() if k not in ("callbacks", "dependency", UNREADABLE)}
+    data.update(id=j.id, pgrp=j.pgrp, label=j.label, user=j.user)
     if j.pid is not None:
-        view["pid"] = j.pid
-    return compile_view(view)
+        data["pid"] = j.pid
+    j.data = data
+    return compile_view(stored_dict(j))
 
 
 def _problems_of(jobid: int, error: Exception) -> List[Unreadable]:
