@@ -791,9 +791,11 @@ static bool peek_callback(reader *a) {
             if (extra == NIL32)
                 extra = a->ids[sx];
         }
-        if (net->alpha_cap)
-            __builtin_prefetch(&net->alpha[alpha_home(alpha_hash(NAMETYPE(a->ids[name], (uint32_t)type), ctx, extra),
-                                                      net->alpha_cap)]);
+        if (net->alpha_cap) {
+            uint32_t hash = alpha_hash(NAMETYPE(a->ids[name], (uint32_t)type), ctx, extra);
+            __builtin_prefetch(&net->alpha[alpha_home(hash, net->alpha_cap)]);
+            __builtin_prefetch(&net->alpha_filter[(hash & net->filter_mask) >> 3]); /* alpha_insert sets a bit */
+        }
     }
     return !a->bad;
 }
