@@ -126,11 +126,8 @@ def test_parse_size_and_describe():
     assert describe(farm_workload(1000)).startswith("farm: 1000 callbacks, 1485 events")
 
 
-def test_one_million_is_fast():
-    import time
-
-    t = time.perf_counter()
+def test_one_million_callbacks_are_generated():
+    # How long generation takes is the benchmarks' business (no timing assertions here).
     w = farm_workload(1_000_000)
-    elapsed = time.perf_counter() - t
     assert len(w.callbacks) == 1_000_000
-    assert elapsed < 15, f"farm_workload(1M) took {elapsed:.1f} s"
+    assert describe(w).startswith("farm: 1000000 callbacks")
