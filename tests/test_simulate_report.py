@@ -263,3 +263,19 @@ def test_a_spent_or_misdirected_callback_is_the_root_cause(tmp_path, capsys):
             "NameError: name 'no_such_name' is not defined\n") in out
     assert ("  job 3 misdirected is blocked: its callback 0 waits for up to complete, which already happened "
             "(the callback fired 1 time(s) and left it blocked") in out
+
+
+def test_an_or_is_reported_as_alternatives_and_satisfied_atoms_are_left_out():
+    sup = Supervisor(clock=0)
+    a, b, c, d = sup.submit([
+        {"label": "a", "agenda": ["1"]}, {"label": "b", "agenda": ["1"]}, {"label": "c", "agenda": ["1"]},
+        {"label": "d", "status": "blocked", "agenda": ["1"],
+         "callbacks": [{"triggers": "(complete-job-a && complete-job-b) || complete-job-c", "code": "unblock-self"}]},
+    ])
+    for job, failed in ((a, False), (b, True), (c, True)):
+        sup.start(job["id"], "1")
+        sup.finish(job["id"], "1", failed=failed)
+    [stuck] = [s for s in sup.stuck() if s.id == d["id"]]
+    assert stuck.reason == ("is blocked: its callback 0 waits for either b to complete, which failed (frame 1: "
+                            "retries exhausted: retrywork 0); or for c to complete, which failed (frame 1: "
+                            "retries exhausted: retrywork 0)")

@@ -10,10 +10,10 @@ started is a cycle, and is named as one. Read-only, like :mod:`.diagnosis`, whic
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Set, Tuple
 
 from .. import atoms_of, parse
-from .._common import Atom
+from .._common import Atom, Or
 from ..callbacks import Callback, CallbackEngine
 from ..errors import Error
 from ..vocabulary import BLOCKED, COMPLETE, FAILED, KILLED, PENDING, RUNNING, SUSPENDED, TIME_TYPES, WAITING
@@ -22,8 +22,10 @@ from .report import job_title
 
 __all__ = ["Chains"]
 
-#: How far a chain is followed before it is cut short ("...").
+#: How far a chain is followed before it is cut short ("..."), and how many awaited atoms of one
+#: callback are followed (the rest are named as written).
 _MAX_DEPTH = 6
+_ATOMS_EXPLAINED = 3
 
 #: What an awaited event asks of its item, in words ("render frame 3 to complete").
 _AWAITED = {COMPLETE: "to complete", FAILED: "to fail", KILLED: "to be killed", "done": "to finish",
@@ -165,9 +167,47 @@ class Chains:
             return f": {self._who(cb)} can fire on its next event"
         if len(path) > _MAX_DEPTH:
             return f": {self._who(cb)} waits for {', '.join(awaited)} (...)"
+        needed = self._needed(cb, set(self.engine.why_not(cb.handle).latched), path)
+        if needed is not None:
+            return f": {self._who(cb)} waits for {needed}"
         reasons = [self._atom(cb, text, path) for text in awaited[:3]]
         more = f" (and {len(awaited) - 3} more)" if len(awaited) > 3 else ""
         return f": {self._who(cb)} waits for " + "; and for ".join(reasons) + more
+
+    def _needed(self, cb: Callback, latched: Set[str], path: List[Node]) -> Optional[str]:
+        """What the callback still needs, by its expression: the atoms of the branches that are
+        not satisfied ("X; and for Y", "either X; or for Y"), an OR with a satisfied branch needing
+        nothing more. None when the triggers cannot be read (the caller lists the atoms)."""
+        owner = self.farm.jobs.get(cb.jobid)
+        pid = owner.pid if owner else None
+        texts = [cb.triggers] if isinstance(cb.triggers, str) else list(cb.triggers)
+        try:
+            trees = [parse(text, owner=cb.jobid, pid=pid) for text in texts]
+        except (Error, ValueError):
+            return None
+        budget = [_ATOMS_EXPLAINED]
+
+        def need(node: Any) -> Optional[str]:
+            if isinstance(node, Atom):
+                text = node.canonical()
+                if text in latched:
+                    return None
+                if budget[0] <= 0:
+                    return text
+                budget[0] -= 1
+                return self._atom(cb, text, path)
+            parts = [need(child) for child in node.children]
+            if isinstance(node, Or):
+                if any(part is None for part in parts):
+                    return None
+                return "either " + "; or for ".join(p for p in parts if p)
+            missing = [p for p in parts if p]
+            return "; and for ".join(missing) if missing else None
+
+        parts = [need(tree) for tree in trees]
+        if any(part is None for part in parts):
+            return None if len(parts) == 1 else "nothing more (it can fire on its next event)"
+        return parts[0] if len(parts) == 1 else "either " + "; or for ".join(p for p in parts if p)
 
     def _who(self, cb: Callback) -> str:
         if cb.origin == "dependency":
