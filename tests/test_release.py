@@ -210,3 +210,17 @@ def test_misdirected_or_failing_code_releases_nothing():
                                 "not job 'misdirected'")
     jobs[2]["callbacks"][0]["code"] = "qb.unblock(qb.jobid())"  # then it is right
     assert len(found(jobs)) == 1
+
+
+def test_a_script_that_unblocks_its_job_itself_is_clean(tmp_path, capsys):
+    script = tmp_path / "s.py"
+    script.write_text("import qb\n"
+                      "[job] = qb.submit([qb.Job(name='late', status='blocked', agenda=qb.genframes('1-2'))])\n"
+                      "qb.unblock(job['id'])\n")
+    assert main(["check", str(script)]) == 0
+    out = capsys.readouterr().out
+    assert "note: the script would unblock job 'late' (check does not run it)" in out  # named by its name
+    assert out.endswith("1 job in 1 submission checked, no findings\n")
+    script.write_text("import qb\nqb.submit([qb.Job(name='late', status='blocked', agenda=qb.genframes('1-2'))])\n")
+    assert main(["check", str(script)]) == 1
+    assert "job 'late': submitted blocked, and nothing can ever release it" in capsys.readouterr().out

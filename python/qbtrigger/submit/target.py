@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Seque
 
 from ..callbacks.checks import PROVISIONAL_FIRST_ID, Finding, with_provisional_ids
 from ..callbacks.errors import SubmissionError
+from ..callbacks.jobs import job_title
 from ..callbacks.qbapi import QbPermissionError
 from ..errors import UnknownItemError
 from ..vocabulary import BLOCKED, DEFAULT_LANGUAGE_FLAGS, PENDING
@@ -189,8 +190,9 @@ class CheckTarget:
         job = self.jobs.get(jobid)
         if job is None:
             return f"job {jobid} (not submitted by this script)"
-        label = job.get("label")
-        return f"job {label!r}" if isinstance(label, str) and label else f"job {jobid}"
+        label, name = job.get("label"), job.get("name")
+        title = job_title(jobid, label if isinstance(label, str) else None, name if isinstance(name, str) else None)
+        return f"job {title!r}" if title in (label, name) else title
 
     def act(self, verb: str, jobid: int, *, work: Optional[str] = None, subjob: Optional[int] = None) -> None:
         job = self.jobs.get(jobid)
