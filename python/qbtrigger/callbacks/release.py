@@ -281,6 +281,10 @@ class _Model:
                 jid = job.id
                 blocked_frames = set(views.blocked_work.get(jid, ()))
                 frame_release = [r for r in self.work_releasers.get(jid, ()) if self.fires(r)]
+                # the frames those release: any (None in the set) or the ones they name
+                freed_frames: Set[Optional[str]] = set()
+                for r in frame_release:
+                    freed_frames.update([None] if r.frames is None else r.frames)
                 if jid not in self.released and (
                     jid not in views.blocked or jid in self.acted or frame_release
                     or any(self.fires(r) for r in self.job_releasers.get(jid, ()))
@@ -291,8 +295,7 @@ class _Model:
                     key = (jid, name)
                     if key in self.frame_ok:
                         continue
-                    freed = any(r.frames is None or name in r.frames for r in frame_release)
-                    if freed or jid in self.acted or (jid in self.released and name not in blocked_frames):
+                    if None in freed_frames or name in freed_frames or jid in self.acted or (jid in self.released and name not in blocked_frames):
                         self.frame_ok.add(key)
                         self.done.add(("work", jid, name))
                         changed = True
