@@ -1,5 +1,6 @@
 """``qbtrigger explain FILE --job LABEL [--full] [-- ARG...]``: a job's callbacks, their atoms and
 what they wait on (callbacks alike but for their frame summarised as ranges unless ``--full``).
+``--html PATH``: the whole submission's dependency graph as a page (:mod:`qbtrigger.page`).
 
 Runs the submission (a .py/.pl submit script with its ARGs, or a JSON job list) against the
 checker's target, with provisional job ids and its own output dropped, and prints
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import html_page
 from .common import EXIT_OK, CLIError, add_script_arguments, load_submissions
 
 NAME = "explain"
@@ -23,7 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file", metavar="FILE", help="a .py or .pl submit script (its arguments after --) or a .json job list"
     )
     parser.add_argument(
-        "--job", required=True, metavar="JOB", help="the job's label, name, id, or index in the submission"
+        "--job", metavar="JOB", help="the job's label, name, id, or index in the submission"
+    )
+    parser.add_argument(
+        "--html", metavar="PATH",
+        help="write the submission's dependency graph as a self-contained HTML page (needs qbtrigger[report])",
     )
     parser.add_argument(
         "--full", action="store_true",
@@ -38,7 +44,15 @@ def run(args: argparse.Namespace) -> int:
     from qbtrigger.submit import CheckTarget
 
     out = sys.stdout
+    if args.job is None and args.html is None:
+        raise CLIError("say what to explain: --job JOB (a job's callbacks) or --html PATH (the whole graph as a page)")
+    if args.html is not None:
+        html_page.require_extra("explain --html")
     batches = load_submissions(args.file, CheckTarget(), argv=args.script_args, user=args.user, quiet=True)
+    if args.html is not None:
+        html_page.write_submission(args.html, batches, args.file)
+        if args.job is None:
+            return EXIT_OK
     for batch in batches:
         first = batch[0].get("id") if batch and isinstance(batch[0], dict) else None
         try:

@@ -21,6 +21,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
+from . import html_page
 from .common import (
     ALL_LANGUAGES,
     EXIT_JOBS_FAILED,
@@ -102,6 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--smtp", metavar="HOST[:PORT]", type=_smtp,
         help="send status mails (mail callbacks, mail-* keywords) through this SMTP server; "
              "without it they are captured into the report and --report-json, and nothing is sent")
+    add("--html", metavar="PATH",
+        help="write the run as a self-contained HTML page: timeline, dependency graph, numbers (needs qbtrigger[report])")
     add("--progress", action=argparse.BooleanOptionalAction, default=None,
         help="show a progress bar (default: when stderr is a terminal)")
     # python callbacks run in worker processes within these limits (docs/callbacks.md, Isolation)
@@ -217,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
             frame_time=args.frame_time, on_event=timeline, commit_every=max(1, args.commit_every),
         )
         submission = fingerprint(args.file, args.script_args, args.user or supervisor.default_user)
+        recorder = html_page.record(simulator) if args.html else None
         resuming = bool(supervisor.job_ids(removed=True))
         if resuming:
             check_resume(supervisor, db_name or "", submission, _titles(supervisor))
@@ -248,6 +252,8 @@ def run(args: argparse.Namespace) -> int:
         print_report(report, supervisor, out)
         if args.report_json:
             write_report_json(args.report_json, report, supervisor, timeline)
+        if args.html:
+            html_page.write_simulation(args.html, report, supervisor, recorder, args.file)
         if not report.finished:
             return EXIT_STUCK
         return EXIT_JOBS_FAILED if report.failed_jobs else EXIT_OK
