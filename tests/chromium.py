@@ -22,7 +22,35 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
-__all__ = ["find_chromium", "Chromium", "BrowserError"]
+__all__ = ["find_chromium", "Chromium", "BrowserError", "need_report_extra", "need_chromium"]
+
+
+def _missing(reason: str) -> None:
+    """Skip the test, except in CI (CI=true), where what is missing is a broken gate: fail."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI installs it: .ci/run)")
+    pytest.skip(reason)
+
+
+def need_report_extra() -> None:
+    """The test needs the ``report`` extra (plotly, networkx)."""
+    from qbtrigger.page import ReportExtraMissing, require_report_extra
+
+    try:
+        require_report_extra("this test")
+    except ReportExtraMissing as exc:
+        _missing(str(exc))
+
+
+def need_chromium() -> str:
+    """The test needs a headless Chromium: its path."""
+    binary = find_chromium()
+    if binary is None:
+        _missing("no chromium on the PATH (apt-get install chromium)")
+    assert binary is not None
+    return binary
 
 
 class BrowserError(RuntimeError):

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from .model import ACTS, CALLBACK, DEPENDENCY, Graph
 from .style import PROBLEM_COLOR, state_color
 
-__all__ = ["layout", "graph_figure", "LABELS_SHOWN"]
+__all__ = ["layout", "graph_figure", "escape", "LABELS_SHOWN"]
 
 #: Up to this many jobs each node shows its name; beyond, names are in the hover only.
 LABELS_SHOWN = 150
@@ -145,11 +145,12 @@ def _short(text: str, limit: int = 90) -> str:
 
 
 def _node_hover(title: str, status: str, lines: List[str], problem: object) -> str:
-    out = [f"<b>{_escape(title)}</b>: {status}"] + [_escape(line) for line in lines]
+    out = [f"<b>{escape(title)}</b>: {status}"] + [escape(line) for line in lines]
     if problem:
-        out.append(f"<b>stuck</b>: {_escape(str(problem))}".replace("\n", "<br>"))
+        out.append(f"<b>stuck</b>: {escape(str(problem))}".replace("\n", "<br>"))
     return "<br>".join(out)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Text for plotly's hover labels (which read a little HTML): &, < and > only."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

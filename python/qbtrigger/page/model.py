@@ -32,7 +32,7 @@ ACTS = "acts on"
 EXAMPLES_KEPT = 3
 
 # A one-atom trigger naming a work item or subjob (``complete-work-render-7``): the per-frame form
-# a submission repeats once per frame. Its part before the last ``-`` is parsed once and reused,
+# a submission repeats once per frame. It is parsed once with ``*`` for its item and reused,
 # so a 1,000,000-callback submission is not parsed callback by callback (the matcher's own parser
 # still decides what that part means; anything else is parsed whole).
 _PER_ITEM_ATOM = re.compile(r"\s*([A-Za-z]+-(?:work|subjob)-[A-Za-z0-9_.]+)-([^\s()&|!-]+)\s*\Z", re.ASCII)
@@ -124,7 +124,8 @@ class _Resolver:
         if match is None:
             return self._parse(text, owner)
         head, extra = match.groups()
-        return [atom._replace(extra=extra, text=f"{atom.text}-{extra}") for atom in self._parse(head, owner)]
+        star = text[: match.end(1)] + "-*"  # the same atom for any item: its parse is shared
+        return [atom._replace(extra=extra, text=f"{head}-{extra}") for atom in self._parse(star, owner)]
 
     def _parse(self, text: str, owner: JobView) -> List[Atom]:
         key = (text, owner.id, owner.pid)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, Dict, List, Optional, Set, Tuple
 
 from ..supervisor.report import job_title
 from ..vocabulary import ASSIGNED, PENDING, RUNNING
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["RunRecorder", "Run", "FiringRecord", "ItemLog", "JobSpan", "DETAIL_LIMIT", "EVENTS_KEPT"]
 
 #: Runs, items or firings kept one by one; past this the recorder keeps per-job spans only.
-DETAIL_LIMIT = 20_000
+DETAIL_LIMIT = 5_000
 #: Per item, its last events shown in the hover.
 EVENTS_KEPT = 12
 #: Per firing, the events it caused that are kept.
@@ -97,7 +97,7 @@ class RunRecorder:
         #: Every change-making firing's virtual time and owner (kept at any size: the histogram).
         self.firing_times = array("d")
         self.firing_jobs = array("q")
-        #: (callback owner, job acted on, verb) -> count, for callbacks acting on another job.
+        #: (callback owner, job acted on, verb) -> firings that did so, for callbacks acting on another job.
         self.acts: Counter = Counter()
         self._open: Dict[ItemKey, Tuple[str, float]] = {}
         self._assigned: Optional[ItemKey] = None
@@ -105,7 +105,7 @@ class RunRecorder:
         self._anonymous: Dict[int, bool] = {}
         self._titles: Dict[int, str] = {}
         self._last_firing: Optional[Tuple[float, Optional[int], Optional[str], Optional[str]]] = None
-        self._cause: Optional[Callable[[], Any]] = getattr(supervisor, "cause", None)
+        self._acted: Set[Tuple[int, str]] = set()  # (job, verb) the current firing acted on
         self._engine = supervisor.engine
         supervisor.add_listener(self._event)
 
@@ -172,9 +172,9 @@ class RunRecorder:
     def _cause_text(self, text: str, jobid: int) -> str:
         """The callback behind this event in words ('' for the farm's own changes); records the
         firing and, when it acted on another job, the link."""
-        if self._cause is None or getattr(self._engine, "running", None) is None:
+        if self._engine.running is None:
             return ""  # no callback is running: the farm's own change, or a direct call
-        cause = self._cause()
+        cause = self.supervisor.cause()
         if cause.jobid is None:
             return ""  # the farm, or a direct call
         now = self.simulator.time
@@ -182,6 +182,7 @@ class RunRecorder:
         words = cause.describe(self._title)
         if signature != self._last_firing:
             self._last_firing = signature
+            self._acted = set()
             self.firing_times.append(now)
             self.firing_jobs.append(cause.jobid)
             if self.detailed:
@@ -191,7 +192,8 @@ class RunRecorder:
                     self.firings.append(FiringRecord(now, cause.jobid, words))
         if self.detailed and self.firings and len(self.firings[-1].effects) < EFFECTS_KEPT:
             self.firings[-1].effects.append(text)
-        if cause.jobid != jobid and cause.verb:
+        if cause.jobid != jobid and cause.verb and (jobid, cause.verb) not in self._acted:
+            self._acted.add((jobid, cause.verb))  # once per firing, however many events it caused
             self.acts[(cause.jobid, jobid, cause.verb)] += 1
         return words
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from ..supervisor.report import StuckJob, job_title
 from .document import Section, numbers_html, render_page, table_html
+from .graph import escape as _escape
 from .graph import graph_figure
 from .model import ACTS, build_graph
-from .recorder import DETAIL_LIMIT, ItemKey, RunRecorder
+from .recorder import ItemKey, RunRecorder
 from .timeline import timeline_figure
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ def simulation_page(report: "SimReport", supervisor: "Supervisor", recorder: Opt
         node.lines.append(f"callbacks fired: {job.callbacks_fired:,}")
         if jobid in stuck_by_id:
             node.problem = root_cause(stuck_by_id[jobid], titles)
-        job_hover[jobid] = "<br>".join([f"<b>{html.escape(node.title)}</b>: {job.status}"]
-                                       + [html.escape(line) for line in node.lines])
+        job_hover[jobid] = "<br>".join([f"<b>{_escape(node.title)}</b>: {job.status}"]
+                                       + [_escape(line) for line in node.lines])
     if recorder is not None:
         for (owner, target, verb), count in recorder.acts.items():
             graph.link(owner, target, ACTS, False, verb, count)
@@ -119,7 +120,7 @@ def _timeline_note(recorder: RunRecorder) -> str:
                 "run ended; diamonds mark callbacks that changed something. Hover a bar for the item's events and "
                 "what released it, a diamond for what fired the callback and what it did; drag or scroll to zoom, "
                 "double-click to reset.")
-    return (f"More than {DETAIL_LIMIT:,} runs: one bar per job, from its first item starting to its last ending, "
+    return (f"More than {recorder.detail_limit:,} runs: one bar per job, from its first item starting to its last ending, "
             "coloured by its final state; below, the callbacks fired over time. Hover a bar for the job's numbers; "
             "drag or scroll to zoom.")
 

@@ -11,13 +11,13 @@ end, coloured by its final state, and under it the callbacks fired per moment as
 
 from __future__ import annotations
 
-import html
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .recorder import ItemKey, Run, RunRecorder
+from .graph import escape as _escape
 from .style import FIRING_COLOR, state_color
 
 __all__ = ["timeline_figure", "item_title", "BAR_TEXT_LIMIT", "HISTOGRAM_BINS"]
@@ -97,24 +97,24 @@ def _bar_text(key: ItemKey, titles: Mapping[int, str]) -> str:
 
 
 def _run_hover(run: Run, recorder: RunRecorder, titles: Mapping[int, str], final: Mapping[ItemKey, str]) -> str:
-    lines = [f"<b>{html.escape(item_title(run.key, titles))}</b> (job {run.key[0]})",
-             f"{html.escape(run.host)}: {_seconds(run.start)} → {_seconds(run.end)}, {run.outcome}"]
+    lines = [f"<b>{_escape(item_title(run.key, titles))}</b> (job {run.key[0]})",
+             f"{_escape(run.host)}: {_seconds(run.start)} → {_seconds(run.end)}, {run.outcome}"]
     state = final.get(run.key)
     if state:
         lines.append(f"final state: {state}")
     log = recorder.items.get(run.key)
     if log is not None:
         if log.released_by:
-            lines.append(f"released by {html.escape(log.released_by)} at {_seconds(log.released_at or 0.0)}")
+            lines.append(f"released by {_escape(log.released_by)} at {_seconds(log.released_at or 0.0)}")
         lines.append("its events:")
-        lines += [f"&nbsp;&nbsp;{_seconds(t)}&nbsp;&nbsp;{html.escape(text)}" + (f" <i>({html.escape(why)})</i>" if why else "")
+        lines += [f"&nbsp;&nbsp;{_seconds(t)}&nbsp;&nbsp;{_escape(text)}" + (f" <i>({_escape(why)})</i>" if why else "")
                   for t, text, why in log.events]
     return "<br>".join(lines)
 
 
 def _firing_hover(time: float, text: str, effects: Sequence[str]) -> str:
-    did = "<br>".join(f"&nbsp;&nbsp;→ {html.escape(e)}" for e in effects)
-    return f"<b>{_seconds(time)}</b>: {html.escape(text)}<br>it caused:<br>{did}"
+    did = "<br>".join(f"&nbsp;&nbsp;→ {_escape(e)}" for e in effects)
+    return f"<b>{_seconds(time)}</b>: {_escape(text)}<br>it caused:<br>{did}"
 
 
 def _by_job(recorder: RunRecorder, titles: Mapping[int, str], statuses: Mapping[int, str],
