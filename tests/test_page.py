@@ -202,3 +202,17 @@ def test_report_json_and_html_agree_on_the_numbers(tmp_path, report_extra):
     text = page.read_text()
     assert f"<dd>{report['events']:,}</dd>" in text
     assert f"<dd>{sum(j['callbacks_fired'] for j in report['jobs']):,}</dd>" in text
+
+
+def test_stuck_frames_are_marked_on_the_timeline_with_their_cause(tmp_path, report_extra, capsys):
+    jobs, page = tmp_path / "jobs.json", tmp_path / "p.html"
+    jobs.write_text(json.dumps([
+        {"label": "render", "agenda": ["1", "2", "3"]},
+        {"label": "comp", "agenda": ["1", "2", "3", "4"], "dependency": "link-complete-work-render"},
+    ]))
+    assert main(["simulate", str(jobs), "--html", str(page)]) == 2
+    text = page.read_text()
+    assert '"name":"stuck work item"' in text
+    # the marker's hover: the frame, and why it cannot go on (render has no frame 4)
+    marker = re.search(r"comp work '4'\\u003c\\u002fb\\u003e\\u003cbr\\u003e(is blocked[^\"]*)", text)
+    assert marker is not None and "render" in marker.group(1)

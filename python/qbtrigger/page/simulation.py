@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from ..supervisor.report import StuckJob, job_title
+from ..supervisor.report import StuckItem, StuckJob, job_title
 from .document import Section, numbers_html, render_page, table_html
 from .graph import escape as _escape
 from .graph import graph_figure
@@ -37,10 +37,15 @@ def root_cause(stuck: StuckJob, titles: Mapping[int, str]) -> str:
     for item in stuck.work[:STUCK_ITEMS_SHOWN]:
         awaited = sorted({a for wait in item.callbacks for a in wait.awaited})
         why = f"; waits for {', '.join(awaited[:4])}" if awaited else ""
-        lines.append(f"work '{item.work}' is {item.status}: {item.reason}{why}")
+        lines.append(f"work '{item.work}' {_item_reason(item)}{why}")
     if len(stuck.work) > STUCK_ITEMS_SHOWN:
         lines.append(f"... and {len(stuck.work) - STUCK_ITEMS_SHOWN:,} more stuck work item(s)")
     return "\n".join(lines)
+
+
+def _item_reason(item: StuckItem) -> str:
+    """"is blocked: its dependency waits for ...", whether or not the report's reason starts so."""
+    return item.reason if item.reason.startswith("is ") else f"is {item.status}: {item.reason}"
 
 
 def simulation_page(report: "SimReport", supervisor: "Supervisor", recorder: Optional[RunRecorder],
@@ -70,7 +75,9 @@ def simulation_page(report: "SimReport", supervisor: "Supervisor", recorder: Opt
     final = _final_states(jobs) if recorder is not None and recorder.detailed else {}
     sections: List[Section] = [("numbers", "", numbers_html(_numbers(report, recorder)) + _jobs_table(report, recorder), "")]
     if recorder is not None:
-        sections.append(("timeline", "Timeline", timeline_figure(recorder, titles, statuses, final, job_hover),
+        stuck_items = [((s.id, "work", str(item.work)), _item_reason(item)) for s in report.stuck for item in s.work
+                       if item.work is not None]
+        sections.append(("timeline", "Timeline", timeline_figure(recorder, titles, statuses, final, job_hover, stuck_items),
                          _timeline_note(recorder)))
     sections.append(("graph", "Dependency graph", graph_figure(graph, "jobs and what they wait for"),
                      "Each job is a node coloured by its final state, right of the jobs it waits for. Arrows run from "
@@ -118,7 +125,8 @@ def _timeline_note(recorder: RunRecorder) -> str:
     if recorder.detailed:
         return ("One bar per run of a work item (or instance) on the virtual worker that ran it, coloured by how the "
                 "run ended; diamonds mark callbacks that changed something. Hover a bar for the item's events and "
-                "what released it, a diamond for what fired the callback and what it did; drag or scroll to zoom, "
+                "what released it, a diamond for what fired the callback and what it did; a red cross on the "
+                "stuck row is a work item that cannot go on (hover for why). Drag or scroll to zoom, "
                 "double-click to reset.")
     return (f"More than {recorder.detail_limit:,} runs: one bar per job, from its first item starting to its last ending, "
             "coloured by its final state; below, the callbacks fired over time. Hover a bar for the job's numbers; "

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from .recorder import ItemKey, Run, RunRecorder
 from .graph import escape as _escape
-from .style import FIRING_COLOR, state_color
+from .style import FIRING_COLOR, PROBLEM_COLOR, state_color
 
 __all__ = ["timeline_figure", "item_title", "BAR_TEXT_LIMIT", "HISTOGRAM_BINS"]
 
@@ -28,6 +28,9 @@ BAR_TEXT_LIMIT = 300
 HISTOGRAM_BINS = 200
 #: The timeline's row of callback markers.
 CALLBACK_ROW = "callbacks"
+#: The row of stuck work items, and how many are marked.
+STUCK_ROW = "stuck"
+STUCK_SHOWN = 2000
 
 
 def item_title(key: ItemKey, titles: Mapping[int, str]) -> str:
@@ -42,14 +45,17 @@ def _seconds(value: float) -> str:
 
 
 def timeline_figure(recorder: RunRecorder, titles: Mapping[int, str], statuses: Mapping[int, str],
-                    final: Mapping[ItemKey, str], job_hover: Mapping[int, str]) -> go.Figure:
-    """The figure for what ``recorder`` saw: detailed when it kept every run, else by job."""
+                    final: Mapping[ItemKey, str], job_hover: Mapping[int, str],
+                    stuck: Sequence[Tuple[ItemKey, str]] = ()) -> go.Figure:
+    """The figure for what ``recorder`` saw: detailed when it kept every run, else by job.
+    ``stuck``: stuck work items with their root cause, marked on a row of their own (detailed)."""
     if recorder.detailed:
-        return _detailed(recorder, titles, final)
+        return _detailed(recorder, titles, final, stuck)
     return _by_job(recorder, titles, statuses, job_hover)
 
 
-def _detailed(recorder: RunRecorder, titles: Mapping[int, str], final: Mapping[ItemKey, str]) -> go.Figure:
+def _detailed(recorder: RunRecorder, titles: Mapping[int, str], final: Mapping[ItemKey, str],
+              stuck: Sequence[Tuple[ItemKey, str]]) -> go.Figure:
     runs: List[Run] = recorder.runs + recorder.still_running()
     hosts = sorted({run.host for run in runs})
     fig = go.Figure()
@@ -73,7 +79,15 @@ def _detailed(recorder: RunRecorder, titles: Mapping[int, str], final: Mapping[I
             name="callback fired", marker={"symbol": "diamond", "size": 10, "color": FIRING_COLOR},
             hovertext=[_firing_hover(f.time, f.text, f.effects) for f in recorder.firings], hoverinfo="text",
         ))
-    rows = [CALLBACK_ROW] + hosts if recorder.firings else hosts
+    shown = list(stuck[:STUCK_SHOWN])
+    if shown:  # each at its last event: when it was last held
+        fig.add_trace(go.Scatter(
+            x=[_last_event(recorder, key) for key, _ in shown], y=[STUCK_ROW] * len(shown), mode="markers",
+            name="stuck work item", marker={"symbol": "x", "size": 11, "color": PROBLEM_COLOR},
+            hovertext=[f"<b>{_escape(item_title(key, titles))}</b><br>{_escape(why)}".replace("\n", "<br>")
+                       for key, why in shown], hoverinfo="text",
+        ))
+    rows = ([CALLBACK_ROW] if recorder.firings else []) + hosts + ([STUCK_ROW] if shown else [])
     if not runs:
         fig.add_annotation(text="nothing ran: no work item was ever released to a worker (see what is stuck below)",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14})
@@ -89,6 +103,11 @@ def _detailed(recorder: RunRecorder, titles: Mapping[int, str], final: Mapping[I
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
     )
     return fig
+
+
+def _last_event(recorder: RunRecorder, key: ItemKey) -> float:
+    log = recorder.items.get(key)
+    return log.events[-1][0] if log is not None and log.events else 0.0
 
 
 def _bar_text(key: ItemKey, titles: Mapping[int, str]) -> str:
