@@ -64,10 +64,16 @@ def test_dependency_entries_link_jobs_and_frames():
 
 def test_the_per_frame_shortcut_reads_atoms_as_the_parser_does():
     view, _ = read_job({"id": 5, "pgrp": 1, "label": "comp"}, 0)
-    resolver = _Resolver([view])
-    for text in ["complete-work-render-7", "done-subjob-12-3", "COMPLETE-work-render-x.exr", "failed-work-self-9",
-                 "complete-work-render-7 && complete-work-fx-7", "complete-job-render"]:
-        assert resolver.atoms(text, view) == atoms_of(parse(text, owner=5, pid=None)), text
+    render, _ = read_job({"id": 4, "pgrp": 1, "label": "render"}, 1)
+    resolver = _Resolver([view, render])
+    for text in ["complete-work-render-7", "done-subjob-4-3", "COMPLETE-work-render-x.exr", "failed-work-self-9",
+                 "complete-work-render-7 && complete-work-fx-7", "complete-job-render", "complete-work-render-*",
+                 "complete-work-render-8"]:
+        atoms = atoms_of(parse(text, owner=5, pid=None))
+        assert resolver.atoms(text, view) == atoms, text
+        named = [(4 if a.context in ("label", "id") else 5, a.type != "job" and a.extra != "*", a.canonical())
+                 for a in atoms if a.label in ("render", None) and a.job in (4, None) and a.context != "global"]
+        assert resolver.links(text, view) == named, text
 
 
 # ---------------------------------------------------------------------------- the recorder

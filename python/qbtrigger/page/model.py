@@ -106,6 +106,7 @@ class _Resolver:
         self.ids = {v.id for v in views}
         self.by_label: Dict[Tuple[int, Optional[str]], int] = {(v.pgrp, v.label): v.id for v in views if v.label}
         self._parsed: Dict[Tuple[str, int, Optional[int]], List[Atom]] = {}
+        self._heads: Dict[Tuple[str, int], List[Tuple[int, str]]] = {}
 
     def job(self, owner: JobView, context: str, jobid: Optional[int], label: Optional[str]) -> Optional[int]:
         if context == "self":
@@ -127,6 +128,31 @@ class _Resolver:
         star = text[: match.end(1)] + "-*"  # the same atom for any item: its parse is shared
         return [atom._replace(extra=extra, text=f"{head}-{extra}") for atom in self._parse(star, owner)]
 
+    def links(self, text: str, owner: JobView) -> List[Tuple[int, bool, str]]:
+        """``(source job, per frame, atom)`` for each atom of a trigger expression that names an item
+        of another job of the submission. The per-frame form costs a match and a lookup: its part
+        before the item is resolved once per job."""
+        match = _PER_ITEM_ATOM.match(text)
+        if match is None:
+            out = []
+            for atom in self.atoms(text, owner):
+                source = self.job(owner, atom.context, atom.job, atom.label) if atom.type in ITEM_TYPES else None
+                if source is not None:
+                    out.append((source, atom.type != "job" and atom.extra not in (None, "*"), atom.canonical()))
+            return out
+        key = (text[: match.end(1)], owner.id)
+        heads = self._heads.get(key)
+        if heads is None:
+            heads = []
+            for atom in self._parse(text[: match.end(1)] + "-*", owner):
+                source = self.job(owner, atom.context, atom.job, atom.label)
+                if source is not None:
+                    heads.append((source, atom.canonical()[:-2]))  # without its "-*"
+            if len(self._heads) < 100_000:
+                self._heads[key] = heads
+        extra = match.group(2)
+        return [(source, extra != "*", f"{head}-{extra}") for source, head in heads]
+
     def _parse(self, text: str, owner: JobView) -> List[Atom]:
         key = (text, owner.id, owner.pid)
         found = self._parsed.get(key)
@@ -141,11 +167,10 @@ class _Resolver:
 
 
 def _trigger_texts(spec: Any) -> List[str]:
-    if not isinstance(spec, Mapping):
-        return []
-    triggers = spec.get("triggers")
-    texts = [triggers] if isinstance(triggers, str) else list(triggers or []) if isinstance(triggers, (list, tuple)) else []
-    return [t for t in texts if isinstance(t, str)]
+    triggers = spec.get("triggers") if isinstance(spec, Mapping) else None
+    if isinstance(triggers, str):
+        return [triggers]
+    return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, (list, tuple)) else []
 
 
 def build_graph(jobs: Sequence[Mapping[str, Any]]) -> Graph:
@@ -172,11 +197,6 @@ def build_graph(jobs: Sequence[Mapping[str, Any]]) -> Graph:
                 graph.link(source, view.id, DEPENDENCY, entry.type != "job", f"link-{entry.atom()}", max(count, 1))
         for spec in view.callbacks:
             for text in _trigger_texts(spec):
-                for atom in resolve.atoms(text, view):
-                    if atom.type not in ITEM_TYPES:
-                        continue
-                    source = resolve.job(view, atom.context, atom.job, atom.label)
-                    if source is not None:
-                        per_frame = atom.type != "job" and atom.extra not in (None, "*")
-                        graph.link(source, view.id, CALLBACK, per_frame, atom.canonical())
+                for source, per_frame, example in resolve.links(text, view):
+                    graph.link(source, view.id, CALLBACK, per_frame, example)
     return graph
