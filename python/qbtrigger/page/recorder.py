@@ -25,6 +25,7 @@ from ..supervisor.report import job_title
 from ..vocabulary import ASSIGNED, PENDING, RUNNING
 
 if TYPE_CHECKING:
+    from ..callbacks import Firing
     from ..supervisor import Simulator
 
 __all__ = ["RunRecorder", "Run", "FiringRecord", "ItemLog", "JobSpan", "DETAIL_LIMIT", "EVENTS_KEPT"]
@@ -104,7 +105,8 @@ class RunRecorder:
         self._host: Dict[ItemKey, str] = {}
         self._anonymous: Dict[int, bool] = {}
         self._titles: Dict[int, str] = {}
-        self._last_firing: Optional[Tuple[float, Optional[int], Optional[str], Optional[str]]] = None
+        self._last_firing: Optional[Firing] = None  # the firing the last caused event came from
+        self._words = ""  # ... and its cause in words
         self._acted: Set[Tuple[int, str]] = set()  # (job, verb) the current firing acted on
         self._engine = supervisor.engine
         supervisor.add_listener(self._event)
@@ -170,32 +172,35 @@ class RunRecorder:
                 self.runs.append(Run(key, host, start, end, outcome))
 
     def _cause_text(self, text: str, jobid: int) -> str:
-        """The callback behind this event in words ('' for the farm's own changes); records the
-        firing and, when it acted on another job, the link."""
-        if self._engine.running is None:
+        """The callback behind this event in words ('' for the farm's own changes, and past the
+        detail limit, where words are not kept); records the firing and, when it acted on another
+        job, the link. One firing is one run of one callback (the engine's running firing)."""
+        running = self._engine.running
+        if running is None:
             return ""  # no callback is running: the farm's own change, or a direct call
-        cause = self.supervisor.cause()
-        if cause.jobid is None:
-            return ""  # the farm, or a direct call
-        now = self.simulator.time
-        signature = (now, cause.jobid, cause.callback, cause.event)
-        words = cause.describe(self._title)
-        if signature != self._last_firing:
-            self._last_firing = signature
+        detailed = self.detailed
+        if running is not self._last_firing:
+            self._last_firing = running
             self._acted = set()
+            self._words = ""
+            now = self.simulator.time
             self.firing_times.append(now)
-            self.firing_jobs.append(cause.jobid)
-            if self.detailed:
+            self.firing_jobs.append(running.jobid)
+            if detailed:
                 if len(self.firings) >= self.detail_limit:
                     self._give_up_detail()
+                    detailed = False
                 else:
-                    self.firings.append(FiringRecord(now, cause.jobid, words))
-        if self.detailed and self.firings and len(self.firings[-1].effects) < EFFECTS_KEPT:
+                    self._words = self.supervisor.cause().describe(self._title)
+                    self.firings.append(FiringRecord(now, running.jobid, self._words))
+        if detailed and len(self.firings[-1].effects) < EFFECTS_KEPT:
             self.firings[-1].effects.append(text)
-        if cause.jobid != jobid and cause.verb and (jobid, cause.verb) not in self._acted:
-            self._acted.add((jobid, cause.verb))  # once per firing, however many events it caused
-            self.acts[(cause.jobid, jobid, cause.verb)] += 1
-        return words
+        if running.jobid != jobid:
+            verb = self.supervisor.cause().verb
+            if verb and (jobid, verb) not in self._acted:
+                self._acted.add((jobid, verb))  # once per firing, however many events it caused
+                self.acts[(running.jobid, jobid, verb)] += 1
+        return self._words
 
     def _give_up_detail(self) -> None:
         self.detailed = False
