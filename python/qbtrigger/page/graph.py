@@ -21,7 +21,8 @@ from .style import PROBLEM_COLOR, state_color
 
 __all__ = ["layout", "graph_figure", "escape", "LABELS_SHOWN"]
 
-#: Up to this many jobs each node shows its name; beyond, names are in the hover only.
+#: Up to this many jobs each node shows its name and each per-frame link its count; beyond, they
+#: are in the hover only.
 LABELS_SHOWN = 150
 
 _LINK_STYLE = {
@@ -60,6 +61,7 @@ def graph_figure(graph: Graph, title: str, *, problem_name: str = "stuck") -> go
     where = layout(graph)
     titles = graph.titles()
     pairs = {(link.source, link.target) for link in graph.links.values()}
+    show_labels = len(graph.nodes) <= LABELS_SHOWN  # past it, names and counts are in the hover only
     fig = go.Figure()
     for kind, (colour, dash) in _LINK_STYLE.items():
         links = [link for link in graph.links.values() if link.kind == kind]
@@ -84,8 +86,8 @@ def graph_figure(graph: Graph, title: str, *, problem_name: str = "stuck") -> go
             # plotly's "arrow" symbol points up at angle 0 (clockwise), and rows go down the page
             angles.append(90 - math.degrees(math.atan2(-(by - ay), bx - ax)) if (ax, ay) != (bx, by) else 0)
             texts.append(link.describe(titles))
-            widths.append(17 if link.per_frame else 11)
-            labels.append(f"{link.count:,} frames" if link.per_frame else "")
+            widths.append((17 if link.per_frame else 11) if show_labels else 7)
+            labels.append(f"{link.count:,} frames" if link.per_frame and show_labels else "")
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": colour, "dash": dash, "width": 1.5},
                                  hoverinfo="skip", name=f"{kind} links", legendgroup=kind))
         fig.add_trace(go.Scatter(
@@ -95,7 +97,6 @@ def graph_figure(graph: Graph, title: str, *, problem_name: str = "stuck") -> go
             hovertext=texts, hoverinfo="text", showlegend=False,
         ))
     ordered = sorted(graph.nodes.values(), key=lambda n: n.id)
-    show_labels = len(ordered) <= LABELS_SHOWN
     fig.add_trace(go.Scatter(
         x=[where[n.id][0] for n in ordered], y=[where[n.id][1] for n in ordered],
         mode="markers+text" if show_labels else "markers", name="jobs",
