@@ -11,6 +11,7 @@ extra).
 from __future__ import annotations
 
 import math
+import re
 from typing import Dict, List, Tuple
 
 import networkx as nx
@@ -108,8 +109,9 @@ def graph_figure(graph: Graph, title: str, *, problem_name: str = "stuck") -> go
     if stuck:
         fig.add_trace(go.Scatter(
             x=[where[n.id][0] for n in stuck], y=[where[n.id][1] for n in stuck],
-            mode="markers+text", name=problem_name, textposition="bottom center",
-            text=[f"⚠ {n.title}: {_short(n.problem or '')}" if show_labels else f"⚠ {n.title}" for n in stuck],
+            mode="markers+text", name=problem_name, textposition="middle right",
+            text=[f"⚠ {n.title}: {_short(_CAUSE_LEAD.sub('', n.problem or ''))}" if show_labels else f"⚠ {n.title}"
+                  for n in stuck],
             textfont={"color": PROBLEM_COLOR},
             marker={"size": 30, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": PROBLEM_COLOR}},
             hovertext=[_node_hover(n.title, n.status, n.lines, n.problem) for n in stuck], hoverinfo="text",
@@ -119,7 +121,7 @@ def graph_figure(graph: Graph, title: str, *, problem_name: str = "stuck") -> go
     fig.update_layout(
         title={"text": title}, showlegend=True, hovermode="closest", plot_bgcolor="white",
         height=int(min(900, max(300, 80 * rows + 150))), margin={"l": 30, "r": 30, "t": 60, "b": 30},
-        xaxis={"visible": False, "range": [-0.6, layers - 0.4]},
+        xaxis={"visible": False, "range": [-0.6, layers - 0.4 + (1.2 if stuck and show_labels else 0)]},
         yaxis={"visible": False, "autorange": "reversed"},
         legend={"orientation": "h", "y": -0.02},
     )
@@ -140,7 +142,11 @@ def _curve(start: Tuple[float, float], end: Tuple[float, float], bend: float, st
     return out
 
 
-def _short(text: str, limit: int = 90) -> str:
+#: "is blocked: " or "has blocked frames: " before a stuck job's cause: the ring already says so.
+_CAUSE_LEAD = re.compile(r"\A(?:is|has) [^:]{1,40}: ")
+
+
+def _short(text: str, limit: int = 70) -> str:
     first = text.split("\n", 1)[0]
     return first if len(first) <= limit else first[: limit - 1] + "…"
 

@@ -45,7 +45,11 @@ def root_cause(stuck: StuckJob, titles: Mapping[int, str]) -> str:
 
 def _item_reason(item: StuckItem) -> str:
     """"is blocked: its dependency waits for ...", whether or not the report's reason starts so."""
-    return item.reason if item.reason.startswith("is ") else f"is {item.status}: {item.reason}"
+    return _phrase(item.reason, item.status)
+
+
+def _phrase(reason: str, status: str) -> str:
+    return reason if reason.startswith(("is ", "has ")) else f"is {status}: {reason}"
 
 
 def simulation_page(report: "SimReport", supervisor: "Supervisor", recorder: Optional[RunRecorder],
@@ -139,7 +143,7 @@ def _stuck_list(report: "SimReport", titles: Mapping[int, str]) -> str:
         lines = root_cause(stuck, titles).split("\n")
         sub = "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:])
         items.append(f'<li class="stuck-job" data-job="{stuck.id}"><b>{html.escape(stuck.title)}</b> '
-                     f"(job {stuck.id}) is {html.escape(stuck.status)}: {html.escape(lines[0])}"
+                     f"(job {stuck.id}) {html.escape(_phrase(lines[0], stuck.status))}"
                      + (f"<ul>{sub}</ul>" if sub else "") + "</li>")
     return f'<ul class="stuck">{"".join(items)}</ul>'
 
