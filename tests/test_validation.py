@@ -152,3 +152,18 @@ def test_a_global_callback_is_refused_by_submit_and_reported_by_check_alike(spec
     target.submit_callback(spec, user="admin")
     assert text in str(refused.value)
     assert [p.detail for p in refused.value.problems] == [f.message for f in target.findings]
+
+
+@pytest.mark.parametrize("text", ["²", "١٢٣", "12x", "", "99999999999"])
+def test_qb_api_job_ids_are_ascii_digits_only(text):
+    # A callback's qb.unblock('١٢٣') must not act on job 123: only ASCII digits name a job.
+    from qbtrigger.callbacks.qbapi import _job_id
+
+    with pytest.raises(TypeError, match="a job id must be an int or a string of digits"):
+        _job_id(text)
+
+
+def test_qb_api_job_id_strings_of_digits_are_read():
+    from qbtrigger.callbacks.qbapi import _job_id
+
+    assert _job_id(" 0012 ") == 12 and _job_id(7) == 7

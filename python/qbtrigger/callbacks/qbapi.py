@@ -12,7 +12,8 @@ import builtins
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from .. import vocabulary
+from .. import MAX_JOB_ID, vocabulary
+from .._common import number_value
 from ..errors import Error, UnknownJobError
 from ..vocabulary import JOBINFO_FIELDS
 from .callback import Invocation
@@ -44,9 +45,12 @@ def _job_id(value: Any) -> int:
         raise TypeError("a job id must be an int, not bool")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise TypeError(f"a job id must be an int, not {value!r}")
+    if isinstance(value, str):
+        # ASCII digits only, as everywhere ('²' and '١٢٣' are not job ids).
+        number = number_value(value.strip(), MAX_JOB_ID)
+        if number is not None:
+            return number
+    raise TypeError(f"a job id must be an int or a string of digits, not {value!r}")
 
 
 def _work_ref(value: Any) -> Tuple[int, str]:

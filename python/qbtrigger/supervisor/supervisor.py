@@ -706,4 +706,4 @@ def _field(j: Job, key: str) -> Any:
 
 def _event_job(text: str) -> Optional[int]:
     parts = text.split("-", 3)
-    return int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
+    return int(parts[2]) if len(parts) >= 3 and parts[2].isascii() and parts[2].isdigit() else None
