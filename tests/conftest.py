@@ -150,7 +150,9 @@ def pg_server(tmp_path_factory):
     """The PostgreSQL server of this test session (see above)."""
     import tempfile
 
-    from pgcluster import Cluster, why_unavailable
+    from pathlib import Path
+
+    from pgcluster import Cluster, reap_stale, why_unavailable
 
     reason = why_unavailable()
     if reason:
@@ -162,6 +164,7 @@ def pg_server(tmp_path_factory):
         yield PgServer(dsn or cluster.dsn, cluster)
         return
     # a folder of its own under the system's temp dir: pytest's own are closed to the server's user
+    reap_stale(Path(tempfile.gettempdir()), "qbtrigger-pg-")
     cluster = Cluster(tempfile.mkdtemp(prefix="qbtrigger-pg-"))
     try:
         cluster.start()

@@ -59,6 +59,28 @@ def _as_server_user(argv: List[str]) -> List[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
+def reap_stale(parent: Path, prefix: str) -> None:
+    """Stop and remove the clusters in ``parent/prefix*`` whose owning process is gone (a test
+    session killed before its teardown would otherwise leave its server running)."""
+    for folder in Path(parent).glob(prefix + "*"):
+        try:
+            owner = int((folder / "owner").read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or still being made
+        try:
+            os.kill(owner, 0)
+            continue  # its session still runs
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            Cluster(folder).stop()
+        except Exception:  # noqa: BLE001 - gone already, or broken: remove it anyway
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def dsn(folder: Path, dbname: str = "postgres", user: str = "postgres") -> str:
     return f"postgresql://{user}@/{dbname}?host={folder}&port={PORT}"
 
@@ -66,8 +88,10 @@ def dsn(folder: Path, dbname: str = "postgres", user: str = "postgres") -> str:
 class Cluster:
     """A cluster in ``folder``: :meth:`start`, :meth:`restart`, :meth:`stop`."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, owner: Optional[int] = None) -> None:
         self.folder = Path(folder).resolve()
+        #: the process whose end makes the cluster stale (see :func:`reap_stale`); None: this one
+        self.owner = os.getpid() if owner is None else owner
         self.data = self.folder / "data"
         bindir = find_bin()
         if bindir is None:
@@ -98,6 +122,7 @@ class Cluster:
                 conf.write(f"listen_addresses = ''\nunix_socket_directories = '{self.folder}'\n"
                            f"port = {PORT}\nfsync = off\nmax_connections = 60\n")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "-t", "60", "start")
+        (self.folder / "owner").write_text(str(self.owner))
         self._ensure_password_role()
         return self
 
@@ -122,7 +147,7 @@ def main(argv: List[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
         print(__doc__, file=sys.stderr)
         return 2
-    cluster = Cluster(Path(argv[1]))
+    cluster = Cluster(Path(argv[1]), owner=os.getppid())  # the script that started it owns it
     if argv[0] == "start":
         reason = why_unavailable()
         if reason:
