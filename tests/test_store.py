@@ -8,7 +8,7 @@ import json
 import pytest
 
 from qbtrigger.supervisor import Batch, open_store
-from qbtrigger.supervisor.store import ADVANCE, CALLBACK, EVENT, REGISTER, REMOVE, SCHEMA_VERSION
+from qbtrigger.supervisor.store import ADVANCE, CALLBACK, EVENT, REGISTER, REMOVE, SCHEMA_VERSION, UNREADABLE
 
 
 def filled_batch() -> Batch:
@@ -101,3 +101,55 @@ def test_a_store_of_another_schema_version_is_refused_naming_it(store_db):
     with pytest.raises(Exception, match=f"schema {SCHEMA_VERSION + 1}, this qbtrigger reads {SCHEMA_VERSION}") as caught:
         open_store(store_db)
     assert name in str(caught.value)
+
+
+def test_data_that_cannot_be_decoded_reads_back_marked_never_raising(store_db):
+    store = open_store(store_db)
+    batch = Batch()
+    batch.new_jobs.append((1, 1, None, "pending", None, '{"frames": ' + "9" * 5000 + "}"))  # past int()'s digit limit
+    store.write(batch)
+    [row] = store.jobs()
+    assert set(row[8]) == {UNREADABLE} and "ValueError" in row[8][UNREADABLE]
+    store.close()
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_interrupt_around_the_commit_leaves_the_batch_as_the_store_has_it(store_db, monkeypatch, when):
+    """Ctrl-C landing inside a write: before the COMMIT nothing is written and the batch stays;
+    just after it, the batch is emptied as on success (a retry must not write it twice)."""
+    store = open_store(store_db)
+    batch = Batch(journal=["submit-job-1"])
+    if hasattr(store, "_apply"):  # PostgreSQL: the transaction is _apply
+        real = store._apply
+
+        def interrupted(rows):
+            if when == "after":
+                real(rows)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(store, "_apply", interrupted)
+    else:  # SQLite: the transaction is statements on store.db
+        real_db = store.db
+
+        class Interrupting:
+            def __getattr__(self, name):
+                return getattr(real_db, name)
+
+            def execute(self, sql, *args):
+                if sql == "COMMIT" and when == "before":
+                    raise KeyboardInterrupt
+                result = real_db.execute(sql, *args)
+                if sql == "COMMIT":
+                    raise KeyboardInterrupt
+                return result
+
+        store.db = Interrupting()
+    with pytest.raises(KeyboardInterrupt):
+        store.write(batch)
+    monkeypatch.undo()
+    if not hasattr(store, "_apply"):
+        store.db = real_db
+    written = when == "after"
+    assert (not batch) == written and batch.journal_first == (2 if written else 1)
+    assert store.journal_length() == (1 if written else 0)
+    store.close()

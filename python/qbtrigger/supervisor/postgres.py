@@ -32,6 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import StoreError, StoreLockedError
+from .sqlite import _decode as decode_json  # the same reading of a column that cannot be decoded
 from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow
 
 if TYPE_CHECKING:
@@ -238,8 +239,22 @@ class PostgresStore(Store):
                     break  # it had committed before the connection went
             except psycopg.Error as error:
                 raise StoreError(f"cannot write to the job store {self.name}: {self._scrub(error)}") from None
+            except BaseException:  # an interrupt (Ctrl-C): if it landed after the COMMIT, say so
+                if self._committed():
+                    self._writes += 1
+                    batch.written()
+                raise
         self._writes += 1
         batch.written()
+
+    def _committed(self) -> bool:
+        """Whether the write in flight committed (asked after an interrupt; False if unknown)."""
+        try:
+            if self.conn.closed or self.conn.broken or self.conn.info.transaction_status != 0:  # not IDLE
+                return False
+            return int(self.get_meta(_WRITES_KEY, 0)) == self._writes + 1
+        except Exception:  # noqa: BLE001 - cannot tell: the write counts as not done
+            return False
 
     def _recover(self) -> bool:
         """After a lost connection: a new session holding the lock again. True when the write in
@@ -311,7 +326,7 @@ class PostgresStore(Store):
 
     def jobs(self) -> List[JobRow]:
         rows = self._read("SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id")
-        return [row[:7] + (json.loads(row[7]), json.loads(row[8])) for row in rows]  # type: ignore[misc]
+        return [row[:7] + (decode_json(row[7], []), decode_json(row[8], None)) for row in rows]  # type: ignore[misc]
 
     def work(self) -> List[WorkRow]:
         return self._read("SELECT jobid, idx, name, status, retries FROM work ORDER BY jobid, idx")  # type: ignore[return-value]
