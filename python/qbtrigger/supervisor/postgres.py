@@ -358,8 +358,16 @@ class PostgresStore(Store):
         return self._read("SELECT jobid, text FROM logs ORDER BY seq")  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Close the session: the server frees the lock, and a standby takes over."""
-        self.conn.close()
+        """Free the lock and close the session: a standby takes over. The lock is freed by name
+        first, because a closed session's backend frees it only when it exits, a moment after:
+        a store reopened at once would find it still held."""
+        try:
+            if not self.conn.closed and not self.conn.broken:
+                self.conn.execute("SELECT pg_advisory_unlock_all()")
+        except self._psycopg.Error:
+            pass  # the session is gone: so is its lock
+        finally:
+            self.conn.close()
 
 
 # ---------------------------------------------------------------------- helpers
