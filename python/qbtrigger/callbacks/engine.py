@@ -440,6 +440,8 @@ class CallbackEngine:
         self._forget_job(jobid)
 
     def _forget_job(self, jobid: int) -> None:
+        if self.workers is not None:
+            self.workers.forget(jobid)
         for handle in self._handles_of_job.pop(jobid, ()):
             self._callbacks.pop(handle, None)
         self._jobs.pop(jobid, None)

@@ -39,6 +39,8 @@ QB_FUNCTIONS = tuple(
     ["jobid", "event", "count", "firingid", "jobinfo", "modify"] + list(JOB_FUNCTIONS) + sorted(WORK_FUNCTIONS) + sorted(WORK_ALIASES)
 )
 
+_QB_FUNCTION_SET = frozenset(QB_FUNCTIONS)
+
 
 def _job_id(value: Any) -> int:
     if isinstance(value, bool):
@@ -201,6 +203,6 @@ class QbApi:
 
     def call(self, name: str, args: List[Any], kwargs: Optional[Dict[str, Any]] = None) -> Any:
         """Call API function ``name`` (the perl bridge's entry point)."""
-        if name not in QB_FUNCTIONS:
+        if name not in _QB_FUNCTION_SET:
             raise AttributeError(f"qb has no function '{name}'")
         return getattr(self, name)(*args, **(kwargs or {}))

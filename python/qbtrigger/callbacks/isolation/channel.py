@@ -78,9 +78,10 @@ class FrameReader:
         """The next frame's payload. ``deadline`` (a ``time.monotonic()`` value) bounds the wait;
         None waits for ever. Raises :class:`ChannelClosed` or :class:`ChannelTimeout`."""
         while True:
-            payload = self._take()
-            if payload is not None:
-                return payload
+            if self._buffer:
+                payload = self._take()
+                if payload is not None:
+                    return payload
             if deadline is not None:
                 if self._poll is None:
                     self._poll = select.poll()
@@ -93,6 +94,8 @@ class FrameReader:
             data = os.read(self.fd, 1 << 16)
             if not data:
                 raise ChannelClosed("the pipe was closed")
+            if not self._buffer and len(data) >= 4 and _HEADER.unpack_from(data)[0] == len(data) - 4:
+                return data[4:]  # the usual case: exactly one whole frame
             self._buffer += data
 
     def pending(self) -> List[bytes]:

@@ -110,7 +110,10 @@ class Worker:
     def _send(self, text: str) -> None:
         if os.getpid() != self.pid:  # a forked copy of the worker: never speak on its channel
             raise RuntimeError("qb is not available in a process the callback forked")
-        channel.write_all(self.write_fd, channel.frame(text.encode("utf-8", "surrogatepass")))
+        data = channel.frame(text.encode("utf-8", "surrogatepass"))
+        written = os.write(self.write_fd, data)
+        if written != len(data):
+            channel.write_all(self.write_fd, data[written:])
 
     def _flush_text(self) -> str:
         text = ",".join(self.pending)
@@ -151,7 +154,7 @@ class Worker:
         def job_action(name: str):
             def action(jobid: Any, *more: Any) -> None:
                 targets = (jobid, *more)
-                if all(own(_job_id(t)) for t in targets):
+                if own(_job_id(jobid)) if not more else all(own(_job_id(t)) for t in targets):
                     worker.send_ahead(name, targets, {})
                 else:
                     worker.call(name, targets, {})
@@ -162,7 +165,7 @@ class Worker:
         def work_action(name: str):
             def action(work: Any, *more: Any) -> None:
                 refs = (work, *more)
-                if all(own(_work_job(r)) for r in refs):
+                if own(_work_job(work)) if not more else all(own(_work_job(r)) for r in refs):
                     worker.send_ahead(name, refs, {})
                 else:
                     worker.call(name, refs, {})
@@ -226,8 +229,6 @@ class Worker:
         try:
             exec(compiled, {"qb": self.qb, "__name__": "__callback__", "__builtins__": builtins})
         except BaseException:  # noqa: B036 - SystemExit too: the callback's end, not the worker's
-            if os.getpid() != self.pid:
-                os._exit(0)
             kind, value, tb = sys.exc_info()
             traceback.print_exception(kind, value, tb.tb_next if tb else None, file=out)
         if os.getpid() != self.pid:  # the callback forked, and this is the copy: it ends here

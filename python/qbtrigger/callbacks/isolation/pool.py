@@ -49,6 +49,8 @@ _WARDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warden.py")
 _START_TIMEOUT = 120.0
 #: How long a warden may take to kill its worker and exit before it is killed itself.
 _WARDEN_GRACE = 5.0
+#: Owners remembered by job id (the cache starts over past this many).
+_PRINCIPALS_KEPT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ class WorkerDied(Exception):
         self.cause = cause
 
 
+def _what(inv: "Invocation") -> str:
+    """How the callback log names the firing's callback."""
+    return f"python {inv.callback.describe()} of job {inv.callback.jobid}"
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -175,7 +182,10 @@ class _Worker:
             raise WorkerDied(f"the worker could not start ({cause or error})") from None
 
     def send(self, payload: bytes) -> None:
-        write_all(self.to_w, frame(payload))
+        data = frame(payload)
+        written = os.write(self.to_w, data)
+        if written != len(data):  # a pipe takes small frames whole; a big one goes in parts
+            write_all(self.to_w, data[written:])
 
     def stop(self, how: str = "exit") -> str:
         """End the worker and return the warden's status line (``exit N``, ``signal N``,
@@ -271,6 +281,7 @@ class WorkerPool:
         self._job_facts = job_facts
         self._workers: "OrderedDict[str, _Worker]" = OrderedDict()
         self._code_ids: Dict[str, int] = {}
+        self._principals: Dict[int, str] = {}
         self._finalizer = weakref.finalize(self, _shutdown, self._workers)
 
     def close(self) -> None:
@@ -308,6 +319,19 @@ class WorkerPool:
         worker = workers[principal] = _Worker(principal, self.limits)
         return worker
 
+    def _principal(self, jobid: int) -> str:
+        """Whose worker runs the callbacks of job ``jobid``: its owner's (a job's user is fixed)."""
+        found = self._principals.get(jobid)
+        if found is None:
+            found = self._principals[jobid] = f"user:{self._user_of(jobid)}"
+            if len(self._principals) > _PRINCIPALS_KEPT:
+                self._principals.clear()
+        return found
+
+    def forget(self, jobid: int) -> None:
+        """The job is gone (its id may come back for another owner)."""
+        self._principals.pop(jobid, None)
+
     def _drop(self, worker: _Worker, how: str) -> str:
         if self._workers.get(worker.principal) is worker:
             del self._workers[worker.principal]
@@ -327,17 +351,16 @@ class WorkerPool:
     def run(self, inv: "Invocation", code_id: int, code: str) -> None:
         """Run one firing of python ``code`` (known as ``code_id``) in its owner's worker."""
         callback = inv.callback
-        what = f"python {callback.describe()} of job {callback.jobid}"
         key = firing_key(inv) if self.ledger else ""
         if key and self.ledger.count(key) >= self.limits.quarantine_after:
             causes = self.ledger.deaths[key]
-            inv.log(f"{what}: quarantined, not run: its worker died {len(causes)} times (last: {causes[-1]})\n")
+            inv.log(f"{_what(inv)}: quarantined, not run: its worker died {len(causes)} times (last: {causes[-1]})\n")
             return
-        principal = "admin" if callback.admin else f"user:{self._user_of(callback.jobid)}"
+        principal = "admin" if callback.admin else self._principal(callback.jobid)
         try:
             worker = self._worker(principal)
         except WorkerDied as death:
-            self._died(inv, what, death.cause, "")
+            self._died(inv, death.cause)
             return
         fresh = code_id not in worker.codes
         message = ("run", code_id, code if fresh else None, callback.jobid, callback.count, self._event(inv),
@@ -349,15 +372,15 @@ class WorkerPool:
             output, failure = self._serve(worker, inv, deadline)
         except ChannelTimeout:
             self._drop(worker, "kill")
-            self._died(inv, what, f"killed after {self.limits.timeout:g} s (time limit)", "")
+            self._died(inv, f"killed after {self.limits.timeout:g} s (time limit)")
             return
         except (ChannelClosed, OSError) as error:
             status = self._drop(worker, "dead")
-            self._died(inv, what, worker.cause(status) if status and status != "killed" else f"the worker died ({error})", "")
+            self._died(inv, worker.cause(status) if status and status != "killed" else f"the worker died ({error})")
             return
         except _ProtocolFault as fault:
             self._drop(worker, "kill")
-            self._died(inv, what, f"the worker broke the channel's protocol ({fault})", "")
+            self._died(inv, f"the worker broke the channel's protocol ({fault})")
             return
         except BaseException:
             # Ctrl-C (or anything else of the engine's own) while the worker was busy: it is in
@@ -369,9 +392,10 @@ class WorkerPool:
         if output:
             inv.log(output)
 
-    def _died(self, inv: "Invocation", what: str, cause: str, output: str) -> None:
+    def _died(self, inv: "Invocation", cause: str) -> None:
         count = self.ledger.record(firing_key(inv), cause)
-        text = f"{output}{what}: the firing failed: {cause}; a new worker takes the next firing\n"
+        what = _what(inv)
+        text = f"{what}: the firing failed: {cause}; a new worker takes the next firing\n"
         if count >= self.limits.quarantine_after:
             text += f"{what}: quarantined: its worker died {count} times; this firing will not run again\n"
         inv.log(text)
