@@ -13,7 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
 from qbtrigger.callbacks import GLOBAL_JOB
-from qbtrigger.supervisor.report import job_title
+from qbtrigger.supervisor.report import format_duration, job_title
 from qbtrigger.vocabulary import FAILED, KILLED
 
 from .common import CLIError
@@ -72,7 +72,7 @@ class Unblocks:
             more.append(f"and {self.subjobs} subjob{'s' if self.subjobs != 1 else ''}")
         print(f"unblocked{' (' + '; '.join(more) + ')' if more else ''}:", file=out)
         for virtual_time, text, cause in self.first:
-            print(f"  {_duration(virtual_time):>9}  {self._item(text):<28} by {cause.describe(self._title)}", file=out)
+            print(f"  {format_duration(virtual_time):>9}  {self._item(text):<28} by {cause.describe(self._title)}", file=out)
 
     def to_list(self) -> list[dict]:
         """The first unblocks for ``--report-json``: time, event and cause."""
@@ -95,7 +95,7 @@ class Unblocks:
 
 def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None:
     """Every job's outcome, the callback logs, and for each stuck job what it waits on."""
-    print(f"{len(report.jobs)} job(s); makespan {_duration(report.makespan)} of virtual time; "
+    print(f"{len(report.jobs)} job(s); makespan {format_duration(report.makespan)} of virtual time; "
           f"{report.events:,} events", file=out)
     width = max([len(j.label or j.name or "") for j in report.jobs] + [5])
     for job in report.jobs:
@@ -223,15 +223,6 @@ def _print_callback_logs(report: SimReport, supervisor: Supervisor, out: TextIO)
 def _print_wait(wait: CallbackWait, out: TextIO, indent: str) -> None:
     awaited = ", ".join(wait.awaited) or "nothing (it can fire on its next event)"
     print(f"{indent}{wait.callback} ({wait.language}: {wait.code.strip()[:40]}) waits for: {awaited}", file=out)
-
-
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def write_report_json(path: str, report: SimReport, supervisor: Supervisor, unblocks: Unblocks | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from ..supervisor.report import StuckItem, StuckJob, job_title
+from ..supervisor.report import StuckItem, StuckJob, format_duration, job_title
 from .document import Section, numbers_html, render_page, table_html
 from .graph import escape as _escape
 from .graph import graph_figure
@@ -103,7 +103,7 @@ def _numbers(report: "SimReport", recorder: Optional[RunRecorder]) -> List[Tuple
         ("outcome", "every job finished" if report.finished else f"{len(report.stuck):,} job(s) stuck"),
         ("jobs", f"{len(report.jobs):,}"),
         ("work items", f"{sum(sum(j.work.values()) for j in report.jobs):,}"),
-        ("makespan", _duration(report.makespan)),
+        ("makespan", format_duration(report.makespan)),
         ("events", f"{report.events:,}"),
         ("callbacks fired", f"{fired:,}"),
         ("steps", f"{report.steps:,}"),
@@ -119,7 +119,7 @@ def _jobs_table(report: "SimReport", recorder: Optional[RunRecorder]) -> str:
     for job in report.jobs:
         span = spans.get(job.id)
         rows.append([job.title, job.id, job.status, _work_text(job.work), job.callbacks_fired,
-                     _duration(span.first) if span else "-", _duration(span.last) if span else "-"])
+                     format_duration(span.first) if span else "-", format_duration(span.last) if span else "-"])
     stuck = {s.id for s in report.stuck}
     return table_html(["job", "id", "final state", "work items", "callbacks fired", "first start", "last end"], rows,
                       numeric=(1, 4), row_class=["stuck" if job.id in stuck else "" for job in report.jobs])
@@ -160,14 +160,5 @@ def _final_states(jobs: List[Dict[str, Any]]) -> Dict[ItemKey, str]:
             for sub in job.get("subjobs") or []:
                 final[(jobid, "subjob", str(sub["id"]))] = sub["status"]
     return final
-
-
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 

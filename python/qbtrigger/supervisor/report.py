@@ -12,7 +12,17 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..callbacks.jobs import job_title  # the one way a job is named
 from ..vocabulary import FAILED, KILLED
 
-__all__ = ["CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport", "job_title"]
+__all__ = ["format_duration", "CallbackWait", "StuckItem", "StuckJob", "JobReport", "SimReport", "job_title"]
+
+
+def format_duration(seconds: float) -> str:
+    """Virtual time as reports show it: seconds under 2 min, minutes under 2 h, hours beyond."""
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
