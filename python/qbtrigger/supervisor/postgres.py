@@ -32,8 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import StoreError, StoreLockedError
-from .sqlite import _decode as decode_json  # the same reading of a column that cannot be decoded
-from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow
+from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row
 
 if TYPE_CHECKING:
     import psycopg
@@ -326,7 +325,7 @@ class PostgresStore(Store):
 
     def jobs(self) -> List[JobRow]:
         rows = self._read("SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id")
-        return [row[:7] + (decode_json(row[7], []), decode_json(row[8], None)) for row in rows]  # type: ignore[misc]
+        return [decode_job_row(row) for row in rows]
 
     def work(self) -> List[WorkRow]:
         return self._read("SELECT jobid, idx, name, status, retries FROM work ORDER BY jobid, idx")  # type: ignore[return-value]

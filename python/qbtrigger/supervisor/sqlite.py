@@ -37,7 +37,7 @@ import os
 import sqlite3
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, UNREADABLE, Batch, JobRow, Store, SubjobRow, WorkRow
+from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row
 
 __all__ = ["SqliteStore"]
 
@@ -142,7 +142,7 @@ class SqliteStore(Store):
         rows = self.db.execute(
             "SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id"
         ).fetchall()
-        return [row[:7] + (_decode(row[7], []), _decode(row[8], None)) for row in rows]
+        return [decode_job_row(row) for row in rows]
 
     def work(self) -> List[WorkRow]:
         """``(jobid, idx, name, status, retries)`` ordered by job and index."""
@@ -174,12 +174,3 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.db.close()
-
-
-def _decode(text: str, unreadable: Any) -> Any:
-    """A stored JSON column; one this Python cannot decode (a number past its digit limit, a
-    damaged file) is ``unreadable`` (None: ``{UNREADABLE: why}``), so the store still opens."""
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError, RecursionError) as error:
-        return {UNREADABLE: f"{type(error).__name__}: {error}"} if unreadable is None else unreadable

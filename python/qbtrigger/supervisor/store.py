@@ -18,6 +18,7 @@ are event texts, or one of the words of :data:`JOURNAL_WORDS` and its argument.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -26,7 +27,7 @@ from ..errors import Error
 
 __all__ = [
     "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE", "CALLBACK",
-    "JOURNAL_WORDS", "JOURNAL_KINDS", "UNREADABLE", "AbandonedError",
+    "JOURNAL_WORDS", "JOURNAL_KINDS", "UNREADABLE", "decode_job_row", "AbandonedError",
 ]
 
 SCHEMA_VERSION = 1
@@ -63,6 +64,20 @@ SubjobUpdateRow = Tuple[str, int, int, int]
 LogRow = Tuple[int, str]
 #: (id, pgrp, label, status, hold, removed, fired, handles list, data dict): a stored job
 JobRow = Tuple[int, int, Optional[str], str, Optional[str], int, int, List[int], Dict[str, Any]]
+
+
+def decode_job_row(row: Tuple[Any, ...]) -> JobRow:
+    """A ``jobs`` row as every backend reads it (handles and data as JSON text) made a
+    :data:`JobRow`. A column this Python cannot decode (a number past its digit limit, a damaged
+    store) reads as no handles, or as data ``{UNREADABLE: why}``, so the store still opens."""
+    return row[:7] + (_decode_column(row[7], []), _decode_column(row[8], None))  # type: ignore[return-value]
+
+
+def _decode_column(text: str, unreadable: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError) as error:
+        return {UNREADABLE: f"{type(error).__name__}: {error}"} if unreadable is None else unreadable
 
 
 @dataclass
