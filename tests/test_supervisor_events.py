@@ -44,7 +44,7 @@ def test_a_frame_that_finishes_in_time_gets_no_timeout():
 
 def test_agenda_timelimit_fails_frames_that_run_too_long():
     sup = new()
-    [job] = sup.submit([{"label": "slow", "agenda": ["1", "2", "3"], "agenda_timelimit": 30}])
+    [job] = sup.submit([{"label": "slow", "agenda": ["1", "2", "3"], "cpus": 3, "agenda_timelimit": 30}])
     report = Simulator(sup, workers=3, seed=1, frame_time=(100.0, 0.0)).run()
     jid = job["id"]
     assert sup.job(jid)["status"] == "failed"
@@ -107,7 +107,7 @@ def test_timers_survive_a_resume_exactly(store_db, pause_after):
 
 def test_workers_are_virtual_hosts_with_assigned_events():
     sup = new()
-    [job] = sup.submit([{"agenda": ["1", "2"]}])
+    [job] = sup.submit([{"agenda": ["1", "2"], "cpus": 2}])
     seen = {}
 
     def watch(text: str, _time: float) -> None:

@@ -75,7 +75,7 @@ def workload(jobs: int = 4, frames: int = 40) -> List[Dict[str, Any]]:
     out: List[Dict[str, Any]] = []
     for k in range(jobs):
         job: Dict[str, Any] = {
-            "label": f"j{k}", "agenda": names, "retrywork": 2,
+            "label": f"j{k}", "agenda": names, "retrywork": 2, "cpus": 3,
             "callbacks": [{"triggers": "complete-work-self-*", "language": "python", "code": _EFFECT}],
         }
         if k:

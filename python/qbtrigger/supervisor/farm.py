@@ -48,7 +48,7 @@ class Job:
     __slots__ = (
         "id", "pgrp", "pid", "label", "user", "priority", "retrywork", "data", "names", "index",
         "state", "retries", "counts", "hold", "status", "subs", "held", "free", "removed", "fired",
-        "text", "handles", "timed", "retry_delay",
+        "text", "handles", "timed", "retry_delay", "queue", "offered",
     )
 
     def __init__(self, jobid: int, pgrp: int, pid: Optional[int], label: Optional[str], user: Optional[str],
@@ -81,6 +81,8 @@ class Job:
         self.removed = False
         self.fired = 0
         self.handles: List[int] = []  # its callbacks' network handles, in registration order
+        self.queue: List[int] = []  # heap of its pending item indices (stale entries skipped)
+        self.offered = False  # it is in the farm's ready heap
 
     @property
     def name(self) -> Optional[str]:
@@ -121,6 +123,11 @@ class Job:
 
     def runnable(self) -> bool:
         return not self.removed and self.status in _RUNNABLE and self.free > 0
+
+    def has_slot(self) -> bool:
+        """A worker may start one more of its items: an instance runs as its own subjob; a frame
+        job runs at most one frame per free subjob (``cpus`` of them), as Qube's instances do."""
+        return self.names[0] is None or self.counts.get(RUNNING, 0) < self.free
 
     def work_counts(self) -> Dict[str, int]:
         """Number of work items in each state (no zero entries)."""
@@ -165,7 +172,8 @@ class Farm:
         #: Called with ``(job, work index)`` when a failed item waits ``retrywork_delay`` seconds
         #: before its retry (the supervisor's clock releases it).
         self.on_waiting: Optional[Callable[[Job, int], None]] = None
-        self._ready: List[Tuple[int, int, int]] = []  # (priority, jobid, index) of pending items
+        #: ``(priority, jobid)`` of jobs offering pending items (each job's own heap holds them)
+        self._ready: List[Tuple[int, int]] = []
         self._dirty_jobs: Dict[int, Job] = {}
         self._dirty_data: Dict[int, Job] = {}
         self._dirty_work: Dict[Tuple[int, int], Job] = {}
@@ -441,7 +449,9 @@ class Farm:
             if release:
                 self._hold_subjob(j, s, False, j.state[s] if j.anonymous else j.status, out)
                 if j.anonymous and j.state[s] == PENDING and was_runnable:
-                    heapq.heappush(self._ready, (j.priority, j.id, s))  # skipped while held
+                    self._offer(j, s)  # skipped while held
+                elif not j.anonymous:
+                    self._enlist(j)  # one more free subjob: room for one more frame
         if not was_runnable and j.runnable():
             self._push_pending(j)
 
@@ -508,14 +518,21 @@ class Farm:
 
     def pop_runnable(self) -> Optional[Tuple[int, int]]:
         """The next pending item a worker should take, ``(jobid, work index)``, or None; taken off
-        the queue (it is offered again only when it becomes pending again)."""
+        the queue (it is offered again only when it becomes pending again). Jobs in priority and
+        id order, each job's items in index order; a job with no free subjob waits its turn."""
         ready = self._ready
         jobs = self.jobs
+        heappop = heapq.heappop
         while ready:
-            _, jobid, idx = heapq.heappop(ready)
-            j = jobs[jobid]
-            if j.state[idx] == PENDING and j.runnable() and not (j.anonymous and j.held[idx]):
-                return jobid, idx
+            j = jobs[ready[0][1]]
+            if j.runnable() and j.has_slot():
+                queue, state = j.queue, j.state
+                while queue:
+                    idx = heappop(queue)
+                    if state[idx] == PENDING and not (j.anonymous and j.held[idx]):
+                        return j.id, idx
+            heappop(ready)
+            j.offered = False  # offered again when it gains an item or a slot (_offer, _enlist)
         return None
 
     def running_items(self) -> List[Tuple[int, int]]:
@@ -530,14 +547,11 @@ class Farm:
         ]
 
     def rebuild_ready(self) -> None:
-        self._ready = [
-            (j.priority, j.id, i)
-            for j in self.jobs.values()
-            if j.runnable()
-            for i, s in enumerate(j.state)
-            if s == PENDING
-        ]
-        heapq.heapify(self._ready)
+        self._ready = []
+        for j in self.jobs.values():
+            j.offered = False
+            j.queue = [i for i, s in enumerate(j.state) if s == PENDING] if j.runnable() else []
+            self._enlist(j)
 
     # ------------------------------------------------------------------ internals
     def _set(self, j: Job, idx: int, state: str, out: List[str]) -> None:
@@ -553,8 +567,10 @@ class Farm:
         if (old in TERMINAL_STATES) != (state in TERMINAL_STATES):
             self.done += 1 if state in TERMINAL_STATES else -1
         self._dirty_work[(j.id, idx)] = j
-        if old == RUNNING and not self._finishing and self.worker_released is not None:
-            self.worker_released(j.id, idx)
+        if old == RUNNING:
+            if not self._finishing and self.worker_released is not None:
+                self.worker_released(j.id, idx)
+            self._enlist(j)  # a frame job's subjob is free for its next frame
         name = j.names[idx]
         if name is not None:
             out.append(f"{state}-work-{j.id}-{name}")
@@ -563,7 +579,7 @@ class Farm:
         elif not j.held[idx]:  # an instance of an agenda-less job: its subjob follows it
             self._sub_state(j, idx, state, out)
         if state == PENDING and j.status in _RUNNABLE and j.free and not j.removed:
-            heapq.heappush(self._ready, (j.priority, j.id, idx))
+            self._offer(j, idx)
 
     def _derive(self, j: Job) -> str:
         if j.hold is not None:
@@ -571,6 +587,8 @@ class Farm:
         counts = j.counts
         if counts.get(RUNNING):
             return RUNNING
+        if j.status == RUNNING and counts.get(PENDING) and not j.anonymous:
+            return RUNNING  # between two frames: its subjobs go on to the next pending frame
         failed = counts.get(FAILED, 0)
         killed = counts.get(KILLED, 0)
         if counts.get(COMPLETE, 0) + failed + killed == len(j.state):
@@ -595,8 +613,16 @@ class Farm:
             self._push_pending(j)
 
     def _push_pending(self, j: Job) -> None:
-        ready = self._ready
-        prio, jobid = j.priority, j.id
-        for i, s in enumerate(j.state):
-            if s == PENDING:
-                heapq.heappush(ready, (prio, jobid, i))
+        """The job became runnable: every pending item of it is offered (in index order)."""
+        j.queue = [i for i, s in enumerate(j.state) if s == PENDING]
+        self._enlist(j)
+
+    def _offer(self, j: Job, idx: int) -> None:
+        heapq.heappush(j.queue, idx)
+        self._enlist(j)
+
+    def _enlist(self, j: Job) -> None:
+        """Put the job in the ready heap if it has items to offer and room to run one."""
+        if not j.offered and j.queue and j.runnable() and j.has_slot():
+            j.offered = True
+            heapq.heappush(self._ready, (j.priority, j.id))
