@@ -230,8 +230,10 @@ class CallbackEngine:
         return self.languages
 
     # ------------------------------------------------------------------ submission
-    def compile(self, jobs: Sequence[Mapping[str, Any]]) -> Submission:
-        """Check a submission; raise :class:`SubmissionError` with every problem. Changes nothing."""
+    def compile(self, jobs: Sequence[Mapping[str, Any]], *, trusted: bool = False) -> Submission:
+        """Check a submission; raise :class:`SubmissionError` with every problem. Changes nothing.
+        ``trusted``: the jobs' triggers were checked when they were first submitted (a stored
+        job brought back from a checkpoint, :meth:`adopt`): they are not parsed again."""
         if isinstance(jobs, Mapping) or not isinstance(jobs, (list, tuple)):
             raise SubmissionError([Problem("submission", None, "a submission is a list of job dicts")])
         problems: List[Problem] = []
@@ -239,7 +241,7 @@ class CallbackEngine:
         # Triggers are checked by registering them on a scratch network of the submission's jobs:
         # the matcher's own parser (the C one when native) gives the same errors as parse(), at a
         # fraction of the cost, and also catches the size limit.
-        validator = Network()
+        validator = None if trusted else Network()
         seen_ids: Dict[int, str] = {}
         seen_labels: Dict[tuple, str] = {}
         for index, job in enumerate(jobs):
@@ -248,7 +250,7 @@ class CallbackEngine:
             problems += [Problem(name, None, p) for p in job_problems]
             if view is None:
                 continue
-            if view.id not in seen_ids:
+            if view.id not in seen_ids and validator is not None:
                 validator.add_job(view.id, pgrp=view.pgrp, pid=view.pid)
             if view.id in self._jobs:
                 problems.append(Problem(name, None, f"job id {view.id} is already registered"))
@@ -299,7 +301,7 @@ class CallbackEngine:
             triggers = list(triggers)
         elif not isinstance(triggers, str):
             return None, f"'triggers' must be a str or a list of str, not {type(triggers).__name__}"
-        detail = _check_triggers(validator, triggers, job.id)
+        detail = None if validator is None else _check_triggers(validator, triggers, job.id)
         if detail is not None:
             return None, detail
         language = spec.get("language", DEFAULT_LANGUAGE)
@@ -340,7 +342,7 @@ class CallbackEngine:
         qube = self.language(DEPENDENCY_LANGUAGE)
         assert isinstance(qube, QubeLanguage)
         for triggers, keyword, work in compiled.callbacks:
-            detail = _check_triggers(validator, triggers, job.id)
+            detail = None if validator is None else _check_triggers(validator, triggers, job.id)
             if detail is not None:
                 problems.append(f"bad dependency: {detail}")
                 continue
@@ -427,6 +429,48 @@ class CallbackEngine:
                 return self._dispatch_catch_up(caught_up)
         return []
 
+    def adopt(self, submission: Submission, handles: Mapping[int, Sequence[int]]) -> None:
+        """Take over a submission whose callbacks the network already holds (it was restored from
+        a snapshot taken after they were registered): ``handles[jobid]`` are the handles the
+        job's callbacks got, in registration order, spent ones included. Nothing is registered
+        or fired; each live callback gets its handle and its count from the network, and the
+        spent ones are left out, as :meth:`register` and the firings since would have left them.
+        Checked first, so a mismatch (another universal folder, say) changes nothing."""
+        net = self.network
+        for plan in submission.jobs:
+            jobid = plan.job.id
+            if jobid in self._jobs:
+                raise ValueError(f"job {jobid} is already registered")
+            got = handles.get(jobid)
+            if got is None or len(got) != len(plan.callbacks):
+                raise ValueError(f"job {jobid}: {len(plan.callbacks)} callback(s) compiled, but "
+                                 f"{'no' if got is None else len(got)} handle(s) stored")
+        for plan in submission.jobs:
+            jobid = plan.job.id
+            job_handles = list(handles[jobid])
+            self._jobs[jobid] = plan.job
+            self._handles_of_job[jobid] = job_handles
+            for callback, handle in zip(plan.callbacks, job_handles):
+                callback.handle = handle
+                if handle in net:
+                    callback.count = net.count(handle)
+                    self._callbacks[handle] = callback
+                else:
+                    callback.count = callback.maximum or 0
+
+    def adopt_global(self, callback: Callback, handle: int, count: int) -> None:
+        """Take over a compiled global callback the restored network holds under ``handle``
+        (``count``: its firings, which the network no longer knows once it is spent), in the
+        order they were submitted (see :meth:`adopt`)."""
+        if GLOBAL_JOB not in self._jobs:
+            self._jobs[GLOBAL_JOB] = _global_owner()
+            self._handles_of_job[GLOBAL_JOB] = []
+        callback.handle = handle
+        callback.count = count
+        self._handles_of_job[GLOBAL_JOB].append(handle)
+        if handle in self.network:
+            self._callbacks[handle] = callback
+
     def submit(self, jobs: Sequence[Mapping[str, Any]]) -> Submission:
         """:meth:`compile` then :meth:`register`."""
         submission = self.compile(jobs)
@@ -465,6 +509,11 @@ class CallbackEngine:
 
     def __contains__(self, jobid: object) -> bool:
         return jobid in self._jobs
+
+    def registrations(self) -> Dict[int, List[int]]:
+        """Every registered job's callback handles in registration order (spent ones included),
+        by job id in the order the jobs were registered: what :meth:`adopt` takes back."""
+        return dict(self._handles_of_job)
 
     @property
     def jobs(self) -> List[int]:

@@ -32,7 +32,9 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import StoreError, StoreLockedError
-from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row
+from .store import (
+    EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row, schema_upgrade,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,6 +64,8 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE TABLE IF NOT EXISTS logs (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, jobid bigint NOT NULL, text text NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_by_job ON logs (jobid);
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, data bytea NOT NULL);
 """
 
 # Per session: where changed work items and subjobs are copied before one UPDATE applies them.
@@ -214,10 +218,13 @@ class PostgresStore(Store):
         with self.conn.transaction():
             self.conn.execute(_SCHEMA)
             version = self.get_meta("schema")
-            if version is None:
-                self.conn.execute("INSERT INTO meta VALUES ('schema', %s)", (json.dumps(SCHEMA_VERSION),))
-            elif version != SCHEMA_VERSION:
-                raise StoreError(f"{self.name}: store schema {version}, this qbtrigger reads {SCHEMA_VERSION}")
+            try:
+                upgrade = version is None or schema_upgrade(self.name, version)  # tables made above
+            except ValueError as error:
+                raise StoreError(str(error)) from None
+            if upgrade:
+                self.conn.execute("INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE"
+                                  " SET value = excluded.value", (json.dumps(SCHEMA_VERSION),))
         self._writes = int(self.get_meta(_WRITES_KEY, 0))
 
     # ------------------------------------------------------------------ the one write path
@@ -302,6 +309,9 @@ class PostgresStore(Store):
                             (batch.journal_first, len(batch.journal), "\n".join(batch.journal)))
             if batch.logs:
                 _copy(cur, "logs (jobid, text)", batch.logs)
+            if batch.checkpoint is not None:
+                cur.execute("INSERT INTO checkpoint VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE"
+                            " SET seq = excluded.seq, data = excluded.data", batch.checkpoint)
             meta = [(key, json.dumps(value)) for key, value in batch.meta.items()]
             meta.append((_WRITES_KEY, json.dumps(self._writes + 1)))
             cur.executemany("INSERT INTO meta VALUES (%s, %s)"
@@ -333,15 +343,22 @@ class PostgresStore(Store):
     def subjobs(self) -> List[SubjobRow]:
         return self._read("SELECT jobid, idx, status, held FROM subjobs ORDER BY jobid, idx")  # type: ignore[return-value]
 
-    def journal(self) -> Iterator[Tuple[int, int, str]]:
+    def journal(self, after: int = 0) -> Iterator[Tuple[int, int, str]]:
         number = 0
         last = 0
+        if after:  # start at the chunk holding line after + 1, found from the end (see sqlite.py)
+            start = self._read("SELECT chunk, first FROM journal WHERE first <= %s ORDER BY chunk DESC LIMIT 1",
+                               (after + 1,))
+            if start:
+                last, number = start[0][0] - 1, start[0][1] - 1
         while True:
             page = self._read("SELECT chunk, entries FROM journal WHERE chunk > %s ORDER BY chunk LIMIT %s",
                               (last, _JOURNAL_PAGE))
             for last, entries in page:  # noqa: B007 - the next page starts after the last chunk
                 for line in entries.split("\n"):
                     number += 1
+                    if number <= after:
+                        continue
                     if line[0] == "#":
                         word, _, text = line.partition(" ")
                         yield number, JOURNAL_KINDS[word], text
@@ -355,6 +372,10 @@ class PostgresStore(Store):
 
     def logs(self) -> List[Tuple[int, str]]:
         return self._read("SELECT jobid, text FROM logs ORDER BY seq")  # type: ignore[return-value]
+
+    def checkpoint(self) -> Optional[Tuple[int, bytes]]:
+        rows = self._read("SELECT seq, data FROM checkpoint WHERE id = 1")
+        return None if not rows else (int(rows[0][0]), bytes(rows[0][1]))
 
     def close(self) -> None:
         """Free the lock and close the session: a standby takes over. The lock is freed by name

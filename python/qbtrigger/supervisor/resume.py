@@ -1,9 +1,13 @@
 """Opening a stored supervisor again: load the farm, replay the journal, report what cannot be read.
 
-:func:`resume` loads the jobs and states a :class:`~.supervisor.Supervisor`'s store holds and
-*replays the journal* into its fresh engine with every callback's code switched off: the network
-ends exactly as it was at the last commit (latches set by edges, ``*`` atoms, counts, spent
-callbacks, the clock, the firing count) and no callback runs twice.
+:func:`resume` loads the jobs and states a :class:`~.supervisor.Supervisor`'s store holds
+(:func:`load_store`), restores the store's checkpoint if it has one
+(:func:`~.checkpoint.restore_checkpoint`) and *replays the journal* after it
+(:func:`replay_journal`; all of it without a checkpoint) into its fresh engine with every
+callback's code switched off: the network ends exactly as it was at the last commit (latches set
+by edges, ``*`` atoms, counts, spent callbacks, the clock, the firing count) and no callback runs
+twice. The three steps are separate functions so that a module following a store (a standby) can
+call them in its own order.
 
 A store written by another qbtrigger may hold something this one cannot read: a stored trigger
 that no longer parses, job data that does not decode, an event text refused today. Such a store
@@ -27,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .farm import Job
     from .supervisor import Supervisor
 
-__all__ = ["Unreadable", "resume", "replayed_runner"]
+__all__ = ["Unreadable", "resume", "load_store", "replay_journal", "replayed_runner", "stored_view", "bare_data"]
 
 #: The meta entry the supervisor's timers are saved under.
 TIMERS_KEY = "timers"
@@ -53,7 +57,19 @@ def replayed_runner(_inv: Any) -> None:
 
 
 def resume(sup: "Supervisor") -> None:
-    """Load ``sup``'s farm, logs, clock and timers from its store and replay the journal."""
+    """Load ``sup``'s farm, logs, clock and timers from its store, restore its checkpoint and
+    replay the journal after it."""
+    from .checkpoint import restore_checkpoint  # it builds on this module
+
+    load_store(sup)
+    runners: List[Tuple[Callback, Runner]] = []
+    replay_journal(sup, restore_checkpoint(sup, runners), runners)
+    sup.farm.rebuild_ready()
+
+
+def load_store(sup: "Supervisor") -> None:
+    """Load the farm (jobs, work items, subjobs), logs, clock, timers and next job id from the
+    store into ``sup``, whose engine is left as it is; report job data that cannot be read."""
     store = sup.store
     sup._next_id = store.get_meta("next_id")
     sup.farm.restore(store.jobs(), store.work(), store.subjobs())
@@ -65,19 +81,21 @@ def resume(sup: "Supervisor") -> None:
     for j in sup.farm.jobs.values():
         if UNREADABLE in j.data:
             sup.unreadable.append(Unreadable(j.id, "data", str(j.data[UNREADABLE])))
-    _replay(sup)
-    sup.farm.rebuild_ready()
 
 
-def _replay(sup: "Supervisor") -> None:
-    """Rebuild the network from the journal with every callback's code switched off."""
+def replay_journal(sup: "Supervisor", after: int = 0, runners: Optional[List[Tuple[Callback, Runner]]] = None) -> int:
+    """Bring ``sup``'s network from journal line ``after`` (0: a fresh engine; else the line its
+    checkpoint covers) to the store's last line, with every callback's code switched off: the
+    ``(callback, runner)`` pairs of ``runners`` (callbacks restored with their code off) are
+    switched back on at the end, with those the replay compiles. Returns the last line's number;
+    the supervisor's next journal line follows it."""
     engine = sup.engine
     problems = sup.unreadable
-    runners: List[Tuple[Callback, Runner]] = []
-    number = 0
+    runners = [] if runners is None else runners
+    number = after
     sup._replaying = True
     try:
-        for number, kind, text in sup.store.journal():  # noqa: B007 - number is used after the loop
+        for number, kind, text in sup.store.journal(after):  # noqa: B007 - number is used after the loop
             try:
                 if kind == EVENT:
                     engine.feed(text)
@@ -102,6 +120,7 @@ def _replay(sup: "Supervisor") -> None:
             callback.runner = runner
         sup._batch.journal.clear()  # replayed, not new
         sup._batch.journal_first = number + 1
+    return number
 
 
 def _compile_stored(sup: "Supervisor", ids: List[int], number: int) -> Submission:
@@ -112,7 +131,7 @@ def _compile_stored(sup: "Supervisor", ids: List[int], number: int) -> Submissio
     missing = [i for i in ids if i not in jobs]
     if missing:
         raise KeyError(f"the journal registers job(s) {missing} that the store does not hold")
-    views = {i: (_bare_view(jobs[i]) if UNREADABLE in jobs[i].data else _view(jobs[i])) for i in ids}
+    views = {i: (_bare_view(sup, jobs[i]) if UNREADABLE in jobs[i].data else _view(jobs[i])) for i in ids}
     try:
         return engine.compile([views[i] for i in ids])
     except Exception:  # noqa: BLE001 - find out which job, below
@@ -124,29 +143,48 @@ def _compile_stored(sup: "Supervisor", ids: List[int], number: int) -> Submissio
             engine.compile([views[i]])
         except Exception as error:  # noqa: BLE001
             sup.unreadable.extend(_problems_of(i, error))
-            views[i] = _bare_view(jobs[i])
+            views[i] = _bare_view(sup, jobs[i])
     try:
         return engine.compile([views[i] for i in ids])
     except Exception as error:  # noqa: BLE001 - the jobs fail together: read them all bare
         for i in ids:
             sup.unreadable.extend(_problems_of(i, error))
-        return engine.compile([_bare_view(jobs[i]) for i in ids])
+        return engine.compile([_bare_view(sup, jobs[i]) for i in ids])
 
 
 def _view(j: "Job") -> Dict[str, Any]:
     return compile_view(stored_dict(j))
 
 
-def _bare_view(j: "Job") -> Dict[str, Any]:
-    """The job read bare: nothing that could fail to compile (no callbacks, no dependency). The
-    farm keeps it so (what reports compile again must compile); the job's stored text is left as
-    it is, unless the job is modified, which stores its readable fields only."""
+def stored_view(j: "Job", bare: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """What the engine compiles for a stored job: its stored dict, or the ``bare`` data
+    (:func:`bare_data`) it was read as."""
+    if bare is None:
+        return _view(j)
+    data = j.data
+    j.data = bare
+    try:
+        return _view(j)
+    finally:
+        j.data = data
+
+
+def bare_data(j: "Job") -> Dict[str, Any]:
+    """The job's data read bare: nothing that could fail to compile (no callbacks, no dependency)."""
     data = {k: v for k, v in j.data.items() if k not in ("callbacks", "dependency", UNREADABLE)}
     data.update(id=j.id, pgrp=j.pgrp, label=j.label, user=j.user)
     if j.pid is not None:
         data["pid"] = j.pid
-    j.data = data
-    return compile_view(stored_dict(j))
+    return data
+
+
+def _bare_view(sup: "Supervisor", j: "Job") -> Dict[str, Any]:
+    """The job read bare (:func:`bare_data`). The farm keeps it so (what reports compile again
+    must compile) and a checkpoint remembers it; the job's stored text is left as it is, unless
+    the job is modified, which stores its readable fields only."""
+    j.data = bare_data(j)
+    sup._read_bare.add(j.id)
+    return _view(j)
 
 
 def _problems_of(jobid: int, error: Exception) -> List[Unreadable]:

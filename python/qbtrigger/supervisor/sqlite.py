@@ -25,6 +25,9 @@ Tables (``data`` columns hold JSON):
     simulation emits millions of events, and one INSERT each was the store's largest cost.
 ``logs(seq, jobid, text)``
     the callback log.
+``checkpoint(id, seq, data)``
+    at most one row (``id`` 1): the last checkpoint (:mod:`qbtrigger.supervisor.checkpoint`), the
+    state as of journal line ``seq``; replaced in the transaction of the batch it ends.
 
 A file store runs in WAL mode with ``synchronous=NORMAL``: a commit survives the process being
 killed (only a power cut may lose the last commits, never corrupt the file).
@@ -37,7 +40,9 @@ import os
 import sqlite3
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from .store import EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row
+from .store import (
+    EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row, schema_upgrade,
+)
 
 __all__ = ["SqliteStore"]
 
@@ -57,6 +62,8 @@ CREATE TABLE IF NOT EXISTS journal (
     chunk INTEGER PRIMARY KEY, first INTEGER NOT NULL, n INTEGER NOT NULL, entries TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS logs (seq INTEGER PRIMARY KEY, jobid INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_by_job ON logs (jobid);
+CREATE TABLE IF NOT EXISTS checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, data BLOB NOT NULL);
 """
 
 
@@ -75,10 +82,8 @@ class SqliteStore(Store):
             self.db.execute("PRAGMA journal_mode=MEMORY")
         self.db.executescript(_SCHEMA)
         version = self.get_meta("schema")
-        if version is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
-        elif version != SCHEMA_VERSION:
-            raise ValueError(f"{self.name}: store schema {version}, this qbtrigger reads {SCHEMA_VERSION}")
+        if version is None or schema_upgrade(self.name, version):  # the script made the new tables
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
 
     # ------------------------------------------------------------------ the one write path
     def write(self, batch: Batch) -> None:
@@ -122,6 +127,8 @@ class SqliteStore(Store):
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [(key, json.dumps(value)) for key, value in batch.meta.items()],
                 )
+            if batch.checkpoint is not None:
+                db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?)", batch.checkpoint)
             committing = True
             db.execute("COMMIT")
         except BaseException as error:
@@ -151,14 +158,18 @@ class SqliteStore(Store):
     def subjobs(self) -> List[SubjobRow]:
         return self.db.execute("SELECT jobid, idx, status, held FROM subjobs ORDER BY jobid, idx").fetchall()
 
-    def journal(self) -> Iterator[Tuple[int, int, str]]:
-        """Iterate the journal as ``(number, kind, text)``: kind :data:`EVENT` (text: the event),
-        :data:`REGISTER` (the job ids, comma-separated), :data:`ADVANCE` (the Qube time) or
-        :data:`REMOVE` (the job id)."""
-        number = 0
-        for (entries,) in self.db.execute("SELECT entries FROM journal ORDER BY chunk"):
+    def journal(self, after: int = 0) -> Iterator[Tuple[int, int, str]]:
+        """Iterate the journal as ``(number, kind, text)`` (see :meth:`Store.journal`)."""
+        # the chunk holding line after + 1: found from the end, so a tail costs only its own rows
+        start = self.db.execute(
+            "SELECT chunk, first FROM journal WHERE first <= ? ORDER BY chunk DESC LIMIT 1", (after + 1,)
+        ).fetchone() if after else None
+        chunk, number = (start[0], start[1] - 1) if start else (0, 0)
+        for (entries,) in self.db.execute("SELECT entries FROM journal WHERE chunk >= ? ORDER BY chunk", (chunk,)):
             for line in entries.split("\n"):
                 number += 1
+                if number <= after:
+                    continue
                 if line[0] == "#":
                     word, _, text = line.partition(" ")
                     yield number, JOURNAL_KINDS[word], text
@@ -171,6 +182,10 @@ class SqliteStore(Store):
 
     def logs(self) -> List[Tuple[int, str]]:
         return self.db.execute("SELECT jobid, text FROM logs ORDER BY seq").fetchall()
+
+    def checkpoint(self) -> Optional[Tuple[int, bytes]]:
+        row = self.db.execute("SELECT seq, data FROM checkpoint WHERE id = 1").fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
 
     def close(self) -> None:
         self.db.close()

@@ -27,10 +27,14 @@ from ..errors import Error
 
 __all__ = [
     "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE", "CALLBACK",
-    "JOURNAL_WORDS", "JOURNAL_KINDS", "UNREADABLE", "decode_job_row", "AbandonedError",
+    "JOURNAL_WORDS", "JOURNAL_KINDS", "UNREADABLE", "decode_job_row", "AbandonedError", "schema_upgrade",
 ]
 
-SCHEMA_VERSION = 1
+#: The layout's version (``meta.schema``). 2 added the ``checkpoint`` table; a store of version 1
+#: gets it when opened (:func:`schema_upgrade`).
+SCHEMA_VERSION = 2
+#: Versions a store may have and be upgraded from when opened (only tables are added since them).
+_UPGRADABLE = frozenset({1})
 #: journal kinds
 EVENT, REGISTER, ADVANCE, REMOVE, CALLBACK = 0, 1, 2, 3, 4
 #: how journal lines spell the kinds that are not events (an event text never starts with '#')
@@ -66,6 +70,17 @@ LogRow = Tuple[int, str]
 JobRow = Tuple[int, int, Optional[str], str, Optional[str], int, int, List[int], Dict[str, Any]]
 
 
+def schema_upgrade(name: str, version: Any) -> bool:
+    """Whether a store whose ``meta.schema`` reads ``version`` must be upgraded (its missing
+    tables are created by then: only the version is left to write); raises :class:`ValueError`
+    for a version this qbtrigger cannot open."""
+    if version == SCHEMA_VERSION:
+        return False
+    if version in _UPGRADABLE:
+        return True
+    raise ValueError(f"{name}: store schema {version}, this qbtrigger reads {SCHEMA_VERSION}")
+
+
 def decode_job_row(row: Tuple[Any, ...]) -> JobRow:
     """A ``jobs`` row as every backend reads it (handles and data as JSON text) made a
     :data:`JobRow`. A column this Python cannot decode (a number past its digit limit, a damaged
@@ -95,9 +110,12 @@ class Batch:
     journal_first: int = 1  # the number of journal[0]
     logs: List[LogRow] = field(default_factory=list)  # (jobid, text)
     meta: Dict[str, Any] = field(default_factory=dict)  # key -> JSON-able value
+    #: (journal lines it covers, its bytes): the one checkpoint the store keeps, replaced in the
+    #: same transaction as the rest of the batch (:mod:`.checkpoint`); None: keep the stored one
+    checkpoint: Optional[Tuple[int, bytes]] = None
 
     def __bool__(self) -> bool:
-        return any(
+        return self.checkpoint is not None or any(
             (self.new_jobs, self.new_work, self.new_subjobs, self.handles, self.jobs, self.work,
              self.subjobs, self.journal, self.logs, self.meta)
         )
@@ -109,6 +127,7 @@ class Batch:
                      self.work, self.subjobs, self.journal, self.logs):
             rows.clear()
         self.meta.clear()
+        self.checkpoint = None
 
 
 class Store(ABC):
@@ -141,11 +160,16 @@ class Store(ABC):
         """``(jobid, idx, status, held)`` ordered by job and index."""
 
     @abstractmethod
-    def journal(self) -> Iterator[Tuple[int, int, str]]:
+    def journal(self, after: int = 0) -> Iterator[Tuple[int, int, str]]:
         """The journal as ``(number, kind, text)``: kind :data:`EVENT` (text: the event),
         :data:`REGISTER` (the job ids, comma-separated), :data:`ADVANCE` (the Qube time) or
         :data:`REMOVE` (the job id) or :data:`CALLBACK` (a global callback's dict, as JSON);
-        numbers count from 1."""
+        numbers count from 1. ``after``: only the lines numbered after it (a checkpoint's tail),
+        found without reading the ones before."""
+
+    @abstractmethod
+    def checkpoint(self) -> Optional[Tuple[int, bytes]]:
+        """The stored checkpoint as ``(journal lines it covers, its bytes)``, or None."""
 
     @abstractmethod
     def journal_length(self) -> int:

@@ -21,6 +21,9 @@ it was at the last commit (latches set by edges, ``*`` atoms, counts, spent call
 which state-aware catch-up alone could not promise, and no callback runs twice. The universal
 callback folder and language flags must be the same as when the journal was written. A store
 holding something this qbtrigger cannot read still opens (:mod:`.resume`, :attr:`Supervisor.unreadable`).
+So that reopening does not cost the whole history, a commit now and then also stores a
+*checkpoint* (the network and the engine's bookkeeping, :mod:`.checkpoint`): a reopen restores it
+and replays only the journal lines after it.
 
 Interrupted steps
 =================
@@ -34,7 +37,7 @@ import getpass
 import json
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..callbacks import (
     CallbackEngine,
@@ -65,6 +68,7 @@ from ..vocabulary import (
     TERMINAL_STATES,
 )
 from .backends import StoreSpec, open_store
+from .checkpoint import DEFAULT_EVERY as DEFAULT_CHECKPOINT_EVERY, due as checkpoint_due, take as take_checkpoint
 from .causes import Cause, cause_of
 from .diagnosis import callback_counts, stuck_jobs
 from .farm import Farm, Job
@@ -107,6 +111,9 @@ class Supervisor(Host):
     ``callback_limits`` bounds python callbacks, which run in worker processes;
     ``in_process_python`` runs them in this process instead (trusted code only). The workers'
     deaths are stored at once, outside the step, so that quarantine counts across resumes.
+    ``checkpoint_every``: a commit stores a checkpoint once the journal has grown by that many
+    lines since the last one (and by as many as the network has live callbacks), so that
+    reopening replays only the lines after it (:mod:`.checkpoint`); 0 or None: never.
     """
 
     def __init__(
@@ -125,6 +132,7 @@ class Supervisor(Host):
         capture_mail: bool = False,
         callback_limits: Optional[CallbackLimits] = None,
         in_process_python: bool = False,
+        checkpoint_every: Optional[int] = DEFAULT_CHECKPOINT_EVERY,
     ) -> None:
         if first_id < 1:
             raise ValueError(f"first_id must be at least 1 (job 0 owns global callbacks), not {first_id}")
@@ -165,6 +173,10 @@ class Supervisor(Host):
         self._globals: List[Callback] = []  # global callbacks in order (spent ones keep their count)
         self._timers = FarmTimers(self.farm, lambda: self._now)
         self._hosts = Hosts()
+        #: Journal lines between checkpoints, at least (:func:`.checkpoint.due`); 0/None: none.
+        self.checkpoint_every = checkpoint_every
+        self._checkpoint_seq = 0  # the journal line the stored checkpoint covers
+        self._read_bare: Set[int] = set()  # jobs whose stored callbacks could not be read (resume)
         if self.store.get_meta("next_id") is None:
             self._next_id = first_id
             self._now = qube_time() if clock is None else int(clock)
@@ -447,7 +459,12 @@ class Supervisor(Host):
             if meta:
                 b.meta.update(meta)
             b.meta.update(self._mail.changed_meta())
+            taken = take_checkpoint(self) if checkpoint_due(self) else None
+            if taken is not None:
+                b.checkpoint = taken
             self.store.write(b)
+            if taken is not None:
+                self._checkpoint_seq = taken[0]
         except Exception:
             raise  # the batch holds every change still: a later commit may succeed
         except BaseException as interrupt:
