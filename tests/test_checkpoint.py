@@ -88,6 +88,7 @@ def test_a_reopened_store_restores_its_checkpoint_and_replays_only_the_tail(stor
     assert 0 < covered < total
     states = {i: (sup.job_state(i).status, sup.fired(i)) for i in sup.job_ids()}
     firings = sup.engine.firings
+    sup.abandon()  # as if killed after its last commit: close() would take a checkpoint more
     sup.close()
 
     sup, counted = reopen_counted(store_db, checkpoint_every=EVERY)
@@ -98,6 +99,24 @@ def test_a_reopened_store_restores_its_checkpoint_and_replays_only_the_tail(stor
     report = Simulator(sup, **SIM).run()
     assert report.finished and outcome(sup, report) == expected
     sup.close()
+
+
+def test_closing_takes_a_checkpoint_so_the_next_start_replays_nothing(store_db):
+    sup = open_sup(store_db, checkpoint_every=5)
+    sup.submit(chain())
+    Simulator(sup, commit_every=3, **SIM).run(max_steps=10)
+    assert sup._checkpoint_seq < sup.journal_length
+    sup.close()
+    sup, counted = reopen_counted(store_db)
+    assert counted.after == [sup.journal_length] and counted.lines == 0
+    sup.close()
+
+
+def test_a_store_in_memory_takes_no_checkpoint():
+    sup = open_sup(None, checkpoint_every=1)
+    sup.submit(chain())
+    Simulator(sup, commit_every=3, **SIM).run()
+    assert sup._checkpoint_seq == 0 and sup.store.checkpoint() is None
 
 
 def test_without_a_checkpoint_the_whole_journal_is_replayed(store_db):

@@ -43,7 +43,10 @@ __all__ = ["Point", "Outcome", "workload", "reference", "draw_points", "run_poin
 #: The command line of every run (the jobs file, store, log and clock are the same in each folder).
 SIM_ARGS = ["--seed", "7", "--failure-rate", "0.15", "--workers", "3", "--frame-time", "20,6",
             "--clock", "100000", "--commit-every", "5", "--db", "farm.db", "--log", "events.log",
-            "--languages", "qube,python,dependency", "--no-progress"]
+            "--languages", "qube,python,dependency", "--no-progress",
+            # a checkpoint every few commits: kills land before, while and after one is written,
+            # and most resumes restore one and replay only the journal's tail
+            "--checkpoint-every", "40"]
 
 # Every python callback: one effect line (its firing id) and one callback log line. At its
 # firing the interrupt plan of the folder, if any, is carried out once (a marker file says so).

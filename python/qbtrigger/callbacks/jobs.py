@@ -85,6 +85,9 @@ def read_job(job: Any, index: int) -> Tuple[Optional[JobView], List[str]]:
         problems.append(f"'agenda' must be a list of work dicts, not {type(agenda).__name__}")
     else:
         for i, work in enumerate(agenda):
+            if type(work) is str and work:  # the common case, and a cheap test (a stored job's names)
+                work_names.append(work)
+                continue
             work_name = work.get("name") if isinstance(work, Mapping) else work
             if isinstance(work_name, int) and not isinstance(work_name, bool):
                 work_name = str(work_name)

@@ -98,6 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the Qube time a new store starts at (default: now), for runs that repeat to the byte")
     add("--commit-every", type=int, default=1000, metavar="STEPS",
         help="commit the store every STEPS steps (and every half second; default 1000)")
+    add("--checkpoint-every", type=int, metavar="LINES",
+        help="with --db: store a checkpoint once the journal has grown by LINES lines (and by the"
+             " number of live callbacks), so that a resume replays only the lines after it"
+             " (default: the supervisor's, 100,000; 0: never)")
     add("--log", metavar="PATH", help="write every event as a JSON line with its virtual time")
     add("--report-json", metavar="PATH", help="write each job's and work item's final state as JSON")
     add("--smtp", metavar="HOST[:PORT]", type=_smtp,
@@ -137,6 +141,11 @@ class _ProgressBar:
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def _checkpoint_options(every: int | None) -> dict:
+    """``--checkpoint-every``, when given (else the supervisor's default)."""
+    return {} if every is None else {"checkpoint_every": max(0, every)}
 
 
 def _mail_options(smtp: tuple[str, int] | None) -> dict:
@@ -203,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         supervisor = Supervisor(db=store, language_flags=args.languages, universal=args.universal,
                                 default_user=args.user, clock=args.clock, perl_timeout=args.callback_timeout,
                                 callback_limits=limits, in_process_python=args.in_process_python,
-                                **_mail_options(args.smtp))
+                                **_checkpoint_options(args.checkpoint_every), **_mail_options(args.smtp))
     except UniversalConfigError as exc:
         raise CLIError(str(exc)) from None
     except StoreError as exc:  # it names the store itself

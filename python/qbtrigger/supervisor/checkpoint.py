@@ -26,7 +26,7 @@ What it holds (:func:`take`), beside the journal line it covers:
 The callback objects themselves are not stored: they are compiled again from the stored job rows
 without checking their triggers (they were checked at submission) and each handed its handle and
 its count from the network (:meth:`CallbackEngine.adopt`); their code is switched off while the
-tail replays, as in a full replay.
+tail replays, as in a full replay (:attr:`CallbackEngine.muted`).
 
 A checkpoint that cannot be used (cut, corrupted, a format newer than this qbtrigger's, jobs or
 callbacks that no longer match the store: another universal folder, say) is reported as an
@@ -48,9 +48,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
 
 from ..callbacks import Submission
-from ..callbacks.languages import Callback, Runner
 from ..errors import Error
-from .resume import Unreadable, bare_data, replayed_runner, stored_view
+from .resume import Unreadable, bare_data, stored_view
 
 if TYPE_CHECKING:  # pragma: no cover
     from .supervisor import Supervisor
@@ -111,16 +110,19 @@ def decode(data: bytes) -> Checkpoint:
 
 
 # ---------------------------------------------------------------------- taking one
-def due(sup: "Supervisor") -> bool:
+def due(sup: "Supervisor", closing: bool = False) -> bool:
     """Whether the commit being made should carry a checkpoint: between steps, once the journal
     has grown by ``checkpoint_every`` lines since the last one, and by at least as many lines as
     the network has live callbacks (a checkpoint costs time in proportion to those; so its cost
-    stays a small share of the run's, and reopening costs about the same whatever the history)."""
+    stays a small share of the run's, and reopening costs about the same whatever the history).
+    ``closing``: the last commit of :meth:`~.supervisor.Supervisor.close`, where the first rule
+    alone applies (one checkpoint more, so that the next start replays next to nothing). Never
+    for a store that does not keep checkpoints (:attr:`.store.Store.keeps_checkpoints`)."""
     every = sup.checkpoint_every
-    if not every or sup._depth or sup._replaying or sup.engine.running is not None:
+    if not every or not sup.store.keeps_checkpoints or sup._depth or sup._replaying or sup.engine.running is not None:
         return False
     grown = sup.journal_length - sup._checkpoint_seq
-    return grown >= every and grown >= len(sup.engine.network)
+    return grown >= every and (closing or grown >= len(sup.engine.network))
 
 
 def take(sup: "Supervisor") -> Tuple[int, bytes]:
@@ -159,15 +161,13 @@ def _unrun(runs: Sequence[int]) -> List[int]:
 
 
 # ---------------------------------------------------------------------- restoring one
-def restore_checkpoint(sup: "Supervisor", runners: List[Tuple[Callback, Runner]]) -> int:
+def restore_checkpoint(sup: "Supervisor") -> int:
     """Restore the store's checkpoint into ``sup`` (its farm already loaded, its engine fresh):
-    the network, the engine's jobs and callbacks (their code switched off: each ``(callback, its
-    runner)`` is added to ``runners`` for the replay to switch back on), the firing count.
-    Returns the journal line it covers, from which the tail is to be replayed: 0 when the store
+    the network, the engine's jobs and callbacks, the firing count. Returns the journal line it covers, from which the tail is to be replayed: 0 when the store
     has no checkpoint, or one that cannot be used (reported in :attr:`Supervisor.unreadable`;
     nothing of it is left behind)."""
-    stored = sup.store.checkpoint()
     sup._checkpoint_seq = 0
+    stored = sup.store.checkpoint() if sup.store.keeps_checkpoints else None
     if stored is None:
         return 0
     try:
@@ -175,7 +175,7 @@ def restore_checkpoint(sup: "Supervisor", runners: List[Tuple[Callback, Runner]]
         if checkpoint.seq != stored[0]:
             raise CheckpointError(f"checkpoint corrupted: stored for journal line {stored[0]}, "
                                   f"its header says {checkpoint.seq}")
-        _restore(sup, checkpoint, runners)
+        _restore(sup, checkpoint)
     except Exception as error:  # noqa: BLE001 - a checkpoint that does not fit is replaced by the replay
         first = str(error).strip().split("\n", 1)[0]
         sup.unreadable.append(Unreadable(None, "checkpoint", f"{type(error).__name__}: {first}; "
@@ -185,7 +185,7 @@ def restore_checkpoint(sup: "Supervisor", runners: List[Tuple[Callback, Runner]]
     return checkpoint.seq
 
 
-def _restore(sup: "Supervisor", checkpoint: Checkpoint, runners: List[Tuple[Callback, Runner]]) -> None:
+def _restore(sup: "Supervisor", checkpoint: Checkpoint) -> None:
     """Everything is read and compiled before anything changes; the network, restored last but
     one, is put back as it was should the checkpoint not match it."""
     engine = sup.engine
@@ -233,12 +233,6 @@ def _restore(sup: "Supervisor", checkpoint: Checkpoint, runners: List[Tuple[Call
     engine.firings = firings
     for plan in plans:
         farm_jobs[plan.job.id].handles = handles[plan.job.id]
-        for callback in plan.callbacks:
-            runners.append((callback, callback.runner))
-            callback.runner = replayed_runner
-    for callback, _, _ in globals_:
-        runners.append((callback, callback.runner))
-        callback.runner = replayed_runner
     for jobid, data in bare.items():
         farm_jobs[jobid].data = data
     sup._read_bare.update(bare)

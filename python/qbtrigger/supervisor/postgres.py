@@ -124,6 +124,7 @@ class PostgresStore(Store):
                 "the PostgreSQL store needs psycopg 3: pip install 'qbtrigger[postgres]'"
             ) from None
         self._psycopg = psycopg
+        self.keeps_checkpoints = True
         self.dsn = dsn
         self.name = display_dsn(dsn)
         self.reconnect_seconds = reconnect_seconds

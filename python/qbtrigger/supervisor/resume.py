@@ -62,8 +62,7 @@ def resume(sup: "Supervisor") -> None:
     from .checkpoint import restore_checkpoint  # it builds on this module
 
     load_store(sup)
-    runners: List[Tuple[Callback, Runner]] = []
-    replay_journal(sup, restore_checkpoint(sup, runners), runners)
+    replay_journal(sup, restore_checkpoint(sup))
     sup.farm.rebuild_ready()
 
 
@@ -83,19 +82,19 @@ def load_store(sup: "Supervisor") -> None:
             sup.unreadable.append(Unreadable(j.id, "data", str(j.data[UNREADABLE])))
 
 
-def replay_journal(sup: "Supervisor", after: int = 0, runners: Optional[List[Tuple[Callback, Runner]]] = None) -> int:
+def replay_journal(sup: "Supervisor", after: int = 0) -> int:
     """Bring ``sup``'s network from journal line ``after`` (0: a fresh engine; else the line its
-    checkpoint covers) to the store's last line, with every callback's code switched off: the
-    ``(callback, runner)`` pairs of ``runners`` (callbacks restored with their code off) are
-    switched back on at the end, with those the replay compiles. Returns the last line's number;
-    the supervisor's next journal line follows it."""
+    checkpoint covers, or the last line replayed before: a follower may call it again and again)
+    to the store's last line, with the callbacks' code switched off (:attr:`CallbackEngine.muted`).
+    Returns the last line's number; the supervisor's next journal line follows it."""
     engine = sup.engine
     problems = sup.unreadable
-    runners = [] if runners is None else runners
+    runners: List[Tuple[Callback, Runner]] = []
     number = after
-    sup._replaying = True
+    sup._replaying = engine.muted = True
     try:
-        for number, kind, text in sup.store.journal(after):  # noqa: B007 - number is used after the loop
+        lines = sup.store.journal(after) if after else sup.store.journal()  # a backend may not know `after`
+        for number, kind, text in lines:  # noqa: B007 - number is used after the loop
             try:
                 if kind == EVENT:
                     engine.feed(text)
@@ -115,7 +114,7 @@ def replay_journal(sup: "Supervisor", after: int = 0, runners: Optional[List[Tup
             except Exception as error:  # noqa: BLE001 - one unreadable line must not lock the store
                 problems.append(Unreadable(_line_job(kind, text), f"journal line {number}", _why(error)))
     finally:
-        sup._replaying = False
+        sup._replaying = engine.muted = False
         for callback, runner in runners:
             callback.runner = runner
         sup._batch.journal.clear()  # replayed, not new

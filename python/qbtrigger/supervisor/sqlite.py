@@ -73,6 +73,7 @@ class SqliteStore(Store):
     def __init__(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
         self.path = None if path is None else os.fspath(path)
         self.name = self.path or ":memory:"
+        self.keeps_checkpoints = self.path is not None  # nothing reopens a private memory store
         # isolation_level=None: we open and commit transactions ourselves (one per Batch).
         self.db = sqlite3.connect(self.path or ":memory:", isolation_level=None, check_same_thread=False)
         if self.path is not None:

@@ -135,6 +135,10 @@ class Store(ABC):
     this is in messages (a path, a database name)."""
 
     name: str = ""
+    #: Whether it keeps the checkpoint a batch carries (:meth:`checkpoint`): a backend that does
+    #: not (the default) is reopened by replaying its whole journal, and no checkpoint is taken
+    #: for it; nor for one that does not outlive the process (a private in-memory database).
+    keeps_checkpoints: bool = False
 
     @abstractmethod
     def write(self, batch: Batch) -> None:
@@ -167,9 +171,10 @@ class Store(ABC):
         numbers count from 1. ``after``: only the lines numbered after it (a checkpoint's tail),
         found without reading the ones before."""
 
-    @abstractmethod
     def checkpoint(self) -> Optional[Tuple[int, bytes]]:
-        """The stored checkpoint as ``(journal lines it covers, its bytes)``, or None."""
+        """The stored checkpoint as ``(journal lines it covers, its bytes)``, or None (always, for
+        a backend that does not keep checkpoints)."""
+        return None
 
     @abstractmethod
     def journal_length(self) -> int:

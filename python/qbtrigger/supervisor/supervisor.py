@@ -436,10 +436,11 @@ class Supervisor(Host):
         that would release it (or its blocked work items) and what each still awaits."""
         return stuck_jobs(self.farm, self.engine, self.callback_log)
 
-    def commit(self, meta: Optional[Mapping[str, Any]] = None) -> None:
+    def commit(self, meta: Optional[Mapping[str, Any]] = None, *, closing: bool = False) -> None:
         """Write every change since the last commit (and ``meta`` entries) in one transaction.
         Commit hooks (:meth:`add_commit_hook`) run first. Raises :class:`AbandonedError` after
-        :meth:`abandon`."""
+        :meth:`abandon`. ``closing``: the last commit (:meth:`close`), which stores a checkpoint
+        more readily (:func:`.checkpoint.due`)."""
         if self._abandoned is not None:
             raise AbandonedError(f"{self.store.name}: nothing more is stored: {self._abandoned}; "
                                  "reopen the store to go on from its last commit")
@@ -459,7 +460,7 @@ class Supervisor(Host):
             if meta:
                 b.meta.update(meta)
             b.meta.update(self._mail.changed_meta())
-            taken = take_checkpoint(self) if checkpoint_due(self) else None
+            taken = take_checkpoint(self) if checkpoint_due(self, closing) else None
             if taken is not None:
                 b.checkpoint = taken
             self.store.write(b)
@@ -501,7 +502,7 @@ class Supervisor(Host):
             if self._abandoned is None:
                 self.settle_mail()
                 self.engine.close()
-                self.commit()
+                self.commit(closing=True)
             else:
                 self._mail.settle()  # mail of committed steps still goes out; its outcome is not stored
                 self.engine.close()
