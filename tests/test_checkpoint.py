@@ -250,6 +250,18 @@ def test_a_checkpoint_that_cannot_be_used_is_reported_and_the_whole_journal_repl
     sup.close()
 
 
+def test_a_checkpoint_of_another_state_awareness_is_not_used(store_db):
+    sup = open_sup(store_db, checkpoint_every=EVERY)
+    sup.submit(chain())
+    Simulator(sup, commit_every=3, **SIM).run(max_steps=60)
+    sup.close()
+    sup, counted = reopen_counted(store_db, state_aware=False)  # as the replay would build it
+    [problem] = sup.unreadable
+    assert "the checkpoint's network is state-aware, this supervisor's is not state-aware" in problem.message
+    assert counted.after == [0] and not sup.engine.network.state_aware
+    sup.close()
+
+
 def test_a_job_read_bare_stays_bare_and_reported_when_reopened_from_a_checkpoint(tmp_path):
     import json
     import sqlite3

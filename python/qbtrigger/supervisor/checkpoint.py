@@ -215,8 +215,12 @@ def _restore(sup: "Supervisor", checkpoint: Checkpoint) -> None:
     unreadable = [Unreadable(jobid, str(field), str(message)) for jobid, field, message in state["unreadable"]]
     network = engine.network
     blank = network.snapshot()
+    state_aware = network.state_aware
     network.restore(checkpoint.network)
     try:
+        if network.state_aware != state_aware:  # the replay would build it as the supervisor asks
+            raise CheckpointError(f"the checkpoint's network is {_aware(network.state_aware)}, "
+                                  f"this supervisor's is {_aware(state_aware)}")
         live = sum(1 for job_handles in handles.values() for h in job_handles if h in network)
         live += sum(1 for _, handle, _ in globals_ if handle in network)
         if live != len(network) or live != state["live"]:
@@ -237,3 +241,7 @@ def _restore(sup: "Supervisor", checkpoint: Checkpoint) -> None:
         farm_jobs[jobid].data = data
     sup._read_bare.update(bare)
     sup.unreadable.extend(unreadable)
+
+
+def _aware(flag: bool) -> str:
+    return "state-aware" if flag else "not state-aware"
