@@ -42,7 +42,18 @@ QB_FUNCTIONS = tuple(
 _QB_FUNCTION_SET = frozenset(QB_FUNCTIONS)
 
 
+#: A job id of at most this many digits (no leading zeros) cannot pass MAX_JOB_ID's digit count.
+_JOB_ID_DIGITS = len(str(MAX_JOB_ID))
+
+
 def _job_id(value: Any) -> int:
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[no-any-return]
+    if kind is str:
+        # The usual form, at once: a few ASCII digits (number_value gives the same answer).
+        if value.isascii() and value.isdigit() and len(value) < _JOB_ID_DIGITS:
+            return int(value)
     if isinstance(value, bool):
         raise TypeError("a job id must be an int, not bool")
     if isinstance(value, int):
@@ -57,14 +68,13 @@ def _job_id(value: Any) -> int:
 
 def _work_ref(value: Any) -> Tuple[int, str]:
     """``'1234:5'`` -> ``(1234, '5')``; a work name may itself hold ``:``, the job id may not."""
-    if isinstance(value, (tuple, list)) and len(value) == 2:
+    if isinstance(value, str):
+        job, _, name = value.partition(":")
+        if name:
+            return _job_id(job), name
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
         return _job_id(value[0]), str(value[1])
-    if not isinstance(value, str) or ":" not in value:
-        raise ValueError(f"a work item is 'jobid:workname', not {value!r}")
-    job, _, name = value.partition(":")
-    if not name:
-        raise ValueError(f"a work item is 'jobid:workname', not {value!r}")
-    return _job_id(job), name
+    raise ValueError(f"a work item is 'jobid:workname', not {value!r}")
 
 
 class QbApi:
@@ -186,19 +196,20 @@ class QbApi:
         return action
 
     def _check_permission(self, target: int) -> None:
-        inv = self._current()
-        if inv.callback.admin:
+        callback = self._current().callback
+        if callback.admin:
             return
         host = self._host
-        owner_job = host.job(inv.jobid)
-        target_job = owner_job if target == inv.jobid else host.job(target)
+        jobid = callback.jobid
+        owner_job = host.job(jobid)
+        target_job = owner_job if target == jobid else host.job(target)
         if target_job is None:
             raise UnknownJobError(f"unknown job {target}")
         owner = owner_job.get("user") if owner_job else None
         if target_job.get("user") == owner or host.is_admin(owner):
             return
         raise QbPermissionError(
-            f"job {inv.jobid} (user {owner!r}) may not act on job {target} of user {target_job.get('user')!r}"
+            f"job {jobid} (user {owner!r}) may not act on job {target} of user {target_job.get('user')!r}"
         )
 
     def call(self, name: str, args: List[Any], kwargs: Optional[Dict[str, Any]] = None) -> Any:

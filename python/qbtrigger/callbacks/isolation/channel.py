@@ -9,7 +9,9 @@ drops that worker.
 
 Messages (first item = kind):
 
-- supervisor -> worker: ``("run", code_id, code or None, jobid, count, event, firing_id, admin)``;
+- supervisor -> worker: ``("run", code_id, code or None, jobid, count, event, firing_id, admin)``
+  (``event``: None or the tuple of ``qb.event()``'s values, in the worker's ``_EVENT_KEYS`` order;
+  the code only the first time that worker meets it);
   ``("reply", ok, value_or_error)`` answering a ``call``; ``("exit",)``.
 - worker -> supervisor: ``["ready", pid]``; ``["call", pending, [name, args, kwargs]]``;
   ``["done", pending, output]``. ``pending`` holds the actions the worker sent ahead

@@ -26,6 +26,10 @@ import channel  # type: ignore[import-not-found]  # siblings, imported by file i
 import reaper  # type: ignore[import-not-found]
 
 _FILENAME = "<callback>"
+#: The fields of ``qb.event()``, in the order the firing message carries them.
+_EVENT_KEYS = ("name", "type", "jobid", "extra", "pgrp", "label", "text")
+#: JSON text of a str (the C encoder; non-ASCII kept, as ``json.dumps(ensure_ascii=False)``).
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 #: The callback's output kept for the log; beyond this it is cut (a runaway print loop).
 OUTPUT_LIMIT = 1 << 20
 #: Actions sent ahead are flushed after this many, so a loop of them cannot fill the memory.
@@ -68,8 +72,10 @@ def _job_id(value: Any) -> Optional[int]:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if value.isdigit() and value.isascii():  # ASCII digits only, as the supervisor reads them
+            return int(value)
     return None
 
 
@@ -107,13 +113,17 @@ class Worker:
         self.qb: Any = None
 
     # ------------------------------------------------------------------ the channel
-    def _send(self, text: str) -> None:
-        if os.getpid() != self.pid:  # a forked copy of the worker: never speak on its channel
-            raise RuntimeError("qb is not available in a process the callback forked")
+    def _write(self, text: str) -> None:
+        """One frame, in one ``write`` when the pipe takes it whole (a small one always does)."""
         data = channel.frame(text.encode("utf-8", "surrogatepass"))
         written = os.write(self.write_fd, data)
         if written != len(data):
             channel.write_all(self.write_fd, data[written:])
+
+    def _send(self, text: str) -> None:
+        if os.getpid() != self.pid:  # a forked copy of the worker: never speak on its channel
+            raise RuntimeError("qb is not available in a process the callback forked")
+        self._write(text)
 
     def _flush_text(self) -> str:
         text = ",".join(self.pending)
@@ -135,10 +145,27 @@ class Worker:
         raise _error(*reply[2])
 
     def send_ahead(self, name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
-        try:
-            text = json.dumps([name, list(args), kwargs, _caller_line()], ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"qb.{name}: arguments must be plain data (str, int, list, dict...): {error}") from None
+        """Queue action ``name`` for the next message, as JSON text made now (later changes to
+        its arguments do not travel). Strings and ints, the usual arguments, are written here
+        directly; anything else goes through ``json.dumps``, which refuses what is not plain."""
+        line = _caller_line()
+        parts: Optional[List[str]] = []
+        for arg in args:
+            kind = type(arg)
+            if kind is str:
+                parts.append(_quote(arg))  # type: ignore[union-attr]
+            elif kind is int:
+                parts.append(int.__repr__(arg))  # type: ignore[union-attr]
+            else:
+                parts = None
+                break
+        if parts is not None and not kwargs and type(name) is str and name.isidentifier():
+            text = f'["{name}",[{",".join(parts)}],{{}},{line}]'
+        else:
+            try:
+                text = json.dumps([name, list(args), kwargs, line], ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"qb.{name}: arguments must be plain data (str, int, list, dict...): {error}") from None
         self.pending.append(text)
         if len(self.pending) >= _MAX_PENDING:
             self.call(None, (), {})
@@ -189,7 +216,7 @@ class Worker:
 
         functions.update(
             jobid=lambda: worker.jobid, count=lambda: worker.count, firingid=lambda: worker.firing_id,
-            event=lambda: None if worker.event is None else dict(worker.event),
+            event=lambda: None if worker.event is None else dict(zip(_EVENT_KEYS, worker.event)),
             jobinfo=jobinfo, modify=modify, sync=sync,
         )
         return functions, job_action, work_action
@@ -225,7 +252,8 @@ class Worker:
         out = io.StringIO()
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
-        sys.modules["qb"] = self.qb
+        modules = sys.modules
+        modules["qb"] = self.qb
         try:
             exec(compiled, {"qb": self.qb, "__name__": "__callback__", "__builtins__": builtins})
         except BaseException:  # noqa: B036 - SystemExit too: the callback's end, not the worker's
@@ -234,10 +262,11 @@ class Worker:
         if os.getpid() != self.pid:  # the callback forked, and this is the copy: it ends here
             os._exit(0)
         sys.stdout, sys.stderr = saved
-        sys.modules.pop("qb", None)
+        modules.pop("qb", None)
         reaper.kill_all_children()  # what the callback started does not outlive its firing
-        output = json.dumps(_output_text(out), ensure_ascii=False)
-        self._send(f'["done",[{self._flush_text()}],{output}]')
+        text = out.getvalue()
+        output = _quote(_output_text(out) if len(text) > OUTPUT_LIMIT else text) if text else '""'
+        self._write(f'["done",[{self._flush_text()}],{output}]')  # (the pid was checked above)
 
     def serve(self) -> None:
         while True:

@@ -21,6 +21,7 @@ quarantined: logged, never run again.
 from __future__ import annotations
 
 import json
+from json import scanner as json_scanner
 import marshal
 import os
 import select
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from ...vocabulary import JOB_VERBS
 from ..qbapi import JOB_FUNCTIONS, QB_FUNCTIONS, WORK_ALIASES, WORK_FUNCTIONS
 from . import reaper
-from .channel import ChannelClosed, ChannelTimeout, FrameReader, frame, write_all
+from .channel import _HEADER, ChannelClosed, ChannelTimeout, FrameReader, write_all
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..callback import Invocation
@@ -182,7 +183,7 @@ class _Worker:
             raise WorkerDied(f"the worker could not start ({cause or error})") from None
 
     def send(self, payload: bytes) -> None:
-        data = frame(payload)
+        data = _HEADER.pack(len(payload)) + payload
         written = os.write(self.to_w, data)
         if written != len(data):  # a pipe takes small frames whole; a big one goes in parts
             write_all(self.to_w, data[written:])
@@ -337,38 +338,45 @@ class WorkerPool:
             del self._workers[worker.principal]
         return worker.stop(how)
 
-    def _event(self, inv: "Invocation") -> Optional[Dict[str, Any]]:
+    def _event(self, inv: "Invocation") -> Optional[Tuple[Any, ...]]:
+        """``qb.event()`` of the firing as the worker gets it: the values of its fields in the
+        order of the worker's ``_EVENT_KEYS`` (a tuple is the cheapest thing to send)."""
         ev = inv.event
         if ev is None:
             return None
         facts = self._job_facts(ev.jobid) if ev.jobid is not None else None
-        return {
-            "name": ev.name, "type": ev.type, "jobid": ev.jobid, "extra": ev.extra,
-            "pgrp": facts[0] if facts else None, "label": facts[1] if facts else None, "text": str(ev),
-        }
+        if facts is None:
+            return (ev.name, ev.type, ev.jobid, ev.extra, None, None, str(ev))
+        return (ev.name, ev.type, ev.jobid, ev.extra, facts[0], facts[1], str(ev))
 
     # ------------------------------------------------------------------ one firing
     def run(self, inv: "Invocation", code_id: int, code: str) -> None:
-        """Run one firing of python ``code`` (known as ``code_id``) in its owner's worker."""
+        """Run one firing of python ``code`` (known as ``code_id``) in its owner's worker: one
+        message out (with the code the first time this worker meets it), then the worker's
+        calls answered until its ``done``."""
         callback = inv.callback
-        key = firing_key(inv) if self.ledger else ""
-        if key and self.ledger.count(key) >= self.limits.quarantine_after:
-            causes = self.ledger.deaths[key]
-            inv.log(f"{_what(inv)}: quarantined, not run: its worker died {len(causes)} times (last: {causes[-1]})\n")
+        if self.ledger and self._quarantined(inv):
             return
-        principal = "admin" if callback.admin else self._principal(callback.jobid)
-        try:
-            worker = self._worker(principal)
-        except WorkerDied as death:
-            self._died(inv, death.cause)
-            return
+        if callback.admin:
+            principal = "admin"
+        else:
+            principal = self._principals.get(callback.jobid) or self._principal(callback.jobid)
+        workers = self._workers
+        worker = workers.get(principal)
+        if worker is None or len(workers) > 1:
+            try:
+                worker = self._worker(principal)
+            except WorkerDied as death:
+                self._died(inv, death.cause)
+                return
         fresh = code_id not in worker.codes
         message = ("run", code_id, code if fresh else None, callback.jobid, callback.count, self._event(inv),
-                   getattr(inv, "firing_id", None), callback.admin)
+                   inv.firing or None, callback.admin)
         deadline = time.monotonic() + self.limits.timeout
         try:
             worker.send(marshal.dumps(message))
-            worker.codes.add(code_id)
+            if fresh:
+                worker.codes.add(code_id)
             output, failure = self._serve(worker, inv, deadline)
         except ChannelTimeout:
             self._drop(worker, "kill")
@@ -392,6 +400,15 @@ class WorkerPool:
         if output:
             inv.log(output)
 
+    def _quarantined(self, inv: "Invocation") -> bool:
+        """Whether the firing's workers died too often: then it is logged and not run."""
+        key = firing_key(inv)
+        if self.ledger.count(key) < self.limits.quarantine_after:
+            return False
+        causes = self.ledger.deaths[key]
+        inv.log(f"{_what(inv)}: quarantined, not run: its worker died {len(causes)} times (last: {causes[-1]})\n")
+        return True
+
     def _died(self, inv: "Invocation", cause: str) -> None:
         count = self.ledger.record(firing_key(inv), cause)
         what = _what(inv)
@@ -407,16 +424,12 @@ class WorkerPool:
         outer, qb._inv = qb._inv, inv
         try:
             while True:
-                payload = worker.reader.read(deadline)
-                try:
-                    message = json.loads(payload)
-                    kind, pending = message[0], message[1]
-                except (ValueError, TypeError, IndexError, KeyError, RecursionError) as error:
-                    raise _ProtocolFault(f"an unreadable message: {error}") from None
+                message = _decode(worker.reader.read(deadline))
+                kind, pending = message[0], message[1]
                 failure = self._apply(pending) if pending else None
                 if kind == "done":
-                    output = message[2] if len(message) == 3 and isinstance(message[2], str) else None
-                    if output is None:
+                    output = message[2] if len(message) == 3 else None
+                    if type(output) is not str:
                         raise _ProtocolFault("a 'done' without its output")
                     return output, (f"{failure[2]} failed: {failure[0]}: {failure[1]}\n" if failure else "")
                 if kind != "call" or len(message) != 3:
@@ -449,16 +462,17 @@ class WorkerPool:
     def _apply(self, pending: Any) -> Optional[Tuple[str, str, str]]:
         """Apply actions sent ahead, in order; stop at the first that fails and return
         ``(error kind, message, 'qb.name(...) at line N')``."""
-        if not isinstance(pending, list):
+        if type(pending) is not list:
             raise _ProtocolFault("malformed actions")
-        call = self.qb.call
+        qb = self.qb
         for action in pending:
-            if not (isinstance(action, list) and len(action) == 4 and isinstance(action[0], str)
-                    and action[0] in _ACTIONS and isinstance(action[1], list) and isinstance(action[2], dict)):
+            if type(action) is not list or len(action) != 4:
                 raise _ProtocolFault("a malformed action")
             name, args, kwargs, line = action
+            if type(name) is not str or name not in _ACTIONS or type(args) is not list or type(kwargs) is not dict:
+                raise _ProtocolFault("a malformed action")
             try:
-                call(name, args, kwargs)
+                getattr(qb, name)(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - the callback learns of it, the engine goes on
                 shown = ", ".join(repr(a) for a in args)
                 return _error_kind(exc), _error_text(exc), f"qb.{name}({shown}) at line {line}"
@@ -471,3 +485,19 @@ _ACTIONS = frozenset(["modify", *JOB_VERBS, *WORK_FUNCTIONS, *WORK_ALIASES])
 
 class _ProtocolFault(Exception):
     """The worker sent something the channel's protocol does not allow."""
+
+
+_scan = json_scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # (the stub names the class)
+
+
+def _decode(payload: bytes) -> list:
+    """A worker's message: a JSON list of at least two items (the kind, the actions sent ahead),
+    read by the C scanner alone; anything else is a protocol fault."""
+    try:
+        text = payload.decode("utf-8", "surrogatepass")
+        message, end = _scan(text, 0)
+    except (ValueError, StopIteration, RecursionError) as error:
+        raise _ProtocolFault(f"an unreadable message: {error!r}") from None
+    if end != len(text) or type(message) is not list or len(message) < 2:
+        raise _ProtocolFault("an unreadable message")
+    return message  # type: ignore[no-any-return]

@@ -13,6 +13,7 @@ not import anything of qbtrigger.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
 from typing import Iterable, List, Optional
@@ -122,9 +123,19 @@ def _reap(pid: int) -> None:
         pass
 
 
+def _no_child_left() -> bool:
+    """True when this process has no child at all (one ``waitpid(-1, WNOHANG)`` through libc:
+    its ``ECHILD`` costs no Python exception). False when there are children, or one was just
+    reaped (there may be more)."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return bool(_libc.waitpid(-1, None, os.WNOHANG) == -1 and ctypes.get_errno() == errno.ECHILD)
+
+
 def kill_all_children() -> int:
     """In a worker: kill every descendant of this process (one ``waitpid`` when there is none)."""
-    if reap_finished():
+    if _no_child_left() or reap_finished():
         return 0
     killed = kill_tree(children(os.getpid()))
     reap_finished()
