@@ -409,9 +409,12 @@ typedef struct {
     uint32_t ctx;
 } atom_ids;
 
-/* register.c: reserves and commits the callback in net->scratch, its references taken. */
+/* register.c: reserves and commits the callback in net->scratch, its references taken (defer:
+ * snapshot.c links the latches of atoms other than time atoms itself, with link_latch). */
 qbt_status register_parsed(qbt_net *net, uint32_t owner_slot, uint32_t maximum, atom_ids *ids, size_t ntime,
-                           uint32_t *block_out);
+                           bool defer, uint32_t *block_out);
+void link_latch(qbt_net *net, uint32_t off, uint32_t hash, uint32_t nametype, const atom_ids *ids,
+                const tmp_atom *time_atom);
 
 /* pool.c */
 qbt_status block_reserve(qbt_net *net, size_t words);

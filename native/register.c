@@ -162,12 +162,41 @@ static void catch_up(qbt_net *net, uint32_t block, const atom_ids *ids, const jo
         extra_incref(&net->strings, ev->extra); /* the atom's may go with the callback */
 }
 
+/* Puts a committed latch (its kind already in `next`) at the head of its key's alpha entry,
+ * inserting the key if it is new: the entry then keeps the atom's references (ids), which are
+ * dropped otherwise. A new time key's first moment (time_atom: the atom, NULL for other types)
+ * goes on the clock heap. Room in the table and the heap is reserved. */
+void link_latch(qbt_net *net, uint32_t off, uint32_t hash, uint32_t nametype, const atom_ids *ids,
+                const tmp_atom *time_atom) {
+    QBT_ASSERT(net->alpha_cap > 0);
+    uint32_t slot = alpha_find_hashed(net, hash, nametype, ids->ctx, ids->extra);
+    if (slot == NIL32) {
+        slot = alpha_insert(net, nametype, ids->ctx, ids->extra); /* takes the references */
+        uint64_t due = time_atom ? first_due(net, time_atom) : 0;
+        if (due)
+            heap_push(net, due, slot);
+    } else {
+        drop_ids(net, ids, 1);
+        if (net->alpha[slot].head == 0) /* it lingered for the clock: alive again */
+            net->alpha_waiting--;
+    }
+    latch_t *l = latch_at(net, off);
+    alpha_slot *e = &net->alpha[slot];
+    l->prev = ALPHA_TAG | slot;
+    l->next = (l->next & ~NEXT_MASK) | e->head;
+    if (e->head)
+        latch_at(net, e->head)->prev = off;
+    e->head = off;
+}
+
 /* Phases 2 (reservations) and 3 (commit) of a registration whose callback is in the scratch and
  * whose atoms' references are taken (ids; ntime: its time atoms). The handle is the next one. On
  * failure the references are dropped and the network is as it was. qbt_restore (snapshot.c) fills
- * the scratch and ids from a snapshot and comes here too. */
+ * the scratch and ids from a snapshot and comes here too, with `defer`: the latches of atoms that
+ * are not time atoms are then left out of the alpha index (prev 0), their references still in ids,
+ * for it to link a little later with link_latch, in the same order (it prefetches their slots). */
 qbt_status register_parsed(qbt_net *net, uint32_t owner_slot, uint32_t maximum, atom_ids *ids, size_t ntime,
-                           uint32_t *block_out) {
+                           bool defer, uint32_t *block_out) {
     const parse_scratch *s = &net->scratch;
     size_t natoms = s->natoms;
     /* The root is the last node built (nodes are made after their children), or a lone atom. */
@@ -228,30 +257,19 @@ qbt_status register_parsed(qbt_net *net, uint32_t owner_slot, uint32_t maximum, 
     handle_set(net, handle, block);
     for (uint32_t i = 0; i < natoms; i++) {
         const tmp_atom *a = &s->atoms[i];
-        uint32_t nametype = NAMETYPE(ids[i].name, a->type);
-        uint32_t slot = alpha_find(net, nametype, ids[i].ctx, ids[i].extra);
-        if (slot == NIL32) {
-            slot = alpha_insert(net, nametype, ids[i].ctx, ids[i].extra); /* takes the references */
-            uint64_t due = is_time_type(a->type) ? first_due(net, a) : 0;
-            if (due)
-                heap_push(net, due, slot);
-        } else {
-            drop_ids(net, &ids[i], 1);
-            if (net->alpha[slot].head == 0) /* it lingered for the clock: alive again */
-                net->alpha_waiting--;
-        }
         uint32_t off = latch_off(block, i);
         latch_t *l = latch_at(net, off);
         bool under_root = a->parent == NIL32 || (root_is_node && a->parent == s->nnodes - 1);
         l->parent = under_root ? PARENT_ROOT : (uint16_t)a->parent;
         l->index_set = (uint16_t)(i << 1);
         uint32_t kind = a->ctx <= CTX_ID ? a->ctx : 0;
-        alpha_slot *e = &net->alpha[slot];
-        l->prev = ALPHA_TAG | slot;
-        l->next = (kind << KIND_SHIFT) | e->head;
-        if (e->head)
-            latch_at(net, e->head)->prev = off;
-        e->head = off;
+        l->prev = 0;
+        l->next = kind << KIND_SHIFT;
+        bool time = is_time_type(a->type);
+        if (defer && !time)
+            continue;
+        uint32_t nametype = NAMETYPE(ids[i].name, a->type);
+        link_latch(net, off, alpha_hash(nametype, ids[i].ctx, ids[i].extra), nametype, &ids[i], time ? a : NULL);
     }
     node_t *nodes = nodes_of(net, block, cb);
     for (uint32_t j = 0; j < nnodes; j++) {
@@ -318,7 +336,7 @@ qbt_status qbt_add(qbt_net *net, const char *const *exprs, const size_t *lens, s
         return st;
     }
     uint32_t block;
-    if ((st = register_parsed(net, owner_slot, maximum, ids, ntime, &block)) != QBT_OK)
+    if ((st = register_parsed(net, owner_slot, maximum, ids, ntime, false, &block)) != QBT_OK)
         return st;
     *handle_out = cb_handle(cb_at(net, block));
     if (net->state_aware) {
