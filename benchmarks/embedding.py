@@ -1,18 +1,27 @@
 """The embedding entry points beside the C core alone, in one run: ``python -m benchmarks.embedding``.
 
-Per size of the farm workload (``qbtrigger.workload.farm_workload``), median of ``--runs``:
+Per size of the farm workload (``qbtrigger.workload.farm_workload``), ``--runs`` rounds; each round
+measures, back to back, every mode below on a freshly registered network (registration not timed):
 
-- **C core alone**: ``benchmarks.ccore``'s driver (one ``qbt_feed_many`` pass over a freshly
-  registered network, no Python), ns/event;
-- **feed_batch**, **feed_text**, **feed_many** of the C core from Python, each on a fresh network,
-  ns/event, and their ratios to the C core alone (issue 14 asks feed_batch to stay within 1.3x);
-- **durable_rules** at 10k (if installed: ``pip install 'qbtrigger[peers]'``), fed one event per
-  call through ``qbtrigger bench``'s adapter, and feed_batch's speed-up over it;
-- **snapshot** and **restore** of the network after the pass (native), seconds, and the snapshot's
-  size per callback; also on ``two_atom_workload`` (two-atom callbacks, the size the issue bounds).
+- **C core alone**: ``benchmarks.ccore``'s driver (one ``qbt_feed_many`` pass, no Python), ns/event;
+- **feed_batch**, **feed_text**, **feed_many** of the C core from Python, ns/event, and their ratios
+  to the C core alone (issue 14 asks feed_batch to stay within 1.3x);
+- **feed_batch, shuffled strings**: feed_batch of the workload's own list, whose strings were made
+  before the list was shuffled, so they lie all over the heap in list order (see below).
 
-The machine (CPU model, cores, load) is printed with the table: figures from a shared or loaded
-machine are noisy, which is why every figure is a median and every ratio is taken within one run.
+The two sides get their events laid out alike: the C driver reads the events file line by line
+into strings allocated one after the other, and the Python modes get ``str`` objects made in the
+same order (the lines of that file's text, as a supervisor reading a batch off a socket or a file
+has them). The shuffled-strings column shows what a batch of strings made at other times costs.
+Every ratio is the median of the per-round ratios (each round's two figures taken minutes apart at
+most), which keeps a shared machine's load changes out of them as far as possible.
+
+Also: **durable_rules** at 10k (if installed: ``pip install 'qbtrigger[peers]'``; else the table
+says "durable_rules not installed"), fed one event per call through ``qbtrigger bench``'s adapter,
+and feed_batch's speed-up over it; **snapshot** and **restore** of the network after half the
+stream (native), seconds, and the snapshot's size per callback, also on ``two_atom_workload``.
+
+The machine (CPU model, cores, load at the start and at the end) is printed with the tables.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 from benchmarks.ccore import build, write_workload
 from qbtrigger.workload import Workload, parse_size, two_atom_workload
@@ -59,14 +68,18 @@ def timed(make: Callable[[], object], run: Callable[[object], object], runs: int
     return statistics.median(times)
 
 
-def durable_ns(workload: Workload, runs: int) -> float:
+def durable_ns(workload: Workload, runs: int) -> Optional[float]:
+    """durable_rules' ns/event on the workload, None if it is not installed."""
     from qbtrigger.bench.contenders import load_contender
 
     contender = load_contender("durable_rules")
     if contender.unavailable():
-        return float("nan")
+        return None
     seconds = timed(lambda: contender.register(workload), lambda e: contender.feed(e, workload.events, "feed", False), runs)
     return seconds * 1e9 / len(workload.events)
+
+
+MODES = ("feed_batch", "feed_text", "feed_many", "feed_batch_shuffled")
 
 
 def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
@@ -78,50 +91,54 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     from qbtrigger._native import Network
 
     rows = []
+    load_start = machine()
     with tempfile.TemporaryDirectory() as tmp:
         exe = build(Path(tmp))
         for size in args.sizes.split(","):
             n = parse_size(size)
             folder = Path(tmp) / size
             workload = write_workload(n, folder)
-            events = workload.events
-            text = ("\n".join(events) + "\n").encode()
+            text = ("\n".join(workload.events) + "\n").encode()
+            events = text.decode().split("\n")[:-1]  # made in list order, like the driver's lines
             per_event = 1e9 / len(events)
-            core = statistics.median(
-                json.loads(subprocess.run([str(exe), str(folder)], check=True, capture_output=True, text=True).stdout)[
-                    "feed_many_ns_per_event"
-                ]
-                for _ in range(args.runs)
-            )
             fresh = lambda: workload.network(Network)  # noqa: E731
-            row = {
-                "callbacks": n,
-                "c_core": core,
-                "feed_batch": timed(fresh, lambda net: net.feed_batch(events), args.runs) * per_event,
-                "feed_text": timed(fresh, lambda net: net.feed_text(text), args.runs) * per_event,
-                "feed_many": timed(fresh, lambda net: net.feed_many(events), args.runs) * per_event,
-            }
+            runs: dict = {"c_core": [], **{mode: [] for mode in MODES}}
+            for _ in range(args.runs):
+                out = subprocess.run([str(exe), str(folder)], check=True, capture_output=True, text=True).stdout
+                runs["c_core"].append(json.loads(out)["feed_many_ns_per_event"])
+                runs["feed_batch"].append(timed(fresh, lambda net: net.feed_batch(events), 1) * per_event)
+                runs["feed_text"].append(timed(fresh, lambda net: net.feed_text(text), 1) * per_event)
+                runs["feed_many"].append(timed(fresh, lambda net: net.feed_many(events), 1) * per_event)
+                runs["feed_batch_shuffled"].append(
+                    timed(fresh, lambda net: net.feed_batch(workload.events), 1) * per_event
+                )
+            row = {"callbacks": n, **{key: statistics.median(values) for key, values in runs.items()}}
+            for mode in MODES:
+                row[f"{mode}_x_c"] = statistics.median(m / c for m, c in zip(runs[mode], runs["c_core"]))
+            row["runs"] = runs
             net = workload.network(Network)
             net.feed_many(events[: len(events) // 2])
             data = net.snapshot()
             row["snapshot_s"] = timed(lambda net=net: net, lambda subject: subject.snapshot(), args.runs)
             row["restore_s"] = timed(lambda data=data: data, Network.from_snapshot, args.runs)
             row["bytes_per_callback"] = len(data) / n
+            del net
             two = two_atom_workload(n).network(Network).snapshot()
             row["two_atom_bytes_per_callback"] = len(two) / n
             if n == 10_000:
                 row["durable_rules"] = durable_ns(workload, args.runs)
             rows.append(row)
             print(f"[{size}] done", file=sys.stderr)
-    print(f"machine: {machine()}; median of {args.runs} runs; farm workload\n")
-    print("| callbacks | C core alone ns/event | feed_batch | × C core | feed_text | × C core | feed_many | × C core |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"machine at the start: {load_start}\nmachine at the end: {machine()}")
+    print(f"{args.runs} rounds; ns/event: median; × C core: median of the rounds' ratios; farm workload\n")
+    print(
+        "| callbacks | C core alone ns/event | feed_batch | × C core | feed_text | × C core | feed_many | × C core "
+        "| feed_batch, shuffled strings | × C core |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        c = r["c_core"]
-        print(
-            f"| {r['callbacks']:,} | {c:.0f} | {r['feed_batch']:.0f} | {r['feed_batch'] / c:.2f}× "
-            f"| {r['feed_text']:.0f} | {r['feed_text'] / c:.2f}× | {r['feed_many']:.0f} | {r['feed_many'] / c:.2f}× |"
-        )
+        cells = " | ".join(f"{r[mode]:.0f} | {r[mode + '_x_c']:.2f}×" for mode in MODES)
+        print(f"| {r['callbacks']:,} | {r['c_core']:.0f} | {cells} |")
     print("\n| callbacks | snapshot s | restore s | bytes/callback (farm) | bytes/callback (two-atom) |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -132,7 +149,13 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     for r in rows:
         if "durable_rules" in r:
             d = r["durable_rules"]
-            print(f"\ndurable_rules at {r['callbacks']:,}: {d:.0f} ns/event; feed_batch is {d / r['feed_batch']:.0f}× faster")
+            if d is None:
+                print(f"\ndurable_rules at {r['callbacks']:,}: durable_rules not installed (pip install 'qbtrigger[peers]')")
+            else:
+                print(
+                    f"\ndurable_rules at {r['callbacks']:,}: {d:,.0f} ns/event; "
+                    f"feed_batch is {d / r['feed_batch']:,.0f}× faster"
+                )
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "runs": args.runs, "rows": rows}, indent=1))
     return 0

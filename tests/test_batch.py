@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import oracle
 from conftest import IMPL_IDS, load_network_class
-from qbtrigger import EventError, Firings
+from qbtrigger import Event, EventError, Firings
 from qbtrigger.workload import farm_workload
 from test_differential import add_ops, concrete, event_specs, job_setups, operations, outcome, resolve
 
@@ -89,6 +89,40 @@ def test_farm_batch_matches_feed_many_and_reads_without_a_copy(impl_id):
     assert view.obj is firings.handles and view.format == "Q" and view.itemsize == 8
     assert view.tolist() == [h for _, h in expected]
     assert array("Q", firings.events).tolist() == [i for i, _ in expected]
+
+
+@pytest.mark.parametrize("impl_id", IMPL_IDS)
+def test_long_and_non_ascii_events_in_one_batch(impl_id):
+    """The native binding copies a batch's texts into one buffer, first sized at 48 bytes an event:
+    longer events (which make it grow, more than once), non-ASCII ones, Events and str subclasses
+    in one batch must still give feed_many's firings, with a bad event's index and text intact."""
+    N = load_network_class(impl_id)
+
+    class Text(str):
+        pass
+
+    long_extra = "frame" + "x" * 500
+    net = N()
+    net.add_job(1)
+    handles = [
+        net.add(f"done-work-1-{long_extra}", 1),
+        net.add("complete-work-1-é", 1),
+        net.add("complete-work-1-7 && complete-job-1", 1),
+    ]
+    events = (
+        [f"done-work-1-{long_extra}"] * 3
+        + ["complete-work-1-é", Text("complete-work-1-7"), Event("complete", "job", 1, None)] * 40
+        + ["complete-work-1-" + "y" * 4000]
+    )
+    expected = N.from_snapshot(net.snapshot()).feed_many(events)
+    assert [h for _, h in expected[:3]] == [handles[0]] * 3 and (3, handles[1]) in expected
+    firings = N.from_snapshot(net.snapshot()).feed_batch(events)
+    assert list(firings) == expected
+    bad = events + ["complete-job-" + "z" * 300] + ["no"]
+    for method in ("feed_many", "feed_batch"):
+        with pytest.raises(EventError) as info:
+            getattr(N.from_snapshot(net.snapshot()), method)(bad)
+        assert f"at index {len(events)}" in str(info.value) and "z" * 50 in str(info.value)
 
 
 def test_numpy_reads_the_arrays_in_place():

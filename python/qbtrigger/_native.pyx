@@ -9,8 +9,8 @@ Threads (docs/semantics.md, "Threads"): the C core is one network, one thread at
 method holds the network's own lock (`_enter`/`_leave`) for its whole call, the reading of the C
 core's output buffer included. The bulk entry points (feed_many, add_many) release the GIL while
 the C core works on a batch of more than NOGIL_MIN items; they first copy every pointer they hand
-it, and keep the objects behind them alive, so that no other thread can pull the data from under
-it. A method that releases the GIL follows this pattern:
+it, and keep the objects behind them alive (feed_many and feed_batch copy the event texts
+themselves), so that no other thread can pull the data from under it. A method that releases the GIL follows this pattern:
 
     self._enter()
     try:
@@ -27,7 +27,7 @@ it. A method that releases the GIL follows this pattern:
 
 from cpython cimport array
 from cpython.list cimport PyList_New
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     WAIT_LOCK,
@@ -40,6 +40,7 @@ from cpython.pythread cimport (
 )
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy
 
 
 cdef extern from "Python.h":
@@ -230,6 +231,9 @@ def _c_vocabulary():
         "types": _c_words(VOCAB_TYPES),
     }
 
+
+#: Bytes per event first set aside for a batch's texts (they grow if longer; most are shorter).
+cdef size_t _TEXT_GUESS = 48
 
 #: Batches of more items than this run in the C core with the GIL released; below, releasing it
 #: and taking it back would cost more than the work (a few hundred nanoseconds).
@@ -723,41 +727,64 @@ cdef class Network:
 
     cdef _feed_list(self, events, bint as_arrays):
         """feed_many's and feed_batch's work: the events' texts to the C core, which applies them;
-        the firings as (index, handle) tuples, or as_arrays as a Firings."""
+        the firings as (index, handle) tuples, or as_arrays as a Firings.
+
+        The texts are copied, one after the other, into one buffer that this call owns: the C core
+        then reads them in order (with the GIL released, nothing can change them), rather than
+        from string objects that may lie anywhere in the heap. Each object is read once, here, as
+        the loop reaches it (prefetched a few items ahead); on a big batch of strings made at
+        different times (a shuffled list) reading them again from the C core cost a cache miss
+        per event."""
         check_event_batch(events)
-        # A copy even of a list: another thread may change the caller's list while the GIL is
-        # released, and the copy keeps every event string (whose bytes the C core reads) alive.
+        # A copy even of a list: another thread may change the caller's list while this loop runs
+        # (converting an Event calls Python code).
         cdef list items = list(events)
         cdef Py_ssize_t n = len(items)
         cdef Py_ssize_t i, size
         cdef list keep = []
         cdef const char **datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
         cdef size_t *sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
+        cdef size_t cap = <size_t>n * _TEXT_GUESS + 64, used = 0
+        cdef char *text = <char *>PyMem_Malloc(cap)
+        cdef char *grown
+        cdef const char *data
         cdef size_t count = 0
         cdef const qbt_firing *out
         cdef PyObject *obj
         try:
-            if datas is NULL or sizes is NULL:
+            if datas is NULL or sizes is NULL or text is NULL:
                 raise MemoryError()
             for i in range(n):
-                if i + 4 < n:  # the event strings are objects scattered over the heap
-                    __builtin_prefetch(PyList_GET_ITEM(items, i + 4))
+                if i + 8 < n:  # the event strings are objects scattered over the heap
+                    __builtin_prefetch(PyList_GET_ITEM(items, i + 8))
                 obj = <PyObject *>PyList_GET_ITEM(items, i)
                 if _is_str(obj) and PyUnicode_IS_COMPACT_ASCII(obj):
                     # The common case, without a call: the text is the object's own ASCII bytes.
-                    datas[i] = <const char *>PyUnicode_DATA(obj)
-                    sizes[i] = <size_t>PyUnicode_GET_LENGTH(obj)
-                    continue
-                item = items[i]
-                if type(item) is not str:
-                    if isinstance(item, (Event, str)):
-                        item = str(item)  # kept alive in `keep`; the caller's list is left alone
-                        keep.append(item)
-                    else:
-                        self._check_prefix(items, i)
-                        raise event_type_error(item, i)
-                datas[i] = _utf8(item, &size, keep)
+                    data = <const char *>PyUnicode_DATA(obj)
+                    size = PyUnicode_GET_LENGTH(obj)
+                else:
+                    item = items[i]
+                    if type(item) is not str:
+                        if isinstance(item, (Event, str)):
+                            item = str(item)  # kept alive in `keep`; the caller's list is left alone
+                            keep.append(item)
+                        else:
+                            self._check_prefix(items, i)
+                            raise event_type_error(item, i)
+                    data = _utf8(item, &size, keep)
+                if used + <size_t>size > cap:
+                    cap = 2 * cap + <size_t>size
+                    grown = <char *>PyMem_Realloc(text, cap)
+                    if grown is NULL:
+                        raise MemoryError()
+                    text = grown
+                memcpy(text + used, data, <size_t>size)
                 sizes[i] = <size_t>size
+                used += <size_t>size
+            used = 0
+            for i in range(n):  # the buffer has stopped moving: its addresses
+                datas[i] = text + used
+                used += sizes[i]
             self._enter()
             try:
                 if n > NOGIL_MIN:
@@ -774,6 +801,7 @@ cdef class Network:
         finally:
             PyMem_Free(datas)
             PyMem_Free(sizes)
+            PyMem_Free(text)
 
     cdef _check_prefix(self, list items, Py_ssize_t end):
         # An earlier malformed event wins over a later non-string one, as in the twin.
