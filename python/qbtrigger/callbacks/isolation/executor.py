@@ -30,6 +30,7 @@ _FILENAME = "<callback>"
 _EVENT_KEYS = ("name", "type", "jobid", "extra", "pgrp", "label", "text")
 #: JSON text of a str (the C encoder; non-ASCII kept, as ``json.dumps(ensure_ascii=False)``).
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_HEADER = channel._HEADER
 #: The callback's output kept for the log; beyond this it is cut (a runaway print loop).
 OUTPUT_LIMIT = 1 << 20
 #: Actions sent ahead are flushed after this many, so a loop of them cannot fill the memory.
@@ -115,7 +116,8 @@ class Worker:
     # ------------------------------------------------------------------ the channel
     def _write(self, text: str) -> None:
         """One frame, in one ``write`` when the pipe takes it whole (a small one always does)."""
-        data = channel.frame(text.encode("utf-8", "surrogatepass"))
+        payload = text.encode("utf-8", "surrogatepass")
+        data = _HEADER.pack(len(payload)) + payload
         written = os.write(self.write_fd, data)
         if written != len(data):
             channel.write_all(self.write_fd, data[written:])

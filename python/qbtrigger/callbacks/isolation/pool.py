@@ -355,7 +355,7 @@ class WorkerPool:
         message out (with the code the first time this worker meets it), then the worker's
         calls answered until its ``done``."""
         callback = inv.callback
-        if self.ledger and self._quarantined(inv):
+        if self.ledger.deaths and self._quarantined(inv):
             return
         if callback.admin:
             principal = "admin"
