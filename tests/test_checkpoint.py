@@ -370,3 +370,34 @@ def test_killed_around_checkpoint_writes_a_run_resumes_exactly(new_store_db):
         assert report.finished
         assert outcome(sup, report) == expected, (seed, when, number)
         sup.close()
+
+
+# ---------------------------------------------------------------------- the parts, as a follower calls them
+def test_a_follower_replays_the_tail_again_and_again_then_reloads_the_farm_and_takes_over(tmp_path):
+    from qbtrigger.supervisor.resume import load_store, replay_journal
+
+    expected = expected_outcome()
+    db = tmp_path / "farm.db"
+    active = open_sup(db, checkpoint_every=EVERY)
+    active.submit(chain())
+    run = Simulator(active, commit_every=3, **SIM)
+    run.run(max_steps=40)
+    follower = open_sup(db, checkpoint_every=EVERY)  # restores the checkpoint, replays the tail
+    seen = follower.journal_length
+    for _ in range(3):  # the active one goes on; the follower keeps its network up to date
+        run.run(max_steps=30)
+        seen = replay_journal(follower, seen)
+        assert seen == active.journal_length
+    active.abandon()  # the active one goes away (its last commit stays)
+    active.close()
+    load_store(follower)  # takes over: the farm as stored now, on the network it kept
+    follower.farm.rebuild_ready()
+    fresh = open_sup(db)
+    assert follower.engine.network.snapshot() == fresh.engine.network.snapshot()
+    assert follower.engine.firings == fresh.engine.firings
+    assert {i: follower.callback_counts(i) for i in fresh.job_ids()} == {i: fresh.callback_counts(i) for i in fresh.job_ids()}
+    fresh.abandon()
+    fresh.close()
+    report = Simulator(follower, commit_every=3, **SIM).run()
+    assert outcome(follower, report) == expected
+    follower.close()

@@ -68,18 +68,30 @@ def resume(sup: "Supervisor") -> None:
 
 def load_store(sup: "Supervisor") -> None:
     """Load the farm (jobs, work items, subjobs), logs, clock, timers and next job id from the
-    store into ``sup``, whose engine is left as it is; report job data that cannot be read."""
+    store into ``sup``, whose engine is left as it is; report job data that cannot be read. It
+    may be called again (a standby that kept its network up to date taking over): what it
+    loaded before is replaced, and the jobs the engine has registered get their handles (and
+    their bare reading, :func:`bare_data`) back."""
     store = sup.store
     sup._next_id = store.get_meta("next_id")
     sup.farm.restore(store.jobs(), store.work(), store.subjobs())
+    sup._logs.clear()
     for jobid, text in store.logs():
         sup._logs.setdefault(jobid, []).append(text)
     sup._now = sup._stored_clock = store.get_meta("clock")
     sup._timers.restore(store.get_meta(TIMERS_KEY, []))
     sup._timers.origin = store.get_meta("timer_origin", 0)
-    for j in sup.farm.jobs.values():
+    sup.unreadable[:] = [u for u in sup.unreadable if u.field != "data"]
+    jobs = sup.farm.jobs
+    for j in jobs.values():
         if UNREADABLE in j.data:
             sup.unreadable.append(Unreadable(j.id, "data", str(j.data[UNREADABLE])))
+    for jobid, handles in sup.engine.registrations().items():
+        if jobid in jobs:
+            jobs[jobid].handles = list(handles)
+    for jobid in sup._read_bare:
+        if jobid in jobs:
+            jobs[jobid].data = bare_data(jobs[jobid])
 
 
 def replay_journal(sup: "Supervisor", after: int = 0) -> int:
