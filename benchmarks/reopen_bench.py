@@ -20,9 +20,10 @@ Each is then reopened ``--runs`` times, each in a process of its own: the time o
 ``Supervisor(db=...)`` until it returns, split into loading the farm's tables, restoring the
 checkpoint and replaying the journal; the lines replayed; the peak RSS. Prints a table (medians)
 and one JSON line per figure. SQLite files go to ``--dir`` (default: a temporary folder, removed
-after). With ``--db postgresql://...`` the same runs go against that database (its qbtrigger
-tables dropped first): ``killed`` is left out there (a store cannot be copied mid-run as a file
-can), ``closed`` and ``none`` are measured by deleting the checkpoint row between them.
+after; ``--reuse`` reopens those an earlier run left there instead of building them again).
+With ``--db postgresql://...`` the same runs go against that database (its qbtrigger tables
+dropped first): ``killed`` is left out there (a store cannot be copied mid-run as a file can),
+``closed`` and ``none`` are measured by deleting the checkpoint row between them.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def _delete_checkpoint(db: str) -> None:
 
 
 def measure(jobs: int, frames: int, history: int, runs: int, folder: str, pg: str = "",
-            every: Any = None) -> List[Dict[str, Any]]:
+            every: Any = None, reuse: bool = False) -> List[Dict[str, Any]]:
     common = ["--jobs", str(jobs), "--frames", str(frames)] + ([] if every is None else ["--checkpoint-every", str(every)])
     stores: Dict[str, str] = {}
     if pg:
@@ -156,10 +157,21 @@ def measure(jobs: int, frames: int, history: int, runs: int, folder: str, pg: st
     else:
         base = os.path.join(folder, f"h{history}")
         stores = {variant: f"{base}-{variant}.db" for variant in VARIANTS}
-        built = _child("--role", "build", "--db", stores["closed"], "--history-lines", str(history),
-                       "--killed", stores["killed"], *common)
-        shutil.copyfile(stores["closed"], stores["none"])  # closed: its WAL is folded into the file
-        _delete_checkpoint(stores["none"])
+        facts = f"{base}-built.json"
+        if reuse and all(os.path.exists(p) for p in [*stores.values(), facts]):
+            with open(facts) as f:
+                built = json.load(f)
+        else:
+            for path in stores.values():
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(path + suffix):
+                        os.remove(path + suffix)
+            built = _child("--role", "build", "--db", stores["closed"], "--history-lines", str(history),
+                           "--killed", stores["killed"], *common)
+            shutil.copyfile(stores["closed"], stores["none"])  # closed: its WAL is folded into the file
+            _delete_checkpoint(stores["none"])
+            with open(facts, "w") as f:
+                json.dump(built, f)
     out = []
     order = ["closed", "none"] if pg else list(VARIANTS)
     for variant in order:
@@ -186,6 +198,7 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="the build's checkpoint_every (default: the supervisor's)")
     parser.add_argument("--dir", default=None, help="where the SQLite stores go (kept); default: a temporary folder")
+    parser.add_argument("--reuse", action="store_true", help="reopen the stores --dir holds from an earlier run")
     parser.add_argument("--db", default=None, help="a postgresql:// URI to measure PostgreSQL instead of SQLite")
     parser.add_argument("--role", choices=("build", "reopen"), help=argparse.SUPPRESS)
     parser.add_argument("--history-lines", type=int, help=argparse.SUPPRESS)
@@ -205,7 +218,7 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     rows = []
     try:
         for history in (_size(h) for h in args.history.split(",")):
-            for row in measure(args.jobs, args.frames, history, args.runs, folder, pg, args.checkpoint_every):
+            for row in measure(args.jobs, args.frames, history, args.runs, folder, pg, args.checkpoint_every, args.reuse):
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     finally:
