@@ -214,8 +214,11 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
 
 #define LOOKAHEAD 8 /* events between collecting an event's keys (prefetched) and looking them up */
 #define RING 16 /* events whose keys wait for their lookup: a power of two above LOOKAHEAD */
-#define APPLY_AHEAD 16 /* events between prefetching an alpha slot and applying (on big networks) */
-#define PREFETCH_ABOVE_BYTES ((size_t)4 << 20) /* below, prefetching latches was measured slower */
+#define LATCH_AHEAD 8 /* events between prefetching an event's first latch and applying it */
+#define BLOCK_AHEAD 3 /* events between prefetching that latch's block (and next latch) and applying */
+/* Below this, the network mostly stays in a core's own cache (512 KiB of L2 on the project
+ * machine): prefetching its latches costs more instructions than it saves. */
+#define PREFETCH_ABOVE_BYTES ((size_t)512 << 10)
 #define STRING_AHEAD 4 /* events between prefetching an event's text and parsing it */
 #define CTX_MEMO 16 /* job ids whose contexts a batch remembers */
 
@@ -226,13 +229,30 @@ typedef struct {
 } pending_event;
 
 /* What events of a batch share, remembered while its keys are collected (nothing changes then):
- * the contexts of recent job ids (direct-mapped) and the id of the last name. */
+ * the contexts of recent job ids (direct-mapped) and the last name found (id and text: an event
+ * that starts with that text and a hyphen has that name, valid, with no scan and no lookup). */
 typedef struct {
     uint32_t job[CTX_MEMO]; /* NIL32: empty (never a job id) */
     int nctx[CTX_MEMO];
     event_ctx ctxs[CTX_MEMO][2];
     uint32_t name_id; /* event_name's memo */
+    const char *name_text; /* the interned text of name_id, NULL: none */
+    size_t name_len;
 } batch_memo;
+
+/* Appends one key (name and type, context, extra) to the event's keys if the key filter allows it,
+ * and prefetches its home slot. */
+QBT_ALWAYS_INLINE void add_key(const qbt_net *net, pending_event *out, uint32_t nametype, uint32_t ctx, uint32_t extra) {
+    uint32_t hash = alpha_hash(nametype, ctx, extra);
+    if (!alpha_maybe(net, hash))
+        return;
+    event_key *key = &out->key[out->n++];
+    key->nametype = nametype;
+    key->ctx = ctx;
+    key->extra = extra;
+    key->hash = hash;
+    __builtin_prefetch(&net->alpha[alpha_home(hash, net->alpha_cap)]);
+}
 
 /* Collects the alpha keys an event sets, filtered as apply_event's probes are, and prefetches their
  * home slots. Only where applying events interns nothing and creates no alpha entry, context or
@@ -240,10 +260,10 @@ typedef struct {
  * except that an entry may have gone with its last latch, which leaves its slot a tombstone with no
  * latch (slots do not move between registrations). A string id found now still means the same
  * string, and one not found stays unknown. */
-static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, batch_memo *memo, pending_event *out) {
+static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, bool known_name, batch_memo *memo,
+                               pending_event *out) {
     out->n = 0;
-    size_t cap = net->alpha_cap;
-    if (cap == 0)
+    if (net->alpha_cap == 0)
         return QBT_OK;
     size_t m = (ev->job ^ (ev->job >> 4)) & (CTX_MEMO - 1);
     if (memo->job[m] != ev->job || ev->job == NIL32) {
@@ -254,7 +274,7 @@ static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, batch_memo 
     const event_ctx *ctxs = memo->ctxs[m];
     if (nctx == 0)
         return QBT_OK; /* no atom names this job: the common miss costs one map probe */
-    uint32_t name = event_name(net, ev, &memo->name_id);
+    uint32_t name = known_name ? memo->name_id : event_name(net, ev, &memo->name_id);
     if (name == NIL32 - 1)
         return QBT_ENOMEM;
     if (name == NIL32)
@@ -262,38 +282,35 @@ static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, batch_memo 
     uint32_t extra = event_extra(net, ev);
     bool star = ev->type == T_WORK || ev->type == T_SUBJOB || ev->type == T_HOST;
     bool done = IS_TERMINAL(name);
+    uint32_t nametype = NAMETYPE(name, ev->type), done_nametype = NAMETYPE(STR_DONE, ev->type);
     /* In apply_event's order: (name, extra), (name, *), (done, extra), (done, *); each through the
-     * contexts whose counters allow it, and the key filter. */
-    uint32_t keys[4][2] = {{name, extra}, {name, STR_STAR}, {STR_DONE, extra}, {STR_DONE, STR_STAR}};
-    bool wanted[4] = {extra != NIL32, star, done && extra != NIL32, done && star};
-    for (int k = 0; k < 4; k++) {
-        if (!wanted[k])
-            continue;
-        uint32_t kname = keys[k][0], kextra = keys[k][1], nametype = NAMETYPE(kname, ev->type);
-        for (int i = 0; i < nctx; i++) {
-            const ctx_counts *c = ctxs[i].counts;
-            if (c && ((kextra == STR_STAR && !c->n_star) || (kname == STR_DONE && !c->n_done)))
-                continue;
-            uint32_t hash = alpha_hash(nametype, ctxs[i].ctx, kextra);
-            if (!alpha_maybe(net, hash))
-                continue;
-            event_key *key = &out->key[out->n++];
-            key->nametype = nametype;
-            key->ctx = ctxs[i].ctx;
-            key->extra = kextra;
-            key->hash = hash;
-            __builtin_prefetch(&net->alpha[alpha_home(hash, cap)]);
-        }
+     * contexts whose counters allow it (a global context has none), and the key filter. */
+    if (extra != NIL32)
+        for (int i = 0; i < nctx; i++)
+            add_key(net, out, nametype, ctxs[i].ctx, extra);
+    if (star)
+        for (int i = 0; i < nctx; i++)
+            if (!ctxs[i].counts || ctxs[i].counts->n_star)
+                add_key(net, out, nametype, ctxs[i].ctx, STR_STAR);
+    if (done) {
+        if (extra != NIL32)
+            for (int i = 0; i < nctx; i++)
+                if (!ctxs[i].counts || ctxs[i].counts->n_done)
+                    add_key(net, out, done_nametype, ctxs[i].ctx, extra);
+        if (star)
+            for (int i = 0; i < nctx; i++)
+                if (!ctxs[i].counts || (ctxs[i].counts->n_done && ctxs[i].counts->n_star))
+                    add_key(net, out, done_nametype, ctxs[i].ctx, STR_STAR);
     }
     return QBT_OK;
 }
 
 /* Looks up an event's collected keys (their home slots prefetched LOOKAHEAD events ago) and appends
- * the slots of those that exist to net->hits. */
-static qbt_status find_keys(qbt_net *net, const pending_event *p, size_t event) {
+ * those that exist, with latches, to net->hits. */
+QBT_ALWAYS_INLINE qbt_status find_keys(qbt_net *net, const pending_event *p, size_t event) {
     if (net->nhits + p->n > net->hits_cap) {
         void *arr = net->hits;
-        qbt_status st = qbt_grow(&arr, &net->hits_cap, net->nhits + p->n, sizeof(uint32_t));
+        qbt_status st = qbt_grow(&arr, &net->hits_cap, net->nhits + p->n, sizeof(alpha_hit));
         net->hits = arr;
         if (st != QBT_OK)
             return st;
@@ -301,8 +318,8 @@ static qbt_status find_keys(qbt_net *net, const pending_event *p, size_t event) 
     for (uint32_t k = 0; k < p->n; k++) {
         const event_key *key = &p->key[k];
         uint32_t slot = alpha_find_hashed(net, key->hash, key->nametype, key->ctx, key->extra);
-        if (slot != NIL32)
-            net->hits[net->nhits++] = slot;
+        if (slot != NIL32 && net->alpha[slot].head)
+            net->hits[net->nhits++] = (alpha_hit){slot, net->alpha[slot].head};
     }
     if (net->nhits > UINT32_MAX)
         return QBT_ETOO_LARGE;
@@ -310,10 +327,25 @@ static qbt_status find_keys(qbt_net *net, const pending_event *p, size_t event) 
     return QBT_OK;
 }
 
-/* The alpha slot of an event's first key found, NIL32 if none (a prefetching hint). */
-static inline uint32_t first_slot(const qbt_net *net, size_t event) {
-    size_t k = event ? net->hit_ends[event - 1] : 0;
-    return k < net->hit_ends[event] ? net->hits[k] : NIL32;
+/* Prefetching for a big network, the latches of event `ahead` (its first hit): at LATCH_AHEAD the
+ * latch, at BLOCK_AHEAD (the latch has arrived) its block's header and nodes and the next latch. */
+static inline void prefetch_hit(const qbt_net *net, size_t ahead, bool block) {
+    size_t k = ahead ? net->hit_ends[ahead - 1] : 0;
+    if (k == net->hit_ends[ahead])
+        return;
+    uint32_t head = net->heads_moved ? net->alpha[net->hits[k].slot].head : net->hits[k].head;
+    if (!head)
+        return;
+    latch_t *l = latch_at(net, head);
+    if (!block) {
+        __builtin_prefetch(l);
+        return;
+    }
+    cb_t *cb = cb_of_latch(l);
+    __builtin_prefetch(cb);
+    __builtin_prefetch(nodes_after(cb)); /* the block's end */
+    if (l->next & NEXT_MASK)
+        __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
 }
 
 /* The pipeline of the opening comment. Not state-aware only: collect_keys says why looking keys up
@@ -335,15 +367,29 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
     batch_memo memo;
     memset(memo.job, 0xff, sizeof memo.job);
     memo.name_id = NIL32;
+    memo.name_text = NULL;
+    memo.name_len = 0;
     for (size_t i = 0; i < n; i++) {
         if (i + STRING_AHEAD < n)
             __builtin_prefetch(events[i + STRING_AHEAD]); /* event strings are scattered objects */
-        if ((st = qbt_parse_event(events[i], lens[i], (long long)i, &ev, &net->err)) != QBT_OK)
+        const char *text = events[i];
+        size_t len = lens[i];
+        /* The last name again (its text is a valid lower-case name): no scan, no lookup. */
+        bool known = memo.name_len && memo.name_len < len && text[memo.name_len] == '-' &&
+                     same_bytes(text, memo.name_text, memo.name_len) &&
+                     qbt_parse_event_after(text, len, memo.name_len, &ev);
+        if (!known && !qbt_parse_event_fast(text, len, &ev) &&
+            (st = qbt_parse_event(text, len, (long long)i, &ev, &net->err)) != QBT_OK)
             return st;
         if (state_aware)
             continue;
-        if ((st = collect_keys(net, &ev, &memo, &ring[i % RING])) != QBT_OK)
+        if ((st = collect_keys(net, &ev, known, &memo, &ring[i % RING])) != QBT_OK)
             return st;
+        if (!known && memo.name_id != NIL32 && !ev.name_upper) {
+            const intern_entry *e = &net->strings.entries[memo.name_id];
+            memo.name_text = e->text;
+            memo.name_len = e->len;
+        }
         if (i >= LOOKAHEAD && (st = find_keys(net, &ring[(i - LOOKAHEAD) % RING], i - LOOKAHEAD)) != QBT_OK)
             return st;
     }
@@ -359,30 +405,29 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
         return st;
     }
     bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
-    const uint32_t *hits = net->hits;
+    const alpha_hit *hits = net->hits;
+    net->heads_moved = false;
     size_t k = 0;
     for (size_t i = 0; i < n && st == QBT_OK; i++) {
         if (prefetch) {
-            size_t far = i + APPLY_AHEAD, near = i + APPLY_AHEAD / 2, next = i + APPLY_AHEAD / 5;
-            uint32_t slot = far < n ? first_slot(net, far) : NIL32;
-            if (slot != NIL32)
-                __builtin_prefetch(&net->alpha[slot]);
-            slot = near < n ? first_slot(net, near) : NIL32;
-            if (slot != NIL32 && net->alpha[slot].head)
-                __builtin_prefetch(word_at(net, net->alpha[slot].head));
-            slot = next < n ? first_slot(net, next) : NIL32;
-            if (slot != NIL32 && net->alpha[slot].head) {
-                /* Its first latch has arrived: fetch its block's header and the next latch. */
-                uint32_t head = net->alpha[slot].head;
-                const latch_t *l = latch_at(net, head);
-                __builtin_prefetch(cb_at(net, block_of_latch(l, head)));
-                if (l->next & NEXT_MASK)
-                    __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
+            if (i + LATCH_AHEAD < n)
+                prefetch_hit(net, i + LATCH_AHEAD, false);
+            if (i + BLOCK_AHEAD < n)
+                prefetch_hit(net, i + BLOCK_AHEAD, true);
+        }
+        for (size_t end = net->hit_ends[i]; k < end; k++) {
+            /* A callback removed since may have changed an entry's first latch, or freed the entry
+             * (its slot then holds no latch). */
+            uint32_t head = net->heads_moved ? net->alpha[hits[k].slot].head : hits[k].head;
+            for (uint32_t off = head; off;) {
+                latch_t *l = latch_at(net, off);
+                uint32_t next = l->next & NEXT_MASK;
+                set_latch_at(net, l, off);
+                off = next;
             }
         }
-        for (size_t end = net->hit_ends[i]; k < end; k++)
-            set_all(net, hits[k]); /* a slot freed since holds no latch */
-        st = fire(net, i, false);
+        if (net->nfired)
+            st = fire(net, i, false);
     }
     return st;
 }

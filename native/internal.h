@@ -98,14 +98,28 @@ typedef struct {
     size_t text_bytes;
 } intern_table;
 
-/* Names and extras are short: a plain loop beats a call to memcmp. */
+/* Names and extras are short: two overlapping loads from each side (8 or 4 bytes, or three single
+ * bytes) compare them without a loop or a call; past 16 bytes, memcmp. */
 static inline bool same_bytes(const char *a, const char *b, size_t n) {
-    if (n > 16)
-        return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t a0, b0, a1, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
 qbt_status intern_init(intern_table *t);
@@ -216,6 +230,63 @@ typedef struct {
     uint8_t type;
     bool name_upper; /* the name has upper-case letters */
 } parsed_event;
+
+/* The common shape of an event, lower-case `name-work-jobid-extra` or `name-job-jobid`, read in one
+ * pass with no error to report; false sends everything else (any error included) to
+ * qbt_parse_event, which sets the same fields for a valid event. Inline: it is most of the cost of
+ * parsing a batch. qbt_parse_event_after reads what follows a name already known to be a valid
+ * lower-case one (the first name_len bytes of text). */
+extern const uint8_t qbt_fast_name_byte[256];
+static inline bool qbt_parse_event_after(const char *text, size_t len, size_t name_len, parsed_event *ev) {
+    const unsigned char *p = (const unsigned char *)text + name_len, *end = (const unsigned char *)text + len;
+    if (end - p < 6 || *p != '-') /* at least "-job-" and a digit */
+        return false;
+    p++;
+    uint8_t type;
+    if (end - p > 5 && memcmp(p, "work-", 5) == 0) {
+        type = T_WORK;
+        p += 5;
+    } else if (memcmp(p, "job-", 4) == 0) {
+        type = T_JOB;
+        p += 4;
+    } else {
+        return false;
+    }
+    const unsigned char *digits = p;
+    uint64_t job = 0; /* more than 10 digits may wrap: refused below */
+    for (unsigned d; p < end && (d = (unsigned)*p - '0') <= 9; p++)
+        job = job * 10 + d;
+    if (p == digits || p - digits > 10 || job > QBT_MAX_JOB_ID)
+        return false;
+    if (type == T_JOB) {
+        if (p != end)
+            return false;
+        ev->extra = NULL;
+        ev->extra_len = 0;
+        ev->extra_id = NIL32;
+    } else {
+        if (end - p < 2 || *p != '-' || (end - p == 2 && p[1] == '*'))
+            return false;
+        ev->extra = (const char *)p + 1;
+        ev->extra_len = (size_t)(end - p - 1);
+        ev->extra_id = extra_number_id(ev->extra, ev->extra_len);
+    }
+    ev->name = text;
+    ev->name_len = name_len;
+    ev->name_upper = false;
+    ev->type = type;
+    ev->job = (uint32_t)job;
+    return true;
+}
+
+static inline bool qbt_parse_event_fast(const char *text, size_t len, parsed_event *ev) {
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    if (p == end || !(*p >= 'a' && *p <= 'z'))
+        return false;
+    while (++p < end && qbt_fast_name_byte[*p])
+        ;
+    return qbt_parse_event_after(text, len, (size_t)(p - (const unsigned char *)text), ev);
+}
 
 /* index < 0: a single feed (no index in the message). */
 qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed_event *ev,

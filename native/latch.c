@@ -31,13 +31,13 @@
 #include <string.h>
 
 /* Clears every latch and counter of a callback: it re-arms. */
-static void clear_callback(qbt_net *net, uint32_t block) {
-    cb_t *cb = cb_at(net, block);
-    latch_t *latches = latch_at(net, latch_off(block, 0));
-    for (uint32_t i = 0; i < cb->nlatch; i++)
+static void clear_callback(cb_t *cb) {
+    size_t nlatch = cb->nlatch, nnode = cb->nnode;
+    latch_t *latches = (latch_t *)((uint32_t *)cb + CB_WORDS);
+    for (size_t i = 0; i < nlatch; i++)
         latches[i].index_set &= (uint16_t)~1u;
-    node_t *nodes = nodes_of(net, block, cb);
-    for (uint32_t j = 0; j < cb->nnode; j++)
+    node_t *nodes = nodes_after(cb);
+    for (size_t j = 0; j < nnode; j++)
         nodes[j].count = 0;
     cb->root_count = 0;
 }
@@ -61,6 +61,7 @@ static void unlink_latch(qbt_net *net, uint32_t off) {
 }
 
 void remove_callback(qbt_net *net, uint32_t block) {
+    net->heads_moved = true;
     cb_t *cb = cb_at(net, block);
     size_t nlatch = cb->nlatch, nnode = cb->nnode;
     for (uint32_t i = 0; i < nlatch; i++)
@@ -136,22 +137,23 @@ qbt_status fire(qbt_net *net, uint64_t key, bool catchup) {
     } else {
         st = out_reserve(net, net->nfired);
     }
-    for (size_t i = 0; i < net->nfired; i++) {
+    size_t nfired = net->nfired;
+    for (size_t i = 0; i < nfired; i++) {
         uint32_t block = net->fired[i];
         cb_t *cb = cb_at(net, block);
-        clear_callback(net, block);
+        clear_callback(cb);
         if (st != QBT_OK)
             continue; /* no room to report it: it re-arms uncounted (see qbtrigger.h on ENOMEM) */
         uint64_t handle = cb_handle(cb);
-        cb->count++;
+        uint32_t count = ++cb->count;
         if (catchup) {
             net->catchup[net->ncatchup++].handle = handle;
         } else {
-            net->out[net->out_len].key = key;
-            net->out[net->out_len].handle = handle;
-            net->out_len++;
+            qbt_firing *f = &net->out[net->out_len++];
+            f->key = key;
+            f->handle = handle;
         }
-        if (cb->maximum && cb->count >= cb->maximum)
+        if (cb->maximum && count >= cb->maximum)
             remove_callback(net, block);
     }
     net->nfired = 0;

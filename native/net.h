@@ -156,6 +156,12 @@ typedef struct {
     uint8_t state; /* the item's state (a pinned name id) */
 } catchup_entry;
 
+/* An alpha entry an event of a batch sets (qbt_feed_many): its slot and its first latch when the
+ * batch was looked up, which holds until a callback is removed (heads_moved). */
+typedef struct {
+    uint32_t slot, head;
+} alpha_hit;
+
 /* An alpha key an event of a batch sets (qbt_feed_many), waiting for its lookup. */
 typedef struct {
     uint32_t nametype, ctx, extra, hash;
@@ -220,10 +226,11 @@ struct qbt_net {
 
     uint32_t name_memo; /* the name id qbt_feed found last (event_name), NIL32: none */
     parse_scratch scratch;
-    uint32_t *hits; /* alpha slots a batch of events sets, event after event (qbt_feed_many) */
+    alpha_hit *hits; /* alpha entries a batch of events sets, event after event (qbt_feed_many) */
     size_t nhits, hits_cap;
     uint32_t *hit_ends; /* per event of the batch: the end of its slots in `hits` */
     size_t hit_ends_cap;
+    bool heads_moved; /* a callback was removed (remove_callback): a stored alpha_hit.head may be stale */
     uint32_t *taken; /* atom_ids of a registration being prepared */
     size_t taken_cap;
     char *lower; /* lower-cased copy of a name */
@@ -308,36 +315,46 @@ static inline bool root_true(const cb_t *cb) {
     return (cb->root_nchild & AND_BIT) ? cb->root_count == n : cb->root_count >= 1;
 }
 
-static inline void set_latch(qbt_net *net, uint32_t off) {
-    latch_t *l = latch_at(net, off);
-    if (l->index_set & 1)
+/* A block never straddles two chunks (pool.c), so from a latch its block's header and nodes are
+ * plain pointer arithmetic: no chunk lookup (word_at) per step on the hot path. */
+static inline cb_t *cb_of_latch(latch_t *l) {
+    return (cb_t *)((uint32_t *)l - CB_WORDS - (size_t)(l->index_set >> 1) * LATCH_WORDS);
+}
+static inline node_t *nodes_after(cb_t *cb) {
+    return (node_t *)((uint32_t *)cb + CB_WORDS + (size_t)cb->nlatch * LATCH_WORDS);
+}
+
+/* Sets the latch l at pool offset off; a callback whose root turns true joins net->fired. */
+QBT_ALWAYS_INLINE void set_latch_at(qbt_net *net, latch_t *l, uint32_t off) {
+    uint16_t index_set = l->index_set;
+    if (index_set & 1)
         return;
-    l->index_set |= 1;
-    uint32_t block = block_of_latch(l, off);
-    cb_t *cb = cb_at(net, block);
+    l->index_set = (uint16_t)(index_set | 1);
+    cb_t *cb = cb_of_latch(l);
     uint16_t p = l->parent;
     if (p != PARENT_ROOT) {
-        node_t *nodes = nodes_of(net, block, cb);
+        node_t *nodes = nodes_after(cb);
         do {
             node_t *nd = &nodes[p];
-            nd->count++;
+            uint16_t count = ++nd->count;
             if (nd->nchild & AND_BIT) {
-                if (nd->count != (nd->nchild & ~AND_BIT))
+                if (count != (nd->nchild & ~AND_BIT))
                     return;
-            } else if (nd->count != 1) {
+            } else if (count != 1) {
                 return;
             }
             p = nd->parent;
         } while (p != PARENT_ROOT);
     }
-    cb->root_count++;
-    bool flipped = (cb->root_nchild & AND_BIT) ? cb->root_count == (cb->root_nchild & ~AND_BIT)
-                                              : cb->root_count == 1;
+    uint16_t root = ++cb->root_count;
+    bool flipped = (cb->root_nchild & AND_BIT) ? root == (cb->root_nchild & ~AND_BIT) : root == 1;
     if (flipped) {
         QBT_ASSERT(net->nfired < net->fired_cap);
-        net->fired[net->nfired++] = block;
+        net->fired[net->nfired++] = off - (uint32_t)CB_WORDS - (uint32_t)(index_set >> 1) * (uint32_t)LATCH_WORDS;
     }
 }
+
+static inline void set_latch(qbt_net *net, uint32_t off) { set_latch_at(net, latch_at(net, off), off); }
 
 QBT_ALWAYS_INLINE void unset_latch(qbt_net *net, uint32_t off) {
     latch_t *l = latch_at(net, off);
@@ -365,8 +382,9 @@ QBT_ALWAYS_INLINE void unset_latch(qbt_net *net, uint32_t off) {
 
 QBT_ALWAYS_INLINE void set_all(qbt_net *net, uint32_t slot) {
     for (uint32_t off = net->alpha[slot].head; off;) {
-        uint32_t next = latch_at(net, off)->next & NEXT_MASK;
-        set_latch(net, off);
+        latch_t *l = latch_at(net, off);
+        uint32_t next = l->next & NEXT_MASK;
+        set_latch_at(net, l, off);
         off = next;
     }
 }

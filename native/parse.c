@@ -522,57 +522,20 @@ static qbt_status bad_event(error_buf *e, const char *text, size_t len, long lon
     return st == QBT_OK ? QBT_EEVENT : st;
 }
 
-/* The common shape of an event, lower-case `name-work-jobid-extra` or `name-job-jobid`, read in one
- * pass with no error to report; false sends everything else (any error included) to the full parser
- * below, which sets the same fields for a valid event. */
-static bool parse_event_fast(const char *text, size_t len, parsed_event *ev) {
-    const char *p = text, *end = text + len;
-    if (p == end || !(*p >= 'a' && *p <= 'z'))
-        return false;
-    while (++p < end && ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '_'))
-        ;
-    if (p == end || *p != '-')
-        return false;
-    size_t name_len = (size_t)(p - text);
-    p++;
-    int type;
-    if (end - p > 5 && memcmp(p, "work-", 5) == 0) {
-        type = T_WORK;
-        p += 5;
-    } else if (end - p > 4 && memcmp(p, "job-", 4) == 0) {
-        type = T_JOB;
-        p += 4;
-    } else {
-        return false;
-    }
-    const char *digits = p;
-    uint64_t job = 0;
-    for (; p < end && is_digit(*p) && p - digits < 10; p++)
-        job = job * 10 + (uint64_t)(*p - '0');
-    if (p == digits || job > QBT_MAX_JOB_ID || (p < end && is_digit(*p)))
-        return false;
-    ev->extra = NULL;
-    ev->extra_len = 0;
-    if (type == T_JOB) {
-        if (p != end)
-            return false;
-    } else {
-        if (p == end || *p != '-' || end - p < 2 || (end - p == 2 && p[1] == '*'))
-            return false;
-        ev->extra = p + 1;
-        ev->extra_len = (size_t)(end - p - 1);
-    }
-    ev->extra_id = ev->extra ? extra_number_id(ev->extra, ev->extra_len) : NIL32;
-    ev->name = text;
-    ev->name_len = name_len;
-    ev->name_upper = false;
-    ev->type = (uint8_t)type;
-    ev->job = (uint32_t)job;
-    return true;
-}
+/* The bytes that may follow a name's first letter on the fast path (qbt_parse_event_fast). */
+#define NAME_BYTE(c) [c] = 1
+const uint8_t qbt_fast_name_byte[256] = {
+    NAME_BYTE('a'), NAME_BYTE('b'), NAME_BYTE('c'), NAME_BYTE('d'), NAME_BYTE('e'), NAME_BYTE('f'), NAME_BYTE('g'),
+    NAME_BYTE('h'), NAME_BYTE('i'), NAME_BYTE('j'), NAME_BYTE('k'), NAME_BYTE('l'), NAME_BYTE('m'), NAME_BYTE('n'),
+    NAME_BYTE('o'), NAME_BYTE('p'), NAME_BYTE('q'), NAME_BYTE('r'), NAME_BYTE('s'), NAME_BYTE('t'), NAME_BYTE('u'),
+    NAME_BYTE('v'), NAME_BYTE('w'), NAME_BYTE('x'), NAME_BYTE('y'), NAME_BYTE('z'), NAME_BYTE('0'), NAME_BYTE('1'),
+    NAME_BYTE('2'), NAME_BYTE('3'), NAME_BYTE('4'), NAME_BYTE('5'), NAME_BYTE('6'), NAME_BYTE('7'), NAME_BYTE('8'),
+    NAME_BYTE('9'), NAME_BYTE('_'),
+};
+#undef NAME_BYTE
 
 qbt_status qbt_parse_event(const char *text, size_t len, long long index, parsed_event *ev, error_buf *err) {
-    if (parse_event_fast(text, len, ev))
+    if (qbt_parse_event_fast(text, len, ev))
         return QBT_OK;
     /* One pass finds the first two hyphens and notes upper-case letters in the name. */
     const char *h1 = NULL, *h2 = NULL;

@@ -215,6 +215,21 @@ class TestFiring:
         assert many.feed_many(stream) == expected
         assert expected  # the stream does fire something
 
+    def test_a_callback_removed_inside_a_batch_leaves_its_key_to_the_others(self, impl):
+        # The C core looks up every event's keys (and their first latch) before applying any; a
+        # callback that reaches its maximum mid-batch changes those lists under the later events.
+        stream = ["a-work-1-1", "a-work-1-1", "b-job-2", "a-work-1-1", "a-work-1-1"]
+        one_by_one = network(impl, 5)
+        many = network(impl, 5)
+        for net in (one_by_one, many):
+            net.add("a-work-1-1", owner=5, maximum=1)
+            net.add("a-work-1-1 && b-job-2", owner=5, maximum=1)
+            net.add("a-work-1-1", owner=5, maximum=2)
+            net.add("a-work-1-*", owner=5)
+        expected = [(i, h) for i, event in enumerate(stream) for h in one_by_one.feed(event)]
+        assert many.feed_many(stream) == expected
+        assert len(expected) == 1 + 2 + 1 + 4  # every maximum reached within the stream
+
     def test_feed_returns_a_list_and_feed_many_a_list_of_pairs(self, impl):
         net = network(impl, 5)
         h = net.add("a-job-1", owner=5)
