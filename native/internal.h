@@ -237,7 +237,7 @@ typedef struct {
  * parsing a batch. qbt_parse_event_after reads what follows a name already known to be a valid
  * lower-case one (the first name_len bytes of text). */
 extern const uint8_t qbt_fast_name_byte[256];
-static inline bool qbt_parse_event_after(const char *text, size_t len, size_t name_len, parsed_event *ev) {
+QBT_ALWAYS_INLINE bool qbt_parse_event_after(const char *text, size_t len, size_t name_len, parsed_event *ev) {
     const unsigned char *p = (const unsigned char *)text + name_len, *end = (const unsigned char *)text + len;
     if (end - p < 6 || *p != '-') /* at least "-job-" and a digit */
         return false;
