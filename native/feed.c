@@ -220,7 +220,7 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
  * machine): prefetching its latches costs more instructions than it saves. */
 #define PREFETCH_ABOVE_BYTES ((size_t)512 << 10)
 #define STRING_AHEAD 4 /* events between prefetching an event's text and parsing it */
-#define CTX_MEMO 16 /* job ids whose contexts a batch remembers */
+#define CTX_MEMO 256 /* job ids whose contexts a batch remembers (at most; fewer for a small batch) */
 
 /* The keys of one event, from parsing to lookup (their home slots prefetched). */
 typedef struct {
@@ -233,6 +233,7 @@ typedef struct {
  * that starts with that text and a hyphen has that name, valid, with no scan and no lookup). */
 typedef struct {
     uint32_t job[CTX_MEMO]; /* NIL32: empty (never a job id) */
+    uint32_t mask; /* entries in use, less one: a power of two up to CTX_MEMO */
     int nctx[CTX_MEMO];
     event_ctx ctxs[CTX_MEMO][2];
     uint32_t name_id; /* event_name's memo */
@@ -265,7 +266,7 @@ static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, bool known_
     out->n = 0;
     if (net->alpha_cap == 0)
         return QBT_OK;
-    size_t m = (ev->job ^ (ev->job >> 4)) & (CTX_MEMO - 1);
+    size_t m = ((ev->job * 0x9E3779B1u) >> 24) & memo->mask; /* jobs of a farm are runs of ids */
     if (memo->job[m] != ev->job || ev->job == NIL32) {
         memo->nctx[m] = event_contexts(net, ev, memo->ctxs[m]);
         memo->job[m] = ev->job;
@@ -362,10 +363,18 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
             return st;
     }
     net->nhits = 0;
+    if (!state_aware) { /* a hint as well: about one hit per event */
+        void *arr = net->hits;
+        if (qbt_grow(&arr, &net->hits_cap, n, sizeof(alpha_hit)) == QBT_OK)
+            net->hits = arr;
+    }
     parsed_event ev;
     pending_event ring[RING];
     batch_memo memo;
-    memset(memo.job, 0xff, sizeof memo.job);
+    memo.mask = 15;
+    while (memo.mask < CTX_MEMO - 1 && memo.mask < n)
+        memo.mask = memo.mask * 2 + 1;
+    memset(memo.job, 0xff, (memo.mask + 1) * sizeof memo.job[0]);
     memo.name_id = NIL32;
     memo.name_text = NULL;
     memo.name_len = 0;
@@ -404,6 +413,10 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
         }
         return st;
     }
+    /* Room for one firing per hit, which is about what a farm's events fire, in one step rather
+     * than a chain of copies: a hint, so running out of memory here is not an error (out_reserve
+     * says so at a firing that finds no room). */
+    (void)out_reserve(net, net->nhits);
     bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
     const alpha_hit *hits = net->hits;
     net->heads_moved = false;
