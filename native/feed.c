@@ -214,11 +214,9 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
 
 #define LOOKAHEAD 8 /* events between collecting an event's keys (prefetched) and looking them up */
 #define RING 16 /* events whose keys wait for their lookup: a power of two above LOOKAHEAD */
-#define LATCH_AHEAD 8 /* events between prefetching an event's first latch and applying it */
-#define BLOCK_AHEAD 3 /* events between prefetching that latch's block (and next latch) and applying */
-/* Below this, the network mostly stays in a core's own cache (512 KiB of L2 on the project
- * machine): prefetching its latches costs more instructions than it saves. */
-#define PREFETCH_ABOVE_BYTES ((size_t)512 << 10)
+#define APPLY_AHEAD 16 /* events between prefetching an alpha slot and applying (on big networks) */
+/* Below this, prefetching latches was measured no faster (a 10k farm, ~2 MB, on the project machine). */
+#define PREFETCH_ABOVE_BYTES ((size_t)4 << 20)
 #define STRING_AHEAD 4 /* events between prefetching an event's text and parsing it */
 #define CTX_MEMO 256 /* job ids whose contexts a batch remembers (at most; fewer for a small batch) */
 
@@ -284,34 +282,34 @@ static qbt_status collect_keys(qbt_net *net, const parsed_event *ev, bool known_
     bool star = ev->type == T_WORK || ev->type == T_SUBJOB || ev->type == T_HOST;
     bool done = IS_TERMINAL(name);
     uint32_t nametype = NAMETYPE(name, ev->type), done_nametype = NAMETYPE(STR_DONE, ev->type);
-    /* In apply_event's order: (name, extra), (name, *), (done, extra), (done, *); each through the
-     * contexts whose counters allow it (a global context has none), and the key filter. */
-    if (extra != NIL32)
-        for (int i = 0; i < nctx; i++)
-            add_key(net, out, nametype, ctxs[i].ctx, extra);
-    if (star)
-        for (int i = 0; i < nctx; i++)
-            if (!ctxs[i].counts || ctxs[i].counts->n_star)
-                add_key(net, out, nametype, ctxs[i].ctx, STR_STAR);
-    if (done) {
+    /* Per context, the keys apply_event probes: (name, extra), (name, *), (done, extra), (done, *),
+     * where the context's counters allow them (a global context has none), and the key filter. The
+     * order of an event's keys does not matter: the callbacks it completes fire in handle order. */
+    for (int i = 0; i < nctx; i++) {
+        uint32_t ctx = ctxs[i].ctx;
+        const ctx_counts *c = ctxs[i].counts;
+        bool ctx_star = star && (!c || c->n_star), ctx_done = done && (!c || c->n_done);
         if (extra != NIL32)
-            for (int i = 0; i < nctx; i++)
-                if (!ctxs[i].counts || ctxs[i].counts->n_done)
-                    add_key(net, out, done_nametype, ctxs[i].ctx, extra);
-        if (star)
-            for (int i = 0; i < nctx; i++)
-                if (!ctxs[i].counts || (ctxs[i].counts->n_done && ctxs[i].counts->n_star))
-                    add_key(net, out, done_nametype, ctxs[i].ctx, STR_STAR);
+            add_key(net, out, nametype, ctx, extra);
+        if (ctx_star)
+            add_key(net, out, nametype, ctx, STR_STAR);
+        if (ctx_done && extra != NIL32)
+            add_key(net, out, done_nametype, ctx, extra);
+        if (ctx_done && ctx_star)
+            add_key(net, out, done_nametype, ctx, STR_STAR);
     }
     return QBT_OK;
 }
 
 /* Looks up an event's collected keys (their home slots prefetched LOOKAHEAD events ago) and appends
- * those that exist, with latches, to net->hits. */
+ * the slots of those that exist, with latches, to net->hits. An entry with no latch gets none
+ * during the batch (only registering adds latches); one may lose its latches (a callback removed
+ * at its maximum), which applying sees in its slot. Slots only, four bytes a hit: in a first batch
+ * every byte written here is a fresh page to fault in. */
 QBT_ALWAYS_INLINE qbt_status find_keys(qbt_net *net, const pending_event *p, size_t event) {
     if (net->nhits + p->n > net->hits_cap) {
         void *arr = net->hits;
-        qbt_status st = qbt_grow(&arr, &net->hits_cap, net->nhits + p->n, sizeof(alpha_hit));
+        qbt_status st = qbt_grow(&arr, &net->hits_cap, net->nhits + p->n, sizeof(uint32_t));
         net->hits = arr;
         if (st != QBT_OK)
             return st;
@@ -320,7 +318,7 @@ QBT_ALWAYS_INLINE qbt_status find_keys(qbt_net *net, const pending_event *p, siz
         const event_key *key = &p->key[k];
         uint32_t slot = alpha_find_hashed(net, key->hash, key->nametype, key->ctx, key->extra);
         if (slot != NIL32 && net->alpha[slot].head)
-            net->hits[net->nhits++] = (alpha_hit){slot, net->alpha[slot].head};
+            net->hits[net->nhits++] = slot;
     }
     if (net->nhits > UINT32_MAX)
         return QBT_ETOO_LARGE;
@@ -328,25 +326,10 @@ QBT_ALWAYS_INLINE qbt_status find_keys(qbt_net *net, const pending_event *p, siz
     return QBT_OK;
 }
 
-/* Prefetching for a big network, the latches of event `ahead` (its first hit): at LATCH_AHEAD the
- * latch, at BLOCK_AHEAD (the latch has arrived) its block's header and nodes and the next latch. */
-static inline void prefetch_hit(const qbt_net *net, size_t ahead, bool block) {
-    size_t k = ahead ? net->hit_ends[ahead - 1] : 0;
-    if (k == net->hit_ends[ahead])
-        return;
-    uint32_t head = net->heads_moved ? net->alpha[net->hits[k].slot].head : net->hits[k].head;
-    if (!head)
-        return;
-    latch_t *l = latch_at(net, head);
-    if (!block) {
-        __builtin_prefetch(l);
-        return;
-    }
-    cb_t *cb = cb_of_latch(l);
-    __builtin_prefetch(cb);
-    __builtin_prefetch(nodes_after(cb)); /* the block's end */
-    if (l->next & NEXT_MASK)
-        __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
+/* The alpha slot of an event's first hit, NIL32 if none (a prefetching hint). */
+static inline uint32_t first_slot(const qbt_net *net, size_t event) {
+    size_t k = event ? net->hit_ends[event - 1] : 0;
+    return k < net->hit_ends[event] ? net->hits[k] : NIL32;
 }
 
 /* The pipeline of the opening comment. Not state-aware only: collect_keys says why looking keys up
@@ -363,9 +346,12 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
             return st;
     }
     net->nhits = 0;
-    if (!state_aware) { /* a hint as well: about one hit per event */
+    if (!state_aware && n <= SIZE_MAX / 3) {
+        /* Room for 1.5 hits per event (a farm's events have ~1.35), so that a first big batch does
+         * not grow the array through a chain of copies, each a run of fresh pages to fault in. A
+         * hint: running out of memory here is not an error (find_keys grows it as needed). */
         void *arr = net->hits;
-        if (qbt_grow(&arr, &net->hits_cap, n, sizeof(alpha_hit)) == QBT_OK)
+        if (qbt_grow(&arr, &net->hits_cap, n + n / 2, sizeof(uint32_t)) == QBT_OK)
             net->hits = arr;
     }
     parsed_event ev;
@@ -418,27 +404,30 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
      * says so at a firing that finds no room). */
     (void)out_reserve(net, net->nhits);
     bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
-    const alpha_hit *hits = net->hits;
-    net->heads_moved = false;
+    const uint32_t *hits = net->hits;
     size_t k = 0;
     for (size_t i = 0; i < n && st == QBT_OK; i++) {
         if (prefetch) {
-            if (i + LATCH_AHEAD < n)
-                prefetch_hit(net, i + LATCH_AHEAD, false);
-            if (i + BLOCK_AHEAD < n)
-                prefetch_hit(net, i + BLOCK_AHEAD, true);
-        }
-        for (size_t end = net->hit_ends[i]; k < end; k++) {
-            /* A callback removed since may have changed an entry's first latch, or freed the entry
-             * (its slot then holds no latch). */
-            uint32_t head = net->heads_moved ? net->alpha[hits[k].slot].head : hits[k].head;
-            for (uint32_t off = head; off;) {
-                latch_t *l = latch_at(net, off);
-                uint32_t next = l->next & NEXT_MASK;
-                set_latch_at(net, l, off);
-                off = next;
+            size_t far = i + APPLY_AHEAD, near = i + APPLY_AHEAD / 2, next = i + APPLY_AHEAD / 5;
+            uint32_t slot = far < n ? first_slot(net, far) : NIL32;
+            if (slot != NIL32)
+                __builtin_prefetch(&net->alpha[slot]);
+            slot = near < n ? first_slot(net, near) : NIL32;
+            if (slot != NIL32 && net->alpha[slot].head)
+                __builtin_prefetch(word_at(net, net->alpha[slot].head));
+            slot = next < n ? first_slot(net, next) : NIL32;
+            if (slot != NIL32 && net->alpha[slot].head) {
+                /* Its first latch has arrived: fetch its block's header and end, and the next latch. */
+                latch_t *l = latch_at(net, net->alpha[slot].head);
+                cb_t *cb = cb_of_latch(l);
+                __builtin_prefetch(cb);
+                __builtin_prefetch(nodes_after(cb));
+                if (l->next & NEXT_MASK)
+                    __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
             }
         }
+        for (size_t end = net->hit_ends[i]; k < end; k++)
+            set_all(net, hits[k]); /* a callback removed since may have changed the entry's latches */
         if (net->nfired)
             st = fire(net, i, false);
     }

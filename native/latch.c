@@ -61,7 +61,6 @@ static void unlink_latch(qbt_net *net, uint32_t off) {
 }
 
 void remove_callback(qbt_net *net, uint32_t block) {
-    net->heads_moved = true;
     cb_t *cb = cb_at(net, block);
     size_t nlatch = cb->nlatch, nnode = cb->nnode;
     for (uint32_t i = 0; i < nlatch; i++)

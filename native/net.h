@@ -156,12 +156,6 @@ typedef struct {
     uint8_t state; /* the item's state (a pinned name id) */
 } catchup_entry;
 
-/* An alpha entry an event of a batch sets (qbt_feed_many): its slot and its first latch when the
- * batch was looked up, which holds until a callback is removed (heads_moved). */
-typedef struct {
-    uint32_t slot, head;
-} alpha_hit;
-
 /* An alpha key an event of a batch sets (qbt_feed_many), waiting for its lookup. */
 typedef struct {
     uint32_t nametype, ctx, extra, hash;
@@ -226,11 +220,10 @@ struct qbt_net {
 
     uint32_t name_memo; /* the name id qbt_feed found last (event_name), NIL32: none */
     parse_scratch scratch;
-    alpha_hit *hits; /* alpha entries a batch of events sets, event after event (qbt_feed_many) */
+    uint32_t *hits; /* alpha slots a batch of events sets, event after event (qbt_feed_many) */
     size_t nhits, hits_cap;
     uint32_t *hit_ends; /* per event of the batch: the end of its slots in `hits` */
     size_t hit_ends_cap;
-    bool heads_moved; /* a callback was removed (remove_callback): a stored alpha_hit.head may be stale */
     uint32_t *taken; /* atom_ids of a registration being prepared */
     size_t taken_cap;
     char *lower; /* lower-cased copy of a name */

@@ -374,7 +374,7 @@ void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
                  net->out_cap * sizeof(qbt_firing) + net->catchup_cap * sizeof(catchup_entry) +
                  net->drained_cap * sizeof(qbt_catch_up_event) + net->drained_text.cap +
                  net->scratch.atoms_cap * sizeof(tmp_atom) + net->scratch.nodes_cap * sizeof(tmp_node) +
-                 net->scratch.operands_cap * sizeof(uint32_t) + net->hits_cap * sizeof(alpha_hit) +
+                 net->scratch.operands_cap * sizeof(uint32_t) + net->hits_cap * sizeof(uint32_t) +
                  net->hit_ends_cap * sizeof(uint32_t) +
                  net->taken_cap * sizeof(uint32_t) + net->lower_cap + net->err.cap;
 }
