@@ -215,8 +215,9 @@ qbt_status qbt_feed(qbt_net *net, const char *event, size_t len) {
 #define LOOKAHEAD 8 /* events between collecting an event's keys (prefetched) and looking them up */
 #define RING 16 /* events whose keys wait for their lookup: a power of two above LOOKAHEAD */
 #define APPLY_AHEAD 16 /* events between prefetching an alpha slot and applying (on big networks) */
-/* Below this, prefetching latches was measured no faster (a 10k farm, ~2 MB, on the project machine). */
-#define PREFETCH_ABOVE_BYTES ((size_t)4 << 20)
+/* From this size of alpha index and pool up, applying prefetches: on the project machine (512 KiB
+ * of L2 a core) a 10k farm (~1.4 MB) applies ~20% faster with it, a 1k one (~140 KB) no faster. */
+#define PREFETCH_ABOVE_BYTES ((size_t)256 << 10)
 #define STRING_AHEAD 4 /* events between prefetching an event's text and parsing it */
 #define CTX_MEMO 256 /* job ids whose contexts a batch remembers (at most; fewer for a small batch) */
 
@@ -314,22 +315,28 @@ QBT_ALWAYS_INLINE qbt_status find_keys(qbt_net *net, const pending_event *p, siz
         if (st != QBT_OK)
             return st;
     }
+    size_t first = net->nhits;
     for (uint32_t k = 0; k < p->n; k++) {
         const event_key *key = &p->key[k];
         uint32_t slot = alpha_find_hashed(net, key->hash, key->nametype, key->ctx, key->extra);
         if (slot != NIL32 && net->alpha[slot].head)
             net->hits[net->nhits++] = slot;
     }
-    if (net->nhits > UINT32_MAX)
-        return QBT_ETOO_LARGE;
-    net->hit_ends[event] = (uint32_t)net->nhits;
+    net->hit_counts[event] = (uint8_t)(net->nhits - first); /* at most 8, like the keys */
     return QBT_OK;
 }
 
-/* The alpha slot of an event's first hit, NIL32 if none (a prefetching hint). */
-static inline uint32_t first_slot(const qbt_net *net, size_t event) {
-    size_t k = event ? net->hit_ends[event - 1] : 0;
-    return k < net->hit_ends[event] ? net->hits[k] : NIL32;
+/* Where the hits of a batch's event `at` start in net->hits, kept as the batch is applied. */
+typedef struct {
+    size_t at, start;
+} hit_cursor;
+
+static inline void cursor_next(const qbt_net *net, hit_cursor *c) { c->start += net->hit_counts[c->at++]; }
+
+/* The alpha slot of the cursor's event's first hit, NIL32 if none or past the batch (a
+ * prefetching hint). */
+static inline uint32_t first_slot(const qbt_net *net, const hit_cursor *c, size_t n) {
+    return c->at < n && net->hit_counts[c->at] ? net->hits[c->start] : NIL32;
 }
 
 /* The pipeline of the opening comment. Not state-aware only: collect_keys says why looking keys up
@@ -339,9 +346,9 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
     bool state_aware = net->state_aware;
     qbt_status st = QBT_OK;
     if (!state_aware) {
-        void *arr = net->hit_ends;
-        st = qbt_grow(&arr, &net->hit_ends_cap, n, sizeof(uint32_t));
-        net->hit_ends = arr;
+        void *arr = net->hit_counts;
+        st = qbt_grow(&arr, &net->hit_counts_cap, n, 1);
+        net->hit_counts = arr;
         if (st != QBT_OK)
             return st;
     }
@@ -403,19 +410,27 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
      * than a chain of copies: a hint, so running out of memory here is not an error (out_reserve
      * says so at a firing that finds no room). */
     (void)out_reserve(net, net->nhits);
-    bool prefetch = net->alpha_cap * sizeof(alpha_slot) + net->nchunks * CHUNK_WORDS * 4 > PREFETCH_ABOVE_BYTES;
+    size_t pool_words = net->nchunks ? (net->nchunks - 1) * CHUNK_WORDS + net->chunk_used : 0;
+    bool prefetch = net->alpha_cap * sizeof(alpha_slot) + pool_words * 4 > PREFETCH_ABOVE_BYTES;
     const uint32_t *hits = net->hits;
+    hit_cursor far = {0, 0}, near = {0, 0}, next = {0, 0}; /* events i + 16, i + 8, i + 3 */
+    for (size_t i = 0; prefetch && i < APPLY_AHEAD && i < n; i++) {
+        cursor_next(net, &far);
+        if (i < APPLY_AHEAD / 2)
+            cursor_next(net, &near);
+        if (i < APPLY_AHEAD / 5)
+            cursor_next(net, &next);
+    }
     size_t k = 0;
     for (size_t i = 0; i < n && st == QBT_OK; i++) {
         if (prefetch) {
-            size_t far = i + APPLY_AHEAD, near = i + APPLY_AHEAD / 2, next = i + APPLY_AHEAD / 5;
-            uint32_t slot = far < n ? first_slot(net, far) : NIL32;
+            uint32_t slot = first_slot(net, &far, n);
             if (slot != NIL32)
                 __builtin_prefetch(&net->alpha[slot]);
-            slot = near < n ? first_slot(net, near) : NIL32;
+            slot = first_slot(net, &near, n);
             if (slot != NIL32 && net->alpha[slot].head)
                 __builtin_prefetch(word_at(net, net->alpha[slot].head));
-            slot = next < n ? first_slot(net, next) : NIL32;
+            slot = first_slot(net, &next, n);
             if (slot != NIL32 && net->alpha[slot].head) {
                 /* Its first latch has arrived: fetch its block's header and end, and the next latch. */
                 latch_t *l = latch_at(net, net->alpha[slot].head);
@@ -425,8 +440,14 @@ qbt_status qbt_feed_many(qbt_net *net, const char *const *events, const size_t *
                 if (l->next & NEXT_MASK)
                     __builtin_prefetch(word_at(net, l->next & NEXT_MASK));
             }
+            if (far.at < n)
+                cursor_next(net, &far);
+            if (near.at < n)
+                cursor_next(net, &near);
+            if (next.at < n)
+                cursor_next(net, &next);
         }
-        for (size_t end = net->hit_ends[i]; k < end; k++)
+        for (size_t end = k + net->hit_counts[i]; k < end; k++)
             set_all(net, hits[k]); /* a callback removed since may have changed the entry's latches */
         if (net->nfired)
             st = fire(net, i, false);

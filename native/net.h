@@ -222,8 +222,8 @@ struct qbt_net {
     parse_scratch scratch;
     uint32_t *hits; /* alpha slots a batch of events sets, event after event (qbt_feed_many) */
     size_t nhits, hits_cap;
-    uint32_t *hit_ends; /* per event of the batch: the end of its slots in `hits` */
-    size_t hit_ends_cap;
+    uint8_t *hit_counts; /* per event of the batch: how many of the slots in `hits` are its own */
+    size_t hit_counts_cap;
     uint32_t *taken; /* atom_ids of a registration being prepared */
     size_t taken_cap;
     char *lower; /* lower-cased copy of a name */

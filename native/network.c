@@ -73,7 +73,7 @@ void qbt_free(qbt_net *net) {
     qbt_mfree(net->drained_text.text);
     scratch_free(&net->scratch);
     qbt_mfree(net->hits);
-    qbt_mfree(net->hit_ends);
+    qbt_mfree(net->hit_counts);
     qbt_mfree(net->taken);
     qbt_mfree(net->lower);
     qbt_mfree(net->err.text);
@@ -375,6 +375,6 @@ void qbt_get_stats(const qbt_net *net, qbt_stats *out) {
                  net->drained_cap * sizeof(qbt_catch_up_event) + net->drained_text.cap +
                  net->scratch.atoms_cap * sizeof(tmp_atom) + net->scratch.nodes_cap * sizeof(tmp_node) +
                  net->scratch.operands_cap * sizeof(uint32_t) + net->hits_cap * sizeof(uint32_t) +
-                 net->hit_ends_cap * sizeof(uint32_t) +
+                 net->hit_counts_cap +
                  net->taken_cap * sizeof(uint32_t) + net->lower_cap + net->err.cap;
 }
