@@ -4,12 +4,17 @@ Writes the farm workload to a temporary folder, compiles ``drive.c`` with ``nati
 -O2``), runs it once per size and prints a markdown table: ns/event of one ``qbt_feed_many`` pass
 over a freshly registered network (what ``benchmarks.compare`` times from Python), registration
 time and stats bytes per callback. The C floor is measured alongside, so the ratio is in one run.
+
+``--baseline DIR`` also builds the driver against another copy of ``native/`` (an older commit's,
+say ``git archive OLD native | tar -x -C /tmp/old``, then ``--baseline /tmp/old/native``) and runs
+it in turn with this one, run after run, so a before/after comparison shares the machine's moment.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -24,14 +29,19 @@ HERE = Path(__file__).resolve().parent
 NATIVE = HERE.parent.parent / "native"
 
 
-def build(workdir: Path) -> Path:
+def build(workdir: Path, native: Path = NATIVE, name: str = "drive") -> Path:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         sys.exit("benchmarks.ccore: no C compiler (cc) found")
-    exe = workdir / "drive"
-    sources = [str(HERE / "drive.c"), *sorted(str(p) for p in NATIVE.glob("*.c"))]
-    subprocess.run([compiler, "-std=c11", "-O2", f"-I{NATIVE}", *sources, "-o", str(exe)], check=True)
+    exe = workdir / name
+    sources = [str(HERE / "drive.c"), *sorted(str(p) for p in native.glob("*.c"))]
+    subprocess.run([compiler, "-std=c11", "-O2", f"-I{native}", *sources, "-o", str(exe)], check=True)
     return exe
+
+
+def run_driver(exe: Path, folder: Path) -> dict:
+    out = subprocess.run([str(exe), str(folder)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
 
 
 def write_workload(n: int, folder: Path):
@@ -52,24 +62,47 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ccore", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1k,10k,100k,1M")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="another native/ folder, built and run in turn with this one (before/after)")
     args = parser.parse_args(argv)
+    if args.baseline is not None and not any(args.baseline.glob("*.c")):
+        parser.error(f"--baseline {args.baseline}: no C sources there")
     floor = load_floor()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         exe = build(Path(tmp))
+        base_exe = build(Path(tmp), args.baseline, "drive-baseline") if args.baseline is not None else None
         for size in args.sizes.split(","):
             n = parse_size(size)
             folder = Path(tmp) / size
             workload = write_workload(n, folder)
-            runs = [json.loads(subprocess.run([str(exe), str(folder)], check=True, capture_output=True,
-                                              text=True).stdout) for _ in range(args.runs)]
+            runs, base_runs = [], []
+            for _ in range(args.runs):
+                runs.append(run_driver(exe, folder))
+                if base_exe is not None:
+                    base_runs.append(run_driver(base_exe, folder))
+            if base_runs and base_runs[0]["fired"] != runs[0]["fired"]:
+                sys.exit(f"benchmarks.ccore: the baseline fired {base_runs[0]['fired']} times, this build {runs[0]['fired']}")
             floor_ns = statistics.median(floor.run(workload.events, workload.keys())[0] for _ in range(args.runs))
             ns = statistics.median(r["feed_many_ns_per_event"] for r in runs)
+            base_ns = statistics.median(r["feed_many_ns_per_event"] for r in base_runs) if base_runs else None
             reg = statistics.median(r["register_ns_per_callback"] for r in runs)
-            rows.append((n, ns, floor_ns, reg, runs[0]["bytes_per_callback"]))
-            print(f"[{size}] {ns:.0f} ns/event, floor {floor_ns:.0f}", file=sys.stderr)
-    print("| callbacks | C core feed_many ns/event | C floor ns/event | × C floor | registration ns/callback |")
-    print("|---:|---:|---:|---:|---:|")
-    for n, ns, floor_ns, reg, _ in rows:
-        print(f"| {n:,} | {ns:.0f} | {floor_ns:.0f} | {ns / floor_ns:.1f}× | {reg:.0f} |")
+            rows.append((n, ns, floor_ns, reg, base_ns))
+            print(f"[{size}] {ns:.0f} ns/event, floor {floor_ns:.0f}"
+                  + (f", baseline {base_ns:.0f}" if base_ns is not None else ""), file=sys.stderr)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"median of {args.runs}; load average {load:.1f} at the end; {os.cpu_count()} cores")
+    print()
+    head = "| callbacks | C core feed_many ns/event | C floor ns/event | × C floor | registration ns/callback |"
+    rule = "|---:|---:|---:|---:|---:|"
+    if args.baseline is not None:
+        head += " baseline ns/event | baseline × C floor |"
+        rule += "---:|---:|"
+    print(head)
+    print(rule)
+    for n, ns, floor_ns, reg, base_ns in rows:
+        line = f"| {n:,} | {ns:.0f} | {floor_ns:.0f} | {ns / floor_ns:.1f}× | {reg:.0f} |"
+        if base_ns is not None:
+            line += f" {base_ns:.0f} | {base_ns / floor_ns:.1f}× |"
+        print(line)
     return 0
