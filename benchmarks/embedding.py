@@ -21,7 +21,10 @@ says "durable_rules not installed"), fed one event per call through ``qbtrigger 
 and feed_batch's speed-up over it; **snapshot** and **restore** of the network after half the
 stream (native), seconds, and the snapshot's size per callback, also on ``two_atom_workload``.
 
-The machine (CPU model, cores, load at the start and at the end) is printed with the tables.
+Every time is given twice: by the clock, and in CPU time of the thread doing the work (the C
+driver's ``CLOCK_THREAD_CPUTIME_ID``, Python's ``time.thread_time``), which other processes move far
+less on a shared machine (under a load of 7 on 2 cores the clock read 2-4x the CPU time). The
+machine (CPU model, cores, load at the start and at the end) is printed with the tables.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from benchmarks.ccore import build, write_workload
 from qbtrigger.workload import Workload, parse_size, two_atom_workload
@@ -56,16 +59,18 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, load {load:.1f}, Python {platform.python_version()}"
 
 
-def timed(make: Callable[[], object], run: Callable[[object], object], runs: int) -> float:
-    """Median seconds of ``run(make())``, a fresh ``make()`` each time (not timed)."""
-    times = []
+def timed(make: Callable[[], object], run: Callable[[object], object], runs: int) -> Tuple[float, float]:
+    """Median seconds of ``run(make())``, a fresh ``make()`` each time (not timed): by the clock,
+    and in CPU time of this thread (the C core's work with the GIL released runs in it too)."""
+    times, cpu = [], []
     for _ in range(runs):
         subject = make()
         gc.collect()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         run(subject)
+        cpu.append(time.thread_time() - start_cpu)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def durable_ns(workload: Workload, runs: int) -> Optional[float]:
@@ -75,7 +80,9 @@ def durable_ns(workload: Workload, runs: int) -> Optional[float]:
     contender = load_contender("durable_rules")
     if contender.unavailable():
         return None
-    seconds = timed(lambda: contender.register(workload), lambda e: contender.feed(e, workload.events, "feed", False), runs)
+    seconds, _ = timed(
+        lambda: contender.register(workload), lambda e: contender.feed(e, workload.events, "feed", False), runs
+    )
     return seconds * 1e9 / len(workload.events)
 
 
@@ -102,25 +109,32 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
             events = text.decode().split("\n")[:-1]  # made in list order, like the driver's lines
             per_event = 1e9 / len(events)
             fresh = lambda: workload.network(Network)  # noqa: E731
-            runs: dict = {"c_core": [], **{mode: [] for mode in MODES}}
+            calls = {
+                "feed_batch": lambda net: net.feed_batch(events),
+                "feed_text": lambda net: net.feed_text(text),
+                "feed_many": lambda net: net.feed_many(events),
+                "feed_batch_shuffled": lambda net: net.feed_batch(workload.events),
+            }
+            runs: dict = {key: [] for mode in ("c_core", *MODES) for key in (mode, mode + "_cpu")}
             for _ in range(args.runs):
                 out = subprocess.run([str(exe), str(folder)], check=True, capture_output=True, text=True).stdout
                 runs["c_core"].append(json.loads(out)["feed_many_ns_per_event"])
-                runs["feed_batch"].append(timed(fresh, lambda net: net.feed_batch(events), 1) * per_event)
-                runs["feed_text"].append(timed(fresh, lambda net: net.feed_text(text), 1) * per_event)
-                runs["feed_many"].append(timed(fresh, lambda net: net.feed_many(events), 1) * per_event)
-                runs["feed_batch_shuffled"].append(
-                    timed(fresh, lambda net: net.feed_batch(workload.events), 1) * per_event
-                )
+                runs["c_core_cpu"].append(json.loads(out)["feed_many_cpu_ns_per_event"])
+                for mode in MODES:
+                    wall, cpu = timed(fresh, calls[mode], 1)
+                    runs[mode].append(wall * per_event)
+                    runs[mode + "_cpu"].append(cpu * per_event)
             row = {"callbacks": n, **{key: statistics.median(values) for key, values in runs.items()}}
             for mode in MODES:
-                row[f"{mode}_x_c"] = statistics.median(m / c for m, c in zip(runs[mode], runs["c_core"]))
+                for cpu in ("", "_cpu"):
+                    ratios = [m / c for m, c in zip(runs[mode + cpu], runs["c_core" + cpu])]
+                    row[f"{mode}{cpu}_x_c"] = statistics.median(ratios)
             row["runs"] = runs
             net = workload.network(Network)
             net.feed_many(events[: len(events) // 2])
             data = net.snapshot()
-            row["snapshot_s"] = timed(lambda net=net: net, lambda subject: subject.snapshot(), args.runs)
-            row["restore_s"] = timed(lambda data=data: data, Network.from_snapshot, args.runs)
+            row["snapshot_s"], row["snapshot_cpu_s"] = timed(lambda net=net: net, lambda net: net.snapshot(), args.runs)
+            row["restore_s"], row["restore_cpu_s"] = timed(lambda data=data: data, Network.from_snapshot, args.runs)
             row["bytes_per_callback"] = len(data) / n
             del net
             two = two_atom_workload(n).network(Network).snapshot()
@@ -130,21 +144,25 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
             rows.append(row)
             print(f"[{size}] done", file=sys.stderr)
     print(f"machine at the start: {load_start}\nmachine at the end: {machine()}")
-    print(f"{args.runs} rounds; ns/event: median; × C core: median of the rounds' ratios; farm workload\n")
+    print(f"{args.runs} rounds; ns/event: median; × C core: median of the rounds' ratios; farm workload")
+    for cpu, what in (("", "by the clock"), ("_cpu", "CPU time of the feeding thread")):
+        print(f"\nns/event, {what}:\n")
+        print(
+            "| callbacks | C core alone | feed_batch | × C core | feed_text | × C core | feed_many | × C core "
+            "| feed_batch, shuffled strings | × C core |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            cells = " | ".join(f"{r[mode + cpu]:.0f} | {r[mode + cpu + '_x_c']:.2f}×" for mode in MODES)
+            print(f"| {r['callbacks']:,} | {r['c_core' + cpu]:.0f} | {cells} |")
     print(
-        "| callbacks | C core alone ns/event | feed_batch | × C core | feed_text | × C core | feed_many | × C core "
-        "| feed_batch, shuffled strings | × C core |"
+        "\n| callbacks | snapshot s | (CPU s) | restore s | (CPU s) | bytes/callback (farm) | bytes/callback (two-atom) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        cells = " | ".join(f"{r[mode]:.0f} | {r[mode + '_x_c']:.2f}×" for mode in MODES)
-        print(f"| {r['callbacks']:,} | {r['c_core']:.0f} | {cells} |")
-    print("\n| callbacks | snapshot s | restore s | bytes/callback (farm) | bytes/callback (two-atom) |")
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['callbacks']:,} | {r['snapshot_s']:.3f} | {r['restore_s']:.3f} | {r['bytes_per_callback']:.1f} "
-            f"| {r['two_atom_bytes_per_callback']:.1f} |"
+            f"| {r['callbacks']:,} | {r['snapshot_s']:.3f} | {r['snapshot_cpu_s']:.3f} | {r['restore_s']:.3f} "
+            f"| {r['restore_cpu_s']:.3f} | {r['bytes_per_callback']:.1f} | {r['two_atom_bytes_per_callback']:.1f} |"
         )
     for r in rows:
         if "durable_rules" in r:

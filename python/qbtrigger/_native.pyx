@@ -40,7 +40,7 @@ from cpython.pythread cimport (
 )
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcpy
 
 
 cdef extern from "Python.h":
@@ -692,21 +692,20 @@ cdef class Network:
         cdef const char **datas = <const char **>PyMem_Malloc(n * sizeof(const char *))
         cdef size_t *sizes = <size_t *>PyMem_Malloc(n * sizeof(size_t))
         cdef Py_ssize_t start = 0, i, k = 0, end
+        cdef const char *newline
         cdef size_t count = 0
         cdef const qbt_firing *out
         try:
             if datas is NULL or sizes is NULL:
                 raise MemoryError()
-            for i in range(size + 1):
-                if i < size and text[i] != b"\n":
-                    continue
-                if i == size and start == size:
-                    break  # a final newline ends the last event, and empty data has none
+            while start < size:
+                newline = <const char *>memchr(text + start, b"\n", <size_t>(size - start))
+                i = size if newline is NULL else newline - text
                 end = i - 1 if i > start and text[i - 1] == b"\r" else i
                 datas[k] = text + start
                 sizes[k] = <size_t>(end - start)
                 k += 1
-                start = i + 1
+                start = i + 1  # past the end when the data does not end with a newline
             # `data` is immutable and held by this call: its bytes stay put while the GIL is out.
             self._enter()
             try:
