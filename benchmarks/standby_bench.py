@@ -1,14 +1,16 @@
 """A standby's takeover time on the PostgreSQL store: from the active supervisor's death to the
 standby's first committed step.
 
-    python -m benchmarks.standby_bench --db postgresql://... --jobs 1000 --frames 1000 [--kill-at 0.05]
+    python -m benchmarks.standby_bench --db postgresql://... --jobs 1000 --frames 1000 [--kill-at 0.05] [--cold]
 
 The database's qbtrigger tables are dropped first. An *active* child process submits the chain of
 :mod:`benchmarks.simulate_bench` (jobs x frames callbacks) and runs it; a *standby* child waits
-for the lock. Once the active one has committed ``--kill-at`` of the run's events (and at least its
-submission), it is killed with SIGKILL; the standby takes the lock, resumes (loads the jobs,
-replays the journal), runs one step and commits it. Prints one JSON line: the takeover time and
-its parts (lock, resume, first step), the journal lines replayed and the callbacks live.
+for the lock: a warm one (:class:`~qbtrigger.supervisor.standby.WarmStandby`, following the store
+meanwhile), or with ``--cold`` one that resumes only once it holds the lock. Once the active one
+has committed ``--kill-at`` of the run's events (and a warm standby has loaded the store), it is
+killed with SIGKILL; the standby takes the lock, catches up (warm) or resumes (cold), runs one step
+and commits it. Prints one JSON line: the takeover time and its parts (lock, catch-up or resume,
+first step), the journal lines, the callbacks live and the machine's load average.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
 from qbtrigger.supervisor import PostgresStore, Simulator, Supervisor
+from qbtrigger.supervisor.standby import Follower, WarmStandby
 
 from .simulate_bench import chain
 
@@ -36,10 +40,28 @@ def _active(args: argparse.Namespace) -> None:
 
 
 def _standby(args: argparse.Namespace) -> None:
-    store = PostgresStore(args.db, standby=True, on_wait=lambda text: print("waiting", flush=True))
-    locked = time.time()
-    sup = Supervisor(db=store)
-    resumed = time.time()
+    warm = None
+    if args.cold:
+        store = PostgresStore(args.db, standby=True, on_wait=lambda text: print("waiting", flush=True))
+        locked = time.time()
+        sup = Supervisor(db=store)
+        resumed = time.time()
+        print("following", flush=True)  # it does not: the parent need not wait for it
+    else:
+        load = Follower.load
+
+        def loaded(self: Follower) -> bool:  # tell the parent once the store is loaded
+            done = load(self)
+            if done:
+                print("following", flush=True)
+            return done
+
+        Follower.load = loaded  # type: ignore[method-assign]
+        warm = WarmStandby(args.db, lambda store: Supervisor(db=store), on_wait=lambda text: print("waiting", flush=True))
+        sup = warm.run()
+        assert isinstance(sup.store, PostgresStore)
+        store = sup.store
+        locked, resumed = warm.locked_at, warm.ready_at
     sim = Simulator(sup, workers=4, seed=0, frame_time=(10.0, 2.0), commit_every=20000)
     writes: List[float] = []
     write = store.write
@@ -48,7 +70,8 @@ def _standby(args: argparse.Namespace) -> None:
     committed = writes[0]
     live = len(sup.engine.network)
     print(json.dumps({"locked": locked, "resumed": resumed, "committed": committed, "live_callbacks": live,
-                      "journal_lines": store.journal_length()}), flush=True)
+                      "journal_lines": store.journal_length(), "warm": bool(warm and warm.warm),
+                      "fallback": warm.fallback if warm else None}), flush=True)
     sup.close()
 
 
@@ -62,21 +85,25 @@ def _journal_length(db: str) -> int:
         return 0
 
 
-def measure(db: str, jobs: int, frames: int, kill_at: float) -> Dict[str, Any]:
+def measure(db: str, jobs: int, frames: int, kill_at: float, cold: bool = False) -> Dict[str, Any]:
     import psycopg
 
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS meta, jobs, work, subjobs, journal, logs")
     base: List[str] = [sys.executable, "-m", "benchmarks.standby_bench", "--db", db, "--jobs", str(jobs),
-                       "--frames", str(frames)]
+                       "--frames", str(frames), *(["--cold"] if cold else [])]
     active = subprocess.Popen([*base, "--role", "active"], stdout=subprocess.PIPE, text=True)
     standby: Optional[subprocess.Popen] = None
     try:
         assert active.stdout is not None and active.stdout.readline().strip() == "submitted"
         standby = subprocess.Popen([*base, "--role", "standby"], stdout=subprocess.PIPE, text=True)
         assert standby.stdout is not None and standby.stdout.readline().strip() == "waiting"
+        following = False  # a warm standby has loaded the store (the line comes while the active runs)
+        reader = threading.Thread(target=lambda: standby.stdout.readline(), daemon=True)  # type: ignore[union-attr]
+        reader.start()
         target = int(kill_at * 3 * jobs * frames)  # about 3 events per frame, plus the submission
-        while _journal_length(db) < max(target, 1):
+        while not following or _journal_length(db) < max(target, 1):
+            following = not reader.is_alive()
             if active.poll() is not None:
                 raise RuntimeError("the active supervisor finished before it could be killed")
             time.sleep(0.05)
@@ -91,12 +118,14 @@ def measure(db: str, jobs: int, frames: int, kill_at: float) -> Dict[str, Any]:
                 proc.kill()
                 proc.wait()
     return {
-        "jobs": jobs, "frames": frames, "kill_at": kill_at,
+        "jobs": jobs, "frames": frames, "kill_at": kill_at, "standby": "cold" if cold else "warm",
+        "took_over_warm": result["warm"], "fallback": result["fallback"],
         "takeover_s": round(result["committed"] - killed, 3),
         "lock_s": round(result["locked"] - killed, 3),
-        "resume_s": round(result["resumed"] - result["locked"], 3),
+        ("resume_s" if cold else "catch_up_s"): round(result["resumed"] - result["locked"], 3),
         "first_step_s": round(result["committed"] - result["resumed"], 3),
         "journal_lines": result["journal_lines"], "live_callbacks": result["live_callbacks"],
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -106,6 +135,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--kill-at", type=float, default=0.05, help="fraction of the run's events (default 0.05)")
+    parser.add_argument("--cold", action="store_true", help="a standby that resumes only once it holds the lock")
     parser.add_argument("--role", choices=("active", "standby"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "active":
@@ -113,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     elif args.role == "standby":
         _standby(args)
     else:
-        print(json.dumps(measure(args.db, args.jobs, args.frames, args.kill_at)))
+        print(json.dumps(measure(args.db, args.jobs, args.frames, args.kill_at, args.cold)))
     return 0
 
 

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 
 from ..errors import StoreError, StoreLockedError
 from .store import (
-    EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row, schema_upgrade,
+    EVENT, JOURNAL_KINDS, SCHEMA_VERSION, TRACKING_INDEXES, WRITES_KEY as _WRITES_KEY, Batch, JobRow, Store, SubjobRow,
+    WorkRow, decode_job_row, schema_upgrade, tracking_upgrade,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ __all__ = ["PostgresStore", "is_postgres_dsn", "display_dsn", "LOCK_CLASS"]
 
 #: The first key of the advisory lock ('qbtr'); the second is the hash of the schema's name.
 LOCK_CLASS = 0x71627472
-_WRITES_KEY = "writes"  # meta: the sequence number of the last committed write
 _JOURNAL_PAGE = 256  # journal chunks read per query while replaying
 
 _SCHEMA = """
@@ -51,13 +51,14 @@ CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id bigint PRIMARY KEY, pgrp bigint NOT NULL, label text, status text NOT NULL,
     hold text, removed integer NOT NULL DEFAULT 0, fired bigint NOT NULL DEFAULT 0,
-    handles text NOT NULL DEFAULT '[]', data text NOT NULL);
+    handles text NOT NULL DEFAULT '[]', data text NOT NULL, written bigint NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS work (
     jobid bigint NOT NULL, idx integer NOT NULL, name text, status text NOT NULL,
-    retries integer NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITH (fillfactor = 50);
+    retries integer NOT NULL DEFAULT 0, written bigint NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx))
+    WITH (fillfactor = 50);
 CREATE TABLE IF NOT EXISTS subjobs (
     jobid bigint NOT NULL, idx integer NOT NULL, status text NOT NULL,
-    held integer NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx));
+    held integer NOT NULL DEFAULT 0, written bigint NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx));
 CREATE TABLE IF NOT EXISTS journal (
     chunk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, first bigint NOT NULL, n integer NOT NULL,
     entries text NOT NULL);
@@ -117,6 +118,25 @@ class PostgresStore(Store):
         reconnect_seconds: float = 30.0,
         connect_timeout: int = 10,
     ) -> None:
+        self._open(dsn, reconnect_seconds, connect_timeout)
+        if standby:
+            self._wait_for_lock(on_wait)
+        elif not self._try_lock():
+            holder = self._holder()
+            self.conn.close()
+            raise StoreLockedError(
+                f"{self.name}: another supervisor is active on this job store ({holder}); a second one"
+                " may not write beside it (wait for it to stop, or run this one as its standby: --standby)"
+            )
+        self._create_schema()
+
+    # ------------------------------------------------------------------ connection and lock
+    #: How the server lists this store's session (``pg_stat_activity``), and what each session runs first.
+    _ROLE = "qbtrigger supervisor"
+    _SESSION_SQL = _SESSION
+
+    def _open(self, dsn: str, reconnect_seconds: float, connect_timeout: int) -> None:
+        """Everything but the lock and the tables: the first session."""
         try:
             import psycopg
         except ImportError:
@@ -132,28 +152,17 @@ class PostgresStore(Store):
         self._secret = str(_conninfo(dsn).get("password") or "")
         self._writes = 0
         self.conn = self._connect()
-        if standby:
-            self._wait_for_lock(on_wait)
-        elif not self._try_lock():
-            holder = self._holder()
-            self.conn.close()
-            raise StoreLockedError(
-                f"{self.name}: another supervisor is active on this job store ({holder}); a second one"
-                " may not write beside it (wait for it to stop, or run this one as its standby: --standby)"
-            )
-        self._create_schema()
 
-    # ------------------------------------------------------------------ connection and lock
     def _connect(self) -> "psycopg.Connection[Tuple[Any, ...]]":
         psycopg = self._psycopg
         try:
             conn = psycopg.connect(
                 self.dsn, autocommit=True, connect_timeout=self.connect_timeout,
-                application_name=f"qbtrigger supervisor (pid {os.getpid()} on {socket.gethostname()})",
+                application_name=f"{self._ROLE} (pid {os.getpid()} on {socket.gethostname()})",
             )
         except psycopg.Error as error:
             raise StoreError(f"cannot open the job store {self.name}: {self._scrub(error)}") from None
-        conn.execute(_SESSION)
+        conn.execute(self._SESSION_SQL)
         return conn  # type: ignore[no-any-return]
 
     def _try_lock(self) -> bool:
@@ -223,7 +232,9 @@ class PostgresStore(Store):
                 upgrade = version is None or schema_upgrade(self.name, version)  # tables made above
             except ValueError as error:
                 raise StoreError(str(error)) from None
-            if upgrade:
+            if upgrade:  # new, or of an older layout: made current in this transaction
+                for statement in [*tracking_upgrade(version), *TRACKING_INDEXES]:
+                    self.conn.execute(statement)
                 self.conn.execute("INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE"
                                   " SET value = excluded.value", (json.dumps(SCHEMA_VERSION),))
         self._writes = int(self.get_meta(_WRITES_KEY, 0))
@@ -280,31 +291,32 @@ class PostgresStore(Store):
 
     def _apply(self, batch: Batch) -> None:
         conn = self.conn
+        w = int(self._writes + 1)  # this write's number: every row it touches carries it (`written`)
         with conn.transaction(), conn.cursor() as cur:
             if batch.new_jobs:
-                _copy(cur, "jobs (id, pgrp, label, status, hold, data)", batch.new_jobs)
+                _copy(cur, "jobs (id, pgrp, label, status, hold, data, written)", batch.new_jobs, w)
             if batch.new_work:
-                _copy(cur, "work (jobid, idx, name, status, retries)", batch.new_work)
+                _copy(cur, "work (jobid, idx, name, status, retries, written)", batch.new_work, w)
             if batch.new_subjobs:
-                _copy(cur, "subjobs (jobid, idx, status, held)", batch.new_subjobs)
+                _copy(cur, "subjobs (jobid, idx, status, held, written)", batch.new_subjobs, w)
             if batch.handles:
-                cur.executemany("UPDATE jobs SET handles = %s WHERE id = %s", batch.handles)
+                cur.executemany(f"UPDATE jobs SET handles = %s, written = {w} WHERE id = %s", batch.handles)
             if batch.jobs:
                 cur.executemany(
-                    "UPDATE jobs SET status = %s, hold = %s, removed = %s, fired = %s, data = coalesce(%s, data)"
-                    " WHERE id = %s",
+                    "UPDATE jobs SET status = %s, hold = %s, removed = %s, fired = %s, data = coalesce(%s, data),"
+                    f" written = {w} WHERE id = %s",
                     batch.jobs,
                 )
             if batch.work:
                 _copy(cur, "work_changes", _last_per_item(batch.work))
                 cur.execute("ANALYZE work_changes")  # else the plan guesses, and scans all of work
-                cur.execute("UPDATE work SET status = c.status, retries = c.retries FROM work_changes c"
-                            " WHERE work.jobid = c.jobid AND work.idx = c.idx")
+                cur.execute(f"UPDATE work SET status = c.status, retries = c.retries, written = {w}"
+                            " FROM work_changes c WHERE work.jobid = c.jobid AND work.idx = c.idx")
             if batch.subjobs:
                 _copy(cur, "subjob_changes", _last_per_item(batch.subjobs))
                 cur.execute("ANALYZE subjob_changes")
-                cur.execute("UPDATE subjobs SET status = c.status, held = c.held FROM subjob_changes c"
-                            " WHERE subjobs.jobid = c.jobid AND subjobs.idx = c.idx")
+                cur.execute(f"UPDATE subjobs SET status = c.status, held = c.held, written = {w}"
+                            " FROM subjob_changes c WHERE subjobs.jobid = c.jobid AND subjobs.idx = c.idx")
             if batch.journal:
                 cur.execute("INSERT INTO journal (first, n, entries) VALUES (%s, %s, %s)",
                             (batch.journal_first, len(batch.journal), "\n".join(batch.journal)))
@@ -314,7 +326,7 @@ class PostgresStore(Store):
                 cur.execute("INSERT INTO checkpoint VALUES (1, %s, %s) ON CONFLICT (id) DO UPDATE"
                             " SET seq = excluded.seq, data = excluded.data", batch.checkpoint)
             meta = [(key, json.dumps(value)) for key, value in batch.meta.items()]
-            meta.append((_WRITES_KEY, json.dumps(self._writes + 1)))
+            meta.append((_WRITES_KEY, json.dumps(w)))
             cur.executemany("INSERT INTO meta VALUES (%s, %s)"
                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", meta)
 
@@ -401,10 +413,16 @@ def _conninfo(dsn: str) -> Dict[str, Any]:
         return {}
 
 
-def _copy(cur: Any, target: str, rows: Sequence[Sequence[Any]]) -> None:
+def _copy(cur: Any, target: str, rows: Sequence[Tuple[Any, ...]], written: Optional[int] = None) -> None:
+    """COPY ``rows`` into ``target`` (``written``: a last column every row gets)."""
     with cur.copy(f"COPY {target} FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        if written is None:
+            for row in rows:
+                copy.write_row(row)
+        else:
+            last = (written,)
+            for row in rows:
+                copy.write_row(row + last)
 
 
 def _last_per_item(rows: Sequence[Tuple[Any, Any, int, int]]) -> List[Tuple[Any, Any, int, int]]:

@@ -7,15 +7,18 @@ Tables (``data`` columns hold JSON):
 
 ``meta(key, value)``
     schema version, next job id, the clock, the simulator's saved state.
-``jobs(id, pgrp, label, status, hold, removed, fired, handles, data)``
+``jobs(id, pgrp, label, status, hold, removed, fired, handles, data, written)``
     ``data`` is the submitted job dict without its agenda and status (plus modified fields);
     ``hold`` the explicit state (blocked/suspended/killed) the status is pinned to, if any;
     ``fired`` how many times the job's callbacks have run; ``handles`` (a JSON list) the network
     handles of its callbacks in registration order. Per-callback counts are not stored apart: the
     journal replay restores them exactly, and a callback that left the network fired its maximum.
-``work(jobid, idx, name, status, retries)``
+``work(jobid, idx, name, status, retries, written)``
     one row per agenda item; an agenda-less job has one row with a NULL name (the job itself).
-``subjobs(jobid, idx, status, held)``
+``subjobs(jobid, idx, status, held, written)``
+    ``written`` (in these three tables, indexed): the number of the write that last inserted or
+    changed the row; ``meta.writes`` is the number of the last write. A follower (a PostgreSQL
+    standby, :mod:`.standby`) reads "the rows changed after write S" with it.
 ``journal(chunk, first, n, entries)``
     everything the callback network saw, in order, one row per commit: ``entries`` holds ``n``
     lines, numbered from ``first``: an event text (``complete-work-12-5``), or ``#register IDS``
@@ -41,7 +44,8 @@ import sqlite3
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from .store import (
-    EVENT, JOURNAL_KINDS, SCHEMA_VERSION, Batch, JobRow, Store, SubjobRow, WorkRow, decode_job_row, schema_upgrade,
+    EVENT, JOURNAL_KINDS, SCHEMA_VERSION, TRACKING_INDEXES, WRITES_KEY, Batch, JobRow, Store, SubjobRow, WorkRow,
+    decode_job_row, schema_upgrade, tracking_upgrade,
 )
 
 __all__ = ["SqliteStore"]
@@ -51,13 +55,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY, pgrp INTEGER NOT NULL, label TEXT, status TEXT NOT NULL,
     hold TEXT, removed INTEGER NOT NULL DEFAULT 0, fired INTEGER NOT NULL DEFAULT 0,
-    handles TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL);
+    handles TEXT NOT NULL DEFAULT '[]', data TEXT NOT NULL, written INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS work (
     jobid INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT, status TEXT NOT NULL,
-    retries INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITHOUT ROWID;
+    retries INTEGER NOT NULL DEFAULT 0, written INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subjobs (
     jobid INTEGER NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
-    held INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITHOUT ROWID;
+    held INTEGER NOT NULL DEFAULT 0, written INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (jobid, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal (
     chunk INTEGER PRIMARY KEY, first INTEGER NOT NULL, n INTEGER NOT NULL, entries TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS logs (seq INTEGER PRIMARY KEY, jobid INTEGER NOT NULL, text TEXT NOT NULL);
@@ -84,7 +88,16 @@ class SqliteStore(Store):
         self.db.executescript(_SCHEMA)
         version = self.get_meta("schema")
         if version is None or schema_upgrade(self.name, version):  # the script made the new tables
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
+            self.db.execute("BEGIN IMMEDIATE")  # new, or of an older layout: made current at once
+            try:
+                for statement in [*tracking_upgrade(version), *TRACKING_INDEXES]:
+                    self.db.execute(statement)
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        self._writes = int(self.get_meta(WRITES_KEY, 0))
 
     # ------------------------------------------------------------------ the one write path
     def write(self, batch: Batch) -> None:
@@ -94,28 +107,31 @@ class SqliteStore(Store):
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         committing = False
+        w = int(self._writes + 1)  # this write's number: every row it touches carries it (`written`)
         try:
             if batch.new_jobs:
                 db.executemany(
-                    "INSERT INTO jobs (id, pgrp, label, status, hold, data) VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO jobs (id, pgrp, label, status, hold, data, written) VALUES (?, ?, ?, ?, ?, ?, {w})",
                     batch.new_jobs,
                 )
             if batch.new_work:
-                db.executemany("INSERT INTO work VALUES (?, ?, ?, ?, ?)", batch.new_work)
+                db.executemany(f"INSERT INTO work VALUES (?, ?, ?, ?, ?, {w})", batch.new_work)
             if batch.new_subjobs:
-                db.executemany("INSERT INTO subjobs VALUES (?, ?, ?, ?)", batch.new_subjobs)
+                db.executemany(f"INSERT INTO subjobs VALUES (?, ?, ?, ?, {w})", batch.new_subjobs)
             if batch.handles:
-                db.executemany("UPDATE jobs SET handles = ? WHERE id = ?", batch.handles)
+                db.executemany(f"UPDATE jobs SET handles = ?, written = {w} WHERE id = ?", batch.handles)
             if batch.jobs:
                 db.executemany(
-                    "UPDATE jobs SET status = ?, hold = ?, removed = ?, fired = ?, data = coalesce(?, data)"
-                    " WHERE id = ?",
+                    "UPDATE jobs SET status = ?, hold = ?, removed = ?, fired = ?, data = coalesce(?, data),"
+                    f" written = {w} WHERE id = ?",
                     batch.jobs,
                 )
             if batch.work:
-                db.executemany("UPDATE work SET status = ?, retries = ? WHERE jobid = ? AND idx = ?", batch.work)
+                db.executemany(f"UPDATE work SET status = ?, retries = ?, written = {w} WHERE jobid = ? AND idx = ?",
+                               batch.work)
             if batch.subjobs:
-                db.executemany("UPDATE subjobs SET status = ?, held = ? WHERE jobid = ? AND idx = ?", batch.subjobs)
+                db.executemany(f"UPDATE subjobs SET status = ?, held = ?, written = {w} WHERE jobid = ? AND idx = ?",
+                               batch.subjobs)
             if batch.journal:
                 db.execute(
                     "INSERT INTO journal (first, n, entries) VALUES (?, ?, ?)",
@@ -123,11 +139,9 @@ class SqliteStore(Store):
                 )
             if batch.logs:
                 db.executemany("INSERT INTO logs (jobid, text) VALUES (?, ?)", batch.logs)
-            if batch.meta:
-                db.executemany(
-                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    [(key, json.dumps(value)) for key, value in batch.meta.items()],
-                )
+            meta = [(key, json.dumps(value)) for key, value in batch.meta.items()]
+            meta.append((WRITES_KEY, json.dumps(w)))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             if batch.checkpoint is not None:
                 db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?)", batch.checkpoint)
             committing = True
@@ -136,8 +150,10 @@ class SqliteStore(Store):
             if db.in_transaction:
                 db.execute("ROLLBACK")
             elif committing and not isinstance(error, sqlite3.Error):
+                self._writes = w
                 batch.written()  # COMMIT went through and an interrupt landed just after it
             raise
+        self._writes = w
         batch.written()
 
     # ------------------------------------------------------------------ reads

@@ -28,13 +28,22 @@ from ..errors import Error
 __all__ = [
     "Store", "Batch", "SCHEMA_VERSION", "EVENT", "REGISTER", "ADVANCE", "REMOVE", "CALLBACK",
     "JOURNAL_WORDS", "JOURNAL_KINDS", "UNREADABLE", "decode_job_row", "AbandonedError", "schema_upgrade",
+    "WRITES_KEY", "TRACKED_TABLES", "TRACKING_INDEXES", "tracking_upgrade",
 ]
 
-#: The layout's version (``meta.schema``). 2 added the ``checkpoint`` table; a store of version 1
-#: gets it when opened (:func:`schema_upgrade`).
-SCHEMA_VERSION = 2
-#: Versions a store may have and be upgraded from when opened (only tables are added since them).
-_UPGRADABLE = frozenset({1})
+#: The layout's version (``meta.schema``). 2 added the ``checkpoint`` table, 3 change tracking
+#: (the ``written`` columns); a store of an older version gets them when opened
+#: (:func:`schema_upgrade`, :func:`tracking_upgrade`).
+SCHEMA_VERSION = 3
+#: Versions a store may have and be upgraded from when opened.
+_UPGRADABLE = frozenset({1, 2})
+#: The meta entry holding the number of the last committed write (every write counts one up).
+WRITES_KEY = "writes"
+#: Tables whose rows carry ``written``: the number of the write that last inserted or changed
+#: them (indexed), so "the rows changed after write S" is one cheap query (a following standby).
+TRACKED_TABLES = ("jobs", "work", "subjobs")
+#: The indexes of change tracking (made once the columns exist; the same SQL on every backend).
+TRACKING_INDEXES = tuple(f"CREATE INDEX IF NOT EXISTS {t}_by_write ON {t} (written)" for t in TRACKED_TABLES)
 #: journal kinds
 EVENT, REGISTER, ADVANCE, REMOVE, CALLBACK = 0, 1, 2, 3, 4
 #: how journal lines spell the kinds that are not events (an event text never starts with '#')
@@ -79,6 +88,14 @@ def schema_upgrade(name: str, version: Any) -> bool:
     if version in _UPGRADABLE:
         return True
     raise ValueError(f"{name}: store schema {version}, this qbtrigger reads {SCHEMA_VERSION}")
+
+
+def tracking_upgrade(version: Any) -> List[str]:
+    """The statements that add change tracking to a store of layout ``version`` (none when it
+    has it: a new store's tables are made with it); the same SQL on every backend."""
+    if version is None or version >= 3:
+        return []
+    return [f"ALTER TABLE {t} ADD COLUMN written bigint NOT NULL DEFAULT 0" for t in TRACKED_TABLES]
 
 
 def decode_job_row(row: Tuple[Any, ...]) -> JobRow:
