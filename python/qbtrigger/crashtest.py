@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .supervisor.store import WRITES_KEY
+
 __all__ = ["Point", "Outcome", "workload", "reference", "draw_points", "run_point", "main"]
 
 #: The command line of every run (the jobs file, store, log and clock are the same in each folder).
@@ -153,10 +155,12 @@ def _run(folder: Path, timeout: float, *, plan: Optional[Point] = None) -> subpr
     return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
+# Rows, not how they were committed: the write numbers (``written``, ``meta.writes``) count commits,
+# which an interrupted run makes more of, like the journal's chunks.
 _STORE_QUERIES = {
-    "jobs": "SELECT * FROM jobs ORDER BY id",
-    "work": "SELECT * FROM work ORDER BY jobid, idx",
-    "subjobs": "SELECT * FROM subjobs ORDER BY jobid, idx",
+    "jobs": "SELECT id, pgrp, label, status, hold, removed, fired, handles, data FROM jobs ORDER BY id",
+    "work": "SELECT jobid, idx, name, status, retries FROM work ORDER BY jobid, idx",
+    "subjobs": "SELECT jobid, idx, status, held FROM subjobs ORDER BY jobid, idx",
     "journal": "SELECT entries FROM journal ORDER BY chunk",
     "logs": "SELECT jobid, text FROM logs ORDER BY seq",
     "meta": "SELECT key, value FROM meta",
@@ -177,6 +181,7 @@ def _outcome(folder: Path, done: subprocess.CompletedProcess) -> Outcome:
             db.close()
     store["journal"] = "\n".join(entries for (entries,) in store["journal"])  # chunks are no matter
     store["meta"] = meta = dict(store["meta"])
+    meta.pop(WRITES_KEY, None)
     if "simulate_submission" in meta:  # the CLI's record of what it submitted: where, and when
         record = json.loads(meta["simulate_submission"])
         meta["simulate_submission"] = {k: v for k, v in record.items() if k not in ("file", "when")}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import StoreError
 from . import html_page
@@ -92,8 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the job store in this SQLite file, or in PostgreSQL (postgresql://USER@HOST/DB);"
              " rerunning with it resumes")
     add("--standby", action="store_true",
-        help="with a PostgreSQL --db: wait while another supervisor is active on it, then take over"
-             " (resume from the store and finish the run)")
+        help="with a PostgreSQL --db: wait while another supervisor is active on it, following its"
+             " store, then take over and finish the run")
     add("--clock", type=int, metavar="QUBE_TIME",
         help="the Qube time a new store starts at (default: now), for runs that repeat to the byte")
     add("--commit-every", type=int, default=1000, metavar="STEPS",
@@ -170,21 +170,36 @@ def _titles(supervisor: Supervisor) -> list[str]:
 
 def _open_store(args: argparse.Namespace) -> tuple[str | None, StoreSpec]:
     """``--db`` as messages name it (a database's password hidden), and the ``db`` argument of the
-    supervisor: the path, or for PostgreSQL the store itself (a ``--standby`` waits in here)."""
+    supervisor: the path, or for PostgreSQL the store itself (None for a ``--standby``, which
+    :func:`_standby` opens)."""
     from qbtrigger.supervisor.postgres import PostgresStore, display_dsn, is_postgres_dsn
 
     if not is_postgres_dsn(args.db):
         if args.standby:
             raise CLIError("--standby needs a PostgreSQL store: --db postgresql://...")
         return args.db, args.db
+    if args.standby:
+        return display_dsn(args.db), None
     try:
-        store = PostgresStore(args.db, standby=args.standby,
-                              on_wait=lambda text: print(text, file=sys.stderr, flush=True))
+        store = PostgresStore(args.db)
     except StoreError as exc:
         raise CLIError(str(exc)) from None
-    if args.standby:
-        print(f"standby: took over the job store {store.name}", file=sys.stderr, flush=True)
     return display_dsn(args.db), store
+
+
+def _standby(args: argparse.Namespace, make: Callable[[StoreSpec], Supervisor]) -> Supervisor:
+    """A warm standby (docs/store.md): it follows the store while it waits for the lock, then
+    returns its supervisor, holding the lock."""
+    from qbtrigger.supervisor.standby import WarmStandby
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    standby = WarmStandby(args.db, make, on_wait=say, on_note=say)
+    supervisor = standby.run()
+    how = "warm: it had followed the store" if standby.warm else "it resumed from the store"
+    say(f"standby: took over the job store {supervisor.store.name} ({how})")
+    return supervisor
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,12 +222,16 @@ def run(args: argparse.Namespace) -> int:
                                 memory=args.callback_memory << 20 if args.callback_memory else None)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    db_name, store = _open_store(args)  # last: a standby waits in here
+    db_name, store = _open_store(args)
+
+    def make(db: StoreSpec) -> Supervisor:
+        return Supervisor(db=db, language_flags=args.languages, universal=args.universal,
+                          default_user=args.user, clock=args.clock, perl_timeout=args.callback_timeout,
+                          callback_limits=limits, in_process_python=args.in_process_python,
+                          **_checkpoint_options(args.checkpoint_every), **_mail_options(args.smtp))
+
     try:
-        supervisor = Supervisor(db=store, language_flags=args.languages, universal=args.universal,
-                                default_user=args.user, clock=args.clock, perl_timeout=args.callback_timeout,
-                                callback_limits=limits, in_process_python=args.in_process_python,
-                                **_checkpoint_options(args.checkpoint_every), **_mail_options(args.smtp))
+        supervisor = _standby(args, make) if args.standby else make(store)  # last: a standby waits here
     except UniversalConfigError as exc:
         raise CLIError(str(exc)) from None
     except StoreError as exc:  # it names the store itself

@@ -233,11 +233,16 @@ class PostgresStore(Store):
             except ValueError as error:
                 raise StoreError(str(error)) from None
             if upgrade:  # new, or of an older layout: made current in this transaction
-                for statement in [*tracking_upgrade(version), *TRACKING_INDEXES]:
+                for statement in [*tracking_upgrade(version, self._tracked), *TRACKING_INDEXES]:
                     self.conn.execute(statement)
                 self.conn.execute("INSERT INTO meta VALUES ('schema', %s) ON CONFLICT (key) DO UPDATE"
                                   " SET value = excluded.value", (json.dumps(SCHEMA_VERSION),))
         self._writes = int(self.get_meta(_WRITES_KEY, 0))
+
+    def _tracked(self, table: str) -> bool:
+        return bool(self.conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = %s AND column_name = 'written'", (table,)).fetchone())
 
     # ------------------------------------------------------------------ the one write path
     def write(self, batch: Batch) -> None:

@@ -90,7 +90,7 @@ class SqliteStore(Store):
         if version is None or schema_upgrade(self.name, version):  # the script made the new tables
             self.db.execute("BEGIN IMMEDIATE")  # new, or of an older layout: made current at once
             try:
-                for statement in [*tracking_upgrade(version), *TRACKING_INDEXES]:
+                for statement in [*tracking_upgrade(version, self._tracked), *TRACKING_INDEXES]:
                     self.db.execute(statement)
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (json.dumps(SCHEMA_VERSION),))
                 self.db.execute("COMMIT")
@@ -98,6 +98,9 @@ class SqliteStore(Store):
                 self.db.execute("ROLLBACK")
                 raise
         self._writes = int(self.get_meta(WRITES_KEY, 0))
+
+    def _tracked(self, table: str) -> bool:
+        return any(column[1] == "written" for column in self.db.execute(f"PRAGMA table_info({table})"))
 
     # ------------------------------------------------------------------ the one write path
     def write(self, batch: Batch) -> None:

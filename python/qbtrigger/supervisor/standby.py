@@ -31,7 +31,7 @@ from ..vocabulary import TERMINAL_STATES
 from .farm import Farm, Job
 from .mailbox import CAPTURED_KEY, MailCapture
 from .postgres import PostgresStore
-from .resume import TIMERS_KEY, Unreadable, replay
+from .resume import TIMERS_KEY, Unreadable, replay_journal
 from .store import SCHEMA_VERSION, UNREADABLE, WRITES_KEY, Batch, Store, decode_job_row
 from .supervisor import _DEATHS_KEY, Supervisor
 
@@ -157,7 +157,8 @@ class Follower:
                 raise FollowError(f"{reader.name}: the journal goes on at line {first}, after line {known}")
             _apply_rows(sup, reader.jobs_after(self.write), reader.work_after(self.write),
                         reader.subjobs_after(self.write))
-            replay(sup, reader.journal_after(self.chunk, known))
+            if new_lines:
+                replay_journal(sup, known)
             if sup.journal_length != known + new_lines:
                 raise FollowError(f"{reader.name}: read {sup.journal_length - known} journal lines of {new_lines}")
             for jobid, text in reader.logs_after(self.log_seq):
@@ -339,7 +340,7 @@ def _apply_rows(sup: Supervisor, jobs: List[Tuple[Any, ...]], work: List[Tuple[A
 
 def _carry_over(old: Job, fresh: Job) -> None:
     """A job rebuilt from changed data keeps its items, subjobs, counts and handles."""
-    for name in ("names", "index", "state", "retries", "counts", "subs", "held", "free", "handles"):
+    for name in ("names", "index", "state", "retries", "counts", "subs", "held", "free", "handles", "queue", "offered"):
         setattr(fresh, name, getattr(old, name))
 
 

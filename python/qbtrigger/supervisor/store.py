@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import Error
 
@@ -90,12 +90,13 @@ def schema_upgrade(name: str, version: Any) -> bool:
     raise ValueError(f"{name}: store schema {version}, this qbtrigger reads {SCHEMA_VERSION}")
 
 
-def tracking_upgrade(version: Any) -> List[str]:
+def tracking_upgrade(version: Any, tracked: Callable[[str], bool]) -> List[str]:
     """The statements that add change tracking to a store of layout ``version`` (none when it
-    has it: a new store's tables are made with it); the same SQL on every backend."""
+    has it: a new store's tables are made with it); ``tracked(table)`` tells whether a table has
+    its ``written`` column already. The same SQL on every backend."""
     if version is None or version >= 3:
         return []
-    return [f"ALTER TABLE {t} ADD COLUMN written bigint NOT NULL DEFAULT 0" for t in TRACKED_TABLES]
+    return [f"ALTER TABLE {t} ADD COLUMN written bigint NOT NULL DEFAULT 0" for t in TRACKED_TABLES if not tracked(t)]
 
 
 def decode_job_row(row: Tuple[Any, ...]) -> JobRow:
