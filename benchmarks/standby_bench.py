@@ -7,7 +7,8 @@ The database's qbtrigger tables are dropped first. An *active* child process sub
 :mod:`benchmarks.simulate_bench` (jobs x frames callbacks) and runs it; a *standby* child waits
 for the lock: a warm one (:class:`~qbtrigger.supervisor.standby.WarmStandby`, following the store
 meanwhile), or with ``--cold`` one that resumes only once it holds the lock. Once the active one
-has committed ``--kill-at`` of the run's events (and a warm standby has loaded the store), it is
+has committed ``--kill-at`` of the run's events (and a warm standby has loaded the store and read
+what was committed meanwhile: a catch-up took under half a second), it is
 killed with SIGKILL; the standby takes the lock, catches up (warm) or resumes (cold), runs one step
 and commits it. Prints one JSON line: the takeover time and its parts (lock, catch-up or resume,
 first step), the journal lines, the callbacks live and the machine's load average.
@@ -43,13 +44,15 @@ def _active(args: argparse.Namespace) -> None:
 def _standby(args: argparse.Namespace) -> None:
     warm = None
     if args.cold:
-        store = PostgresStore(args.db, standby=True, on_wait=lambda text: print("waiting", flush=True))
+        # it follows nothing: the parent need not wait for it to
+        store = PostgresStore(args.db, standby=True,
+                              on_wait=lambda text: print("waiting\nfollowing\ncaught up", flush=True))
         locked = time.time()
         sup = Supervisor(db=store)
         resumed = time.time()
-        print("following", flush=True)  # it does not: the parent need not wait for it
     else:
-        load = Follower.load
+        load, catch_up = Follower.load, Follower.catch_up
+        told: List[str] = []
 
         def loaded(self: Follower) -> bool:  # tell the parent once the store is loaded
             done = load(self)
@@ -57,7 +60,15 @@ def _standby(args: argparse.Namespace) -> None:
                 print("following", flush=True)
             return done
 
-        Follower.load = loaded  # type: ignore[method-assign]
+        def caught_up(self: Follower, final: bool = False) -> bool:  # ... and once it keeps up
+            start = time.monotonic()
+            done = catch_up(self, final)
+            if not told and time.monotonic() - start < 0.5:  # its backlog is read: the steady state
+                told.append("caught up")
+                print("caught up", flush=True)
+            return done
+
+        Follower.load, Follower.catch_up = loaded, caught_up  # type: ignore[method-assign]
         warm = WarmStandby(args.db, lambda store: Supervisor(db=store), on_wait=lambda text: print("waiting", flush=True))
         sup = warm.run()
         assert isinstance(sup.store, PostgresStore)
@@ -100,19 +111,30 @@ def measure(db: str, jobs: int, frames: int, kill_at: float, cold: bool = False)
     try:
         assert active.stdout is not None and active.stdout.readline().strip() == "submitted"
         standby = subprocess.Popen([*base, "--role", "standby"], stdout=subprocess.PIPE, text=True)
-        assert standby.stdout is not None and standby.stdout.readline().strip() == "waiting"
-        following = False  # a warm standby has loaded the store (the line comes while the active runs)
-        reader = threading.Thread(target=lambda: standby.stdout.readline(), daemon=True)  # type: ignore[union-attr]
+        assert standby.stdout is not None
+        # "waiting", "following" (a warm standby has loaded the store) and "caught up" (it has read
+        # what the active one did meanwhile, and keeps up), the first two in any order
+        said: List[str] = []
+        out = standby.stdout
+
+        def hear() -> None:
+            while len(said) < 3:
+                said.append(out.readline().strip())
+
+        reader = threading.Thread(target=hear, daemon=True)
         reader.start()
         target = int(kill_at * 3 * jobs * frames)  # about 3 events per frame, plus the submission
-        while not following or _journal_length(db) < max(target, 1):
-            following = not reader.is_alive()
+        while reader.is_alive() or _journal_length(db) < max(target, 1):
+            if standby.poll() is not None:
+                raise RuntimeError("the standby stopped before the active one was killed")
             if active.poll() is not None:
                 raise RuntimeError("the active supervisor finished before it could be killed")
             time.sleep(0.05)
         killed = time.time()
         active.send_signal(signal.SIGKILL)
-        active.wait()
+        if active.wait() != -signal.SIGKILL:
+            raise RuntimeError("the active supervisor finished before it could be killed (a larger run?)")
+        assert sorted(said) == ["caught up", "following", "waiting"], said
         result = json.loads(standby.stdout.readline())
         standby.wait()
     finally:

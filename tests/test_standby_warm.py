@@ -44,6 +44,7 @@ def state_of(sup):
         "done": sup.farm.done, "logs": {i: sup.callback_log(i) for i in sup.farm.jobs}, "now": sup.now,
         "next_id": sup._next_id, "timers": sup._timers.state(), "origin": sup._timers.origin,
         "journal": sup.journal_length, "network": engine.network.snapshot(), "firings": engine.firings,
+        "checkpoint": sup._checkpoint_seq,
         "callbacks": callbacks, "globals": sup.global_callbacks(), "unreadable": sup.unreadable,
     }
 
@@ -60,7 +61,7 @@ def cold_state(dsn):
 # ============================================================================ following
 
 def test_a_follower_stays_exactly_a_cold_resume_through_many_commits(dsn):
-    active = open_sup(dsn)
+    active = open_sup(dsn, checkpoint_every=30)  # cold resumes restore checkpoints; the follower replays
     active.submit(chain())
     follower = Follower(StoreReader(dsn), open_sup)
     assert follower.load()
@@ -78,6 +79,7 @@ def test_a_follower_stays_exactly_a_cold_resume_through_many_commits(dsn):
     assert state_of(follower.supervisor) == cold_state(dsn)
     assert not follower.catch_up()  # nothing new: nothing read but the position
     assert rounds > 10 and follower.catch_ups > 10
+    assert query(dsn, "SELECT seq FROM checkpoint")[0][0] > 0
     follower.close()
     active.close()
 

@@ -79,6 +79,10 @@ class StoreReader(PostgresStore):
         schema = None if row[0] is None else json.loads(row[0])
         return schema, int(json.loads(row[1] or "0")), int(row[2]), int(row[3]), int(row[4])
 
+    def checkpoint_seq(self) -> int:
+        """The journal line the stored checkpoint covers (0: none)."""
+        return int(self._read("SELECT coalesce(max(seq), 0) FROM checkpoint")[0][0])
+
     def meta(self) -> Dict[str, Any]:
         return {key: json.loads(value) for key, value in self._read("SELECT key, value FROM meta")}
 
@@ -164,6 +168,8 @@ class Follower:
             for jobid, text in reader.logs_after(self.log_seq):
                 sup._logs.setdefault(jobid, []).append(text)
             _apply_meta(sup, reader.meta(), final)
+            # the checkpoint the active one stored last: the next is due from there, as after a resume
+            sup._checkpoint_seq = reader.checkpoint_seq()
         self.write, self.chunk, self.log_seq = write, chunk, log_seq
         self.catch_ups += 1
         return True
