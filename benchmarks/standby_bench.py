@@ -8,7 +8,7 @@ The database's qbtrigger tables are dropped first. An *active* child process sub
 for the lock: a warm one (:class:`~qbtrigger.supervisor.standby.WarmStandby`, following the store
 meanwhile), or with ``--cold`` one that resumes only once it holds the lock. Once the active one
 has committed ``--kill-at`` of the run's events (and a warm standby has loaded the store and read
-what was committed meanwhile: a catch-up took under half a second), it is
+what was committed meanwhile: a catch-up took under a second), it is
 killed with SIGKILL; the standby takes the lock, catches up (warm) or resumes (cold), runs one step
 and commits it. Prints one JSON line: the takeover time and its parts (lock, catch-up or resume,
 first step), the journal lines, the callbacks live and the machine's load average.
@@ -63,7 +63,7 @@ def _standby(args: argparse.Namespace) -> None:
         def caught_up(self: Follower, final: bool = False) -> bool:  # ... and once it keeps up
             start = time.monotonic()
             done = catch_up(self, final)
-            if not told and time.monotonic() - start < 0.5:  # its backlog is read: the steady state
+            if not told and time.monotonic() - start < 1.0:  # its backlog is read: the steady state
                 told.append("caught up")
                 print("caught up", flush=True)
             return done
