@@ -570,7 +570,7 @@ class CallbackEngine:
         out: List[Firing] = []
         self._dispatching = True
         try:
-            event = _applied_event(text)
+            event = None if self.muted else _applied_event(text)  # muted: no callback reads it
             for handle in handles:
                 self._run(handle, event, text, out)
         finally:
@@ -621,7 +621,7 @@ class CallbackEngine:
                     queue.clear()
                     raise
                 if handles:
-                    event = _applied_event(text)
+                    event = None if self.muted else _applied_event(text)
                     for handle in handles:
                         self._run(handle, event, text, out)
         finally:
