@@ -61,15 +61,18 @@ class Invocation:
     docs/callbacks.md, "Delivery"). 0: not fired by an engine. Made once per firing, hence a plain
     slotted class."""
 
-    __slots__ = ("host", "qb", "callback", "event", "firing")
+    __slots__ = ("host", "qb", "callback", "event", "firing", "text")
 
     def __init__(self, host: "Host", qb: "QbApi", callback: Callback, event: Optional[Event],
-                 firing: int = 0) -> None:
+                 firing: int = 0, text: Optional[str] = None) -> None:
         self.host = host
         self.qb = qb
         self.callback = callback
         self.event = event
         self.firing = firing
+        #: ``str(event)`` when the engine had it at hand (the event text it applied was already
+        #: in that form), else None: whoever needs the text formats it then.
+        self.text = text
 
     @property
     def jobid(self) -> int:

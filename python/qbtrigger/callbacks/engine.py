@@ -48,14 +48,25 @@ __all__ = ["CallbackEngine", "Firing", "JobPlan", "Submission", "GLOBAL_JOB"]
 #: The pseudo job that owns global callbacks (Qube's job ids start at 1).
 GLOBAL_JOB = 0
 
-def _applied_event(text: str) -> Event:
-    """The Event of a text the network has just accepted (so it is well formed): for an item's
-    event (``name-type-jobid[-extra]``, nearly all of them) a plain split, several times cheaper
-    than :func:`parse_event`; the global forms (``NAME-global``, ``globaltime-T``...) are parsed."""
+#: Named tuples made on the hot path without their generated ``__new__`` (a Python call each):
+#: ``_tuple_new(Event, (name, type, jobid, extra))`` is ``Event(name, type, jobid, extra)``.
+_tuple_new: Any = tuple.__new__
+
+
+def _applied_event(text: str) -> Tuple[Event, Optional[str]]:
+    """The Event of a text the network has just accepted (so it is well formed), and ``text``
+    again when it is already ``str(event)`` (lower case, no zero-padded job id; else None), so
+    that no one formats it again. For an item's event (``name-type-jobid[-extra]``, nearly all
+    of them) a plain split, several times cheaper than :func:`parse_event`; the global forms
+    (``NAME-global``, ``globaltime-T``...) are parsed."""
     parts = text.split("-", 3)
     if len(parts) >= 3 and parts[2].isdigit() and parts[1].lower() not in GLOBAL_TYPES:
-        return Event(parts[0].lower(), parts[1].lower(), int(parts[2]), parts[3] if len(parts) == 4 else None)
-    return parse_event(text)
+        name, kind, digits = parts[0], parts[1], parts[2]
+        event: Event = _tuple_new(Event, (name.lower(), kind.lower(), int(digits), parts[3] if len(parts) == 4 else None))
+        if event.name == name and event.type == kind and (digits[0] != "0" or digits == "0"):
+            return event, text
+        return event, None
+    return parse_event(text), None
 
 
 def _global_owner() -> JobView:
@@ -570,9 +581,10 @@ class CallbackEngine:
         out: List[Firing] = []
         self._dispatching = True
         try:
-            event = None if self.muted else _applied_event(text)  # muted: no callback reads it
+            # muted: no callback reads the event
+            event, same = (None, None) if self.muted else _applied_event(text)
             for handle in handles:
-                self._run(handle, event, text, out)
+                self._run(handle, event, text, out, same)
         finally:
             self._dispatching = False
         return out + self._drain()
@@ -602,7 +614,7 @@ class CallbackEngine:
         try:
             for moment, handle in pairs:
                 text = f"{DUMMY}-globaltime-{moment}"
-                self._run(handle, Event(DUMMY, "globaltime", None, str(moment)), text, out)
+                self._run(handle, Event(DUMMY, "globaltime", None, str(moment)), text, out, text)
         finally:
             self._dispatching = False
         return out + self._drain()
@@ -621,28 +633,30 @@ class CallbackEngine:
                     queue.clear()
                     raise
                 if handles:
-                    event = None if self.muted else _applied_event(text)
+                    event, same = (None, None) if self.muted else _applied_event(text)
                     for handle in handles:
-                        self._run(handle, event, text, out)
+                        self._run(handle, event, text, out, same)
         finally:
             self._dispatching = False
         return out
 
-    def _run(self, handle: int, event: Optional[Event], text: Optional[str], out: List[Firing]) -> None:
+    def _run(self, handle: int, event: Optional[Event], text: Optional[str], out: List[Firing],
+             event_text: Optional[str] = None) -> None:
+        """Run one fired callback. ``event_text``: ``str(event)`` when the caller has it."""
         callback = self._callbacks.get(handle)
         if callback is None:  # registered on the network directly, not through the engine
             return
         callback.count += 1
         if callback.maximum is not None and callback.count >= callback.maximum:
             del self._callbacks[handle]  # the network removed it as it fired
-        firing = Firing(handle, callback.jobid, text, callback)
+        firing: Firing = _tuple_new(Firing, (handle, callback.jobid, text, callback))
         out.append(firing)
         self.firings += 1
         if self.muted:
             return  # a replay: counted and numbered, but its effects are stored already
         self.running = firing
         try:
-            callback.runner(Invocation(self.host, self.qb, callback, event, self.firings))
+            callback.runner(Invocation(self.host, self.qb, callback, event, self.firings, event_text))
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: B036 - whatever a callback does, the engine goes on
@@ -661,7 +675,8 @@ class CallbackEngine:
         self.catching_up = True
         try:
             for handle, event in caught_up:
-                self._run(handle, event, str(event), out)
+                text = str(event)
+                self._run(handle, event, text, out, text if event is not None else None)
         finally:
             self._dispatching = False
             self.catching_up = False

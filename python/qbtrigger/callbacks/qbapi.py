@@ -71,6 +71,9 @@ def _work_ref(value: Any) -> Tuple[int, str]:
     if isinstance(value, str):
         job, _, name = value.partition(":")
         if name:
+            # A few ASCII digits, the usual job id, read here at once (as _job_id reads them).
+            if job.isascii() and job.isdigit() and len(job) < _JOB_ID_DIGITS:
+                return int(job), name
             return _job_id(job), name
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         return _job_id(value[0]), str(value[1])
@@ -124,7 +127,8 @@ class QbApi:
     def event(self) -> Optional[Dict[str, Any]]:
         """The event that fired the callback: name, type, jobid, extra, and the pgrp and label of
         the event's job (None when that job is unknown). None when no event text fired it."""
-        ev = self._current().event
+        inv = self._current()
+        ev = inv.event
         if ev is None:
             return None
         job = self._host.job(ev.jobid) if ev.jobid is not None else None
@@ -135,7 +139,7 @@ class QbApi:
             "extra": ev.extra,
             "pgrp": job.get("pgrp") if job else None,
             "label": job.get("label") if job else None,
-            "text": str(ev),
+            "text": inv.text or str(ev),
         }
 
     # ----------------------------------------------------------------- queries
@@ -196,13 +200,20 @@ class QbApi:
         return action
 
     def _check_permission(self, target: int) -> None:
-        callback = self._current().callback
+        inv = self._inv
+        if inv is None:
+            raise RuntimeError("qb is only available while a callback runs")
+        callback = inv.callback
         if callback.admin:
             return
         host = self._host
         jobid = callback.jobid
         owner_job = host.job(jobid)
-        target_job = owner_job if target == jobid else host.job(target)
+        if target == jobid:  # its own job (the usual case): it only has to exist
+            if owner_job is None:
+                raise UnknownJobError(f"unknown job {target}")
+            return
+        target_job = host.job(target)
         if target_job is None:
             raise UnknownJobError(f"unknown job {target}")
         owner = owner_job.get("user") if owner_job else None

@@ -50,7 +50,7 @@ _WARDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warden.py")
 _START_TIMEOUT = 120.0
 #: How long a warden may take to kill its worker and exit before it is killed itself.
 _WARDEN_GRACE = 5.0
-#: Owners remembered by job id (the cache starts over past this many).
+#: Owners (and pgrp and label) remembered by job id (each cache starts over past this many).
 _PRINCIPALS_KEPT = 1 << 16
 
 
@@ -283,6 +283,9 @@ class WorkerPool:
         self._workers: "OrderedDict[str, _Worker]" = OrderedDict()
         self._code_ids: Dict[str, int] = {}
         self._principals: Dict[int, str] = {}
+        #: ``(pgrp, label)`` of registered jobs by id, as ``job_facts`` gave them (a registered
+        #: job's are fixed; :meth:`forget` drops them with the job).
+        self._facts: Dict[Any, Tuple[Any, Any]] = {}
         self._finalizer = weakref.finalize(self, _shutdown, self._workers)
 
     def close(self) -> None:
@@ -330,8 +333,9 @@ class WorkerPool:
         return found
 
     def forget(self, jobid: int) -> None:
-        """The job is gone (its id may come back for another owner)."""
+        """The job is gone (its id may come back for another owner, pgrp and label)."""
         self._principals.pop(jobid, None)
+        self._facts.pop(jobid, None)
 
     def _drop(self, worker: _Worker, how: str) -> str:
         if self._workers.get(worker.principal) is worker:
@@ -344,13 +348,20 @@ class WorkerPool:
         ev = inv.event
         if ev is None:
             return None
-        facts = self._job_facts(ev.jobid) if ev.jobid is not None else None
+        jobid = ev.jobid
+        facts = self._facts.get(jobid)
         if facts is None:
-            return (ev.name, ev.type, ev.jobid, ev.extra, None, None, str(ev))
-        return (ev.name, ev.type, ev.jobid, ev.extra, facts[0], facts[1], str(ev))
+            facts = self._job_facts(jobid) if jobid is not None else None
+            if facts is None:
+                facts = (None, None)  # not remembered: the job may be registered later
+            else:
+                if len(self._facts) >= _PRINCIPALS_KEPT:
+                    self._facts.clear()
+                self._facts[jobid] = facts
+        return (ev.name, ev.type, jobid, ev.extra, facts[0], facts[1], inv.text or str(ev))
 
     # ------------------------------------------------------------------ one firing
-    def run(self, inv: "Invocation", code_id: int, code: str) -> None:
+    def run(self, code_id: int, code: str, inv: "Invocation") -> None:
         """Run one firing of python ``code`` (known as ``code_id``) in its owner's worker: one
         message out (with the code the first time this worker meets it), then the worker's
         calls answered until its ``done``."""
@@ -370,11 +381,24 @@ class WorkerPool:
                 self._died(inv, death.cause)
                 return
         fresh = code_id not in worker.codes
-        message = ("run", code_id, code if fresh else None, callback.jobid, callback.count, self._event(inv),
-                   inv.firing or None, callback.admin)
+        ev = inv.event
+        if ev is None:
+            event = None
+        else:
+            # (what _event gives, inline: this runs once per firing)
+            facts = self._facts.get(ev.jobid)
+            if facts is None:
+                event = self._event(inv)
+            else:
+                event = (ev.name, ev.type, ev.jobid, ev.extra, facts[0], facts[1], inv.text or str(ev))
+        payload = marshal.dumps(("run", code_id, code if fresh else None, callback.jobid, callback.count, event,
+                                 inv.firing or None, callback.admin))
         deadline = time.monotonic() + self.limits.timeout
         try:
-            worker.send(marshal.dumps(message))
+            data = _HEADER.pack(len(payload)) + payload  # worker.send, inline
+            written = os.write(worker.to_w, data)
+            if written != len(data):
+                write_all(worker.to_w, data[written:])
             if fresh:
                 worker.codes.add(code_id)
             output, failure = self._serve(worker, inv, deadline)

@@ -17,6 +17,7 @@ through: it is the operator's, not the callback's.
 from __future__ import annotations
 
 import builtins
+import functools
 import io
 import sys
 import traceback
@@ -77,9 +78,10 @@ class PythonLanguage(Language):
             saved_module = sys.modules.get("qb")
             sys.stdout = sys.stderr = out
             sys.modules["qb"] = qb  # type: ignore[assignment]
+            # qb.bound(inv), without a generator and a context manager made per firing.
+            outer, qb._inv = qb._inv, inv
             try:
-                with qb.bound(inv):
-                    exec(compiled, {"qb": qb, "__name__": "__callback__", "__builtins__": builtins})
+                exec(compiled, {"qb": qb, "__name__": "__callback__", "__builtins__": builtins})
             except KeyboardInterrupt:
                 raise
             except BaseException:  # noqa: B036 - SystemExit too: a callback never stops the engine
@@ -87,6 +89,7 @@ class PythonLanguage(Language):
                 # Drop this frame: the log shows the callback's own lines only.
                 traceback.print_exception(kind, value, tb.tb_next if tb else None, file=out)
             finally:
+                qb._inv = outer
                 sys.stdout, sys.stderr = saved_out, saved_err
                 if saved_module is None:
                     sys.modules.pop("qb", None)
@@ -100,12 +103,8 @@ class PythonLanguage(Language):
 
 
 def _isolated_runner(workers: "WorkerPool", code: str) -> Runner:
-    code_id = workers.code_id(code)
-
-    def run(inv: Invocation) -> None:
-        workers.run(inv, code_id, code)
-
-    return run
+    # A partial of the pool's bound method: no Python frame of ours between engine and pool.
+    return functools.partial(workers.run, workers.code_id(code), code)
 
 
 def create(context: LanguageContext) -> PythonLanguage:
