@@ -50,6 +50,9 @@ _WARDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warden.py")
 _START_TIMEOUT = 120.0
 #: How long a warden may take to kill its worker and exit before it is killed itself.
 _WARDEN_GRACE = 5.0
+#: marshal's format 2 (no back-references): its dumps and loads skip the table of objects seen
+#: that formats 3 and 4 keep, the cheaper for the small messages of a firing.
+_MARSHAL_VERSION = 2
 #: Owners (and pgrp and label) remembered by job id (each cache starts over past this many).
 _PRINCIPALS_KEPT = 1 << 16
 
@@ -392,7 +395,7 @@ class WorkerPool:
             else:
                 event = (ev.name, ev.type, ev.jobid, ev.extra, facts[0], facts[1], inv.text or str(ev))
         payload = marshal.dumps(("run", code_id, code if fresh else None, callback.jobid, callback.count, event,
-                                 inv.firing or None, callback.admin))
+                                 inv.firing or None, callback.admin), _MARSHAL_VERSION)
         deadline = time.monotonic() + self.limits.timeout
         try:
             data = _HEADER.pack(len(payload)) + payload  # worker.send, inline
@@ -463,7 +466,7 @@ class WorkerPool:
                 else:
                     reply = self._call(message[2])
                 try:
-                    data = marshal.dumps(reply)
+                    data = marshal.dumps(reply, _MARSHAL_VERSION)
                 except ValueError:
                     data = marshal.dumps(("reply", False, ("TypeError", "the answer is not plain data")))
                 worker.send(data)
