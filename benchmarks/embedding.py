@@ -61,13 +61,14 @@ def machine() -> str:
 
 def timed(make: Callable[[], object], run: Callable[[object], object], runs: int) -> Tuple[float, float]:
     """Median seconds of ``run(make())``, a fresh ``make()`` each time (not timed): by the clock,
-    and in CPU time of this thread (the C core's work with the GIL released runs in it too). What
+    and in CPU time of this thread (the C core's work with the GIL released runs in it too), right
+    after ``make()``, as the C driver feeds right after registering. What
     ``run`` returns is freed after the clock stops, as the C driver leaves its output alone (and a
     restored network of 1M callbacks takes a good part of a restore's time to free)."""
     times, cpu = [], []
     for _ in range(runs):
+        gc.collect()  # before make(): a collection walks the heap and would evict what make() set up
         subject = make()
-        gc.collect()
         start, start_cpu = time.perf_counter(), time.thread_time()
         result = run(subject)
         cpu.append(time.thread_time() - start_cpu)

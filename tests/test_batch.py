@@ -93,7 +93,7 @@ def test_farm_batch_matches_feed_many_and_reads_without_a_copy(impl_id):
 
 @pytest.mark.parametrize("impl_id", IMPL_IDS)
 def test_long_and_non_ascii_events_in_one_batch(impl_id):
-    """The native binding copies a batch's texts into one buffer, first sized at 48 bytes an event:
+    """The native binding copies a batch's texts into one buffer, first sized at 32 bytes an event:
     longer events (which make it grow, more than once), non-ASCII ones, Events and str subclasses
     in one batch must still give feed_many's firings, with a bad event's index and text intact."""
     N = load_network_class(impl_id)
@@ -123,6 +123,42 @@ def test_long_and_non_ascii_events_in_one_batch(impl_id):
         with pytest.raises(EventError) as info:
             getattr(N.from_snapshot(net.snapshot()), method)(bad)
         assert f"at index {len(events)}" in str(info.value) and "z" * 50 in str(info.value)
+
+
+@pytest.mark.parametrize("impl_id", IMPL_IDS)
+def test_a_batch_is_read_as_it_was_passed_whatever_its_items_do(impl_id):
+    """The native binding reads a list of plain strings in place and copies it only at the first
+    other item: an item whose conversion empties the caller's list must not change the batch."""
+    N = load_network_class(impl_id)
+    net = N()
+    net.add_job(1)
+    handles = [net.add(f"complete-work-1-{k}", 1) for k in range(4)]
+    caller: list = []
+
+    class Emptying(str):
+        def __str__(self) -> str:
+            caller.clear()
+            return str.__str__(self)
+
+    plain = ["complete-work-1-0", "complete-work-1-1"]
+    caller.extend(plain + [Emptying("complete-work-1-2"), "complete-work-1-3"])
+    firings = N.from_snapshot(net.snapshot()).feed_batch(caller)
+    assert list(firings) == list(zip(range(4), handles))  # (the pure twin never calls __str__)
+    as_tuple = tuple(plain + [Event("complete", "work", 1, "2"), "complete-work-1-3"])
+    assert list(N.from_snapshot(net.snapshot()).feed_batch(as_tuple)) == list(zip(range(4), handles))
+
+
+@pytest.mark.parametrize("impl_id", IMPL_IDS)
+def test_batches_of_changing_sizes_one_after_another(impl_id):
+    """The native binding keeps one batch's buffers for the next: a big batch, a small one, then one
+    of longer events than the buffer was sized for, each as feed_many gives it."""
+    N = load_network_class(impl_id)
+    workload = farm_workload(300, seed=9)
+    batches = [workload.events, workload.events[:5], [e + "x" * 90 for e in workload.events[:50]], workload.events]
+    for batch in batches:
+        expected = workload.network(N).feed_many(batch)
+        assert list(workload.network(N).feed_batch(batch)) == expected
+        assert list(workload.network(N).feed_text("\n".join(batch).encode())) == expected
 
 
 def test_numpy_reads_the_arrays_in_place():

@@ -47,6 +47,7 @@ cdef extern from "Python.h":
     int PyGC_Disable()  # both return the previous state (CPython >= 3.10)
     int PyGC_Enable()
     void *PyList_GET_ITEM(object, Py_ssize_t)
+    void *PyTuple_GET_ITEM(object, Py_ssize_t)
     void __builtin_prefetch(const void *)
 
 import array as _array_module
@@ -232,8 +233,85 @@ def _c_vocabulary():
     }
 
 
-#: Bytes per event first set aside for a batch's texts (they grow if longer; most are shorter).
-cdef size_t _TEXT_GUESS = 48
+#: Bytes per event first set aside for a batch's texts (they grow if longer): a farm's events
+#: take 23 on average, and a guess far above that is memory touched for nothing.
+cdef size_t _TEXT_GUESS = 32
+
+
+cdef struct _Scratch:
+    # What a batch hands the C core: the events' texts, end to end, and their addresses and sizes.
+    char *text
+    size_t text_cap
+    const char **datas
+    size_t *sizes
+    size_t slots  # of datas and sizes
+
+
+#: The buffers of the last batch, kept for the next one, whose pages are then already mapped: a
+#: 100k-event batch's 6 MB of fresh buffers cost ~1,500 page faults, a tenth of the binding's time.
+#: One spare, up to _SCRATCH_KEEP_BYTES (a batch of ~2M events); a batch that finds it taken (by
+#: another thread, whose batch runs with the GIL released) makes its own. Taken and given back
+#: with the GIL held.
+cdef _Scratch _spare
+cdef size_t _SCRATCH_KEEP_BYTES = 128 << 20
+
+
+cdef void _free_scratch(_Scratch *s) noexcept:
+    PyMem_Free(s.text)
+    PyMem_Free(s.datas)
+    PyMem_Free(s.sizes)
+    s.text = NULL
+    s.datas = NULL
+    s.sizes = NULL
+    s.text_cap = 0
+    s.slots = 0
+
+
+cdef _Scratch _take_scratch(size_t slots, size_t text_bytes) noexcept:
+    """Buffers for `slots` events and at least `text_bytes` of text (the spare if it is free; a
+    text of 0 bytes may be NULL); datas is NULL if memory ran out (nothing then to give back)."""
+    global _spare
+    cdef _Scratch s = _spare
+    _spare.text = NULL
+    _spare.datas = NULL
+    _spare.sizes = NULL
+    _spare.text_cap = 0
+    _spare.slots = 0
+    slots += 1  # never zero bytes
+    if s.slots < slots:
+        PyMem_Free(s.datas)
+        PyMem_Free(s.sizes)
+        s.datas = <const char **>PyMem_Malloc(slots * sizeof(const char *))
+        s.sizes = <size_t *>PyMem_Malloc(slots * sizeof(size_t))
+        s.slots = slots
+    if s.text_cap < text_bytes:
+        PyMem_Free(s.text)
+        s.text = <char *>PyMem_Malloc(text_bytes)
+        s.text_cap = 0 if s.text is NULL else text_bytes
+    if s.datas is NULL or s.sizes is NULL or s.text_cap < text_bytes:
+        _free_scratch(&s)
+    return s
+
+
+cdef bint _grow_text(_Scratch *s, size_t needed) noexcept:
+    """Room for `needed` bytes of text, the text so far kept; False if memory ran out."""
+    cdef size_t cap = 2 * s.text_cap + needed
+    cdef char *grown = <char *>PyMem_Realloc(s.text, cap)
+    if grown is NULL:
+        return False
+    s.text = grown
+    s.text_cap = cap
+    return True
+
+
+cdef void _give_back_scratch(_Scratch s) noexcept:
+    """Keeps the buffers as the spare if there is none and they are not too big; frees them if not."""
+    global _spare
+    cdef size_t held = s.text_cap + s.slots * (sizeof(const char *) + sizeof(size_t))
+    if _spare.datas is NULL and s.datas is not NULL and held <= _SCRATCH_KEEP_BYTES:
+        _spare = s
+    else:
+        _free_scratch(&s)
 
 #: Batches of more items than this run in the C core with the GIL released; below, releasing it
 #: and taking it back would cost more than the work (a few hundred nanoseconds).
@@ -689,8 +767,9 @@ cdef class Network:
         cdef const char *text = <bytes>data
         cdef Py_ssize_t size = len(<bytes>data)
         cdef Py_ssize_t n = (<bytes>data).count(b"\n") + 1
-        cdef const char **datas = <const char **>PyMem_Malloc(n * sizeof(const char *))
-        cdef size_t *sizes = <size_t *>PyMem_Malloc(n * sizeof(size_t))
+        cdef _Scratch scratch = _take_scratch(<size_t>n, 0)  # its addresses and sizes only
+        cdef const char **datas = scratch.datas
+        cdef size_t *sizes = scratch.sizes
         cdef Py_ssize_t start = 0, i, k = 0, end
         cdef const char *newline
         cdef size_t count = 0
@@ -721,76 +800,80 @@ cdef class Network:
             finally:
                 self._leave()
         finally:
-            PyMem_Free(datas)
-            PyMem_Free(sizes)
+            _give_back_scratch(scratch)
 
     cdef _feed_list(self, events, bint as_arrays):
         """feed_many's and feed_batch's work: the events' texts to the C core, which applies them;
         the firings as (index, handle) tuples, or as_arrays as a Firings.
 
-        The texts are copied, one after the other, into one buffer that this call owns: the C core
-        then reads them in order (with the GIL released, nothing can change them), rather than
-        from string objects that may lie anywhere in the heap. Each object is read once, here, as
-        the loop reaches it (prefetched a few items ahead); on a big batch of strings made at
-        different times (a shuffled list) reading them again from the C core cost a cache miss
-        per event."""
+        The texts are copied, one after the other, into one buffer that this call owns (a
+        _Scratch): the C core then reads them in order (with the GIL released, nothing can change
+        them), rather than from string objects that may lie anywhere in the heap. Each object is
+        read once, here, as the loop reaches it (prefetched a few items ahead); on a big batch of
+        strings made at different times (a shuffled list) reading them again from the C core cost
+        a cache miss per event."""
         check_event_batch(events)
-        # A copy even of a list: another thread may change the caller's list while this loop runs
-        # (converting an Event calls Python code).
-        cdef list items = list(events)
+        # A list or tuple of ASCII strings, the common batch, is read in place: nothing in the loop
+        # below runs Python code for such an item, so no other thread can change the list while it
+        # runs. At the first other item (converting an Event calls Python code, which may let
+        # another thread in) the list is copied as it still is, and the loop goes on in the copy.
+        cdef bint from_tuple = type(events) is tuple  # never changes: read in place
+        cdef bint shared_list = type(events) is list  # the caller's, until copied
+        cdef object items = events if from_tuple or shared_list else list(events)
         cdef Py_ssize_t n = len(items)
         cdef Py_ssize_t i, size
         cdef list keep = []
-        cdef const char **datas = <const char **>PyMem_Malloc((n + 1) * sizeof(const char *))
-        cdef size_t *sizes = <size_t *>PyMem_Malloc((n + 1) * sizeof(size_t))
-        cdef size_t cap = <size_t>n * _TEXT_GUESS + 64, used = 0
-        cdef char *text = <char *>PyMem_Malloc(cap)
-        cdef char *grown
+        cdef _Scratch scratch = _take_scratch(<size_t>n, <size_t>n * _TEXT_GUESS + 64)
+        cdef size_t used = 0
         cdef const char *data
         cdef size_t count = 0
         cdef const qbt_firing *out
         cdef PyObject *obj
         try:
-            if datas is NULL or sizes is NULL or text is NULL:
+            if scratch.datas is NULL:
                 raise MemoryError()
             for i in range(n):
-                if i + 8 < n:  # the event strings are objects scattered over the heap
-                    __builtin_prefetch(PyList_GET_ITEM(items, i + 8))
-                obj = <PyObject *>PyList_GET_ITEM(items, i)
+                if from_tuple:
+                    obj = <PyObject *>PyTuple_GET_ITEM(items, i)
+                    if i + 8 < n:  # the event strings are objects scattered over the heap
+                        __builtin_prefetch(PyTuple_GET_ITEM(items, i + 8))
+                else:
+                    obj = <PyObject *>PyList_GET_ITEM(items, i)
+                    if i + 8 < n:
+                        __builtin_prefetch(PyList_GET_ITEM(items, i + 8))
                 if _is_str(obj) and PyUnicode_IS_COMPACT_ASCII(obj):
                     # The common case, without a call: the text is the object's own ASCII bytes.
                     data = <const char *>PyUnicode_DATA(obj)
                     size = PyUnicode_GET_LENGTH(obj)
                 else:
+                    if shared_list:
+                        items = list(items)  # before any Python code runs (see above)
+                        shared_list = False
                     item = items[i]
                     if type(item) is not str:
                         if isinstance(item, (Event, str)):
                             item = str(item)  # kept alive in `keep`; the caller's list is left alone
                             keep.append(item)
                         else:
-                            self._check_prefix(items, i)
+                            self._check_prefix(list(items), i)
                             raise event_type_error(item, i)
                     data = _utf8(item, &size, keep)
-                if used + <size_t>size > cap:
-                    cap = 2 * cap + <size_t>size
-                    grown = <char *>PyMem_Realloc(text, cap)
-                    if grown is NULL:
-                        raise MemoryError()
-                    text = grown
-                memcpy(text + used, data, <size_t>size)
-                sizes[i] = <size_t>size
+                if used + <size_t>size > scratch.text_cap and not _grow_text(&scratch, used + <size_t>size):
+                    raise MemoryError()
+                memcpy(scratch.text + used, data, <size_t>size)
+                scratch.sizes[i] = <size_t>size
                 used += <size_t>size
             used = 0
             for i in range(n):  # the buffer has stopped moving: its addresses
-                datas[i] = text + used
-                used += sizes[i]
+                scratch.datas[i] = scratch.text + used
+                used += scratch.sizes[i]
             self._enter()
             try:
                 if n > NOGIL_MIN:
                     with nogil:
-                        status = qbt_feed_many(self.net, datas, sizes, n)
+                        status = qbt_feed_many(self.net, scratch.datas, scratch.sizes, n)
                 else:
-                    status = qbt_feed_many(self.net, datas, sizes, n)
+                    status = qbt_feed_many(self.net, scratch.datas, scratch.sizes, n)
                 if status != QBT_OK:
                     self._raise_status(status)
                 out = qbt_output(self.net, &count)
@@ -798,9 +881,7 @@ cdef class Network:
             finally:
                 self._leave()
         finally:
-            PyMem_Free(datas)
-            PyMem_Free(sizes)
-            PyMem_Free(text)
+            _give_back_scratch(scratch)
 
     cdef _check_prefix(self, list items, Py_ssize_t end):
         # An earlier malformed event wins over a later non-string one, as in the twin.
