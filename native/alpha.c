@@ -131,7 +131,7 @@ qbt_status alpha_reserve(qbt_net *net, size_t extra) {
     size_t bits = 64;
     while (bits < cap * 2)
         bits *= 2;
-    alpha_slot *slots = qbt_malloc(cap * sizeof *slots);
+    alpha_slot *slots = qbt_malloc_table(cap * sizeof *slots);
     uint8_t *filter = qbt_malloc(bits / 8);
     uint32_t *moved = net->heap_len ? qbt_malloc(net->alpha_cap * sizeof *moved) : NULL;
     if (!slots || !filter || (net->heap_len && !moved)) {

@@ -36,6 +36,9 @@
 
 /* ---------------------------------------------------------------- allocation (mem.c) */
 void *qbt_malloc(size_t n);
+/* qbt_malloc for a big table read at random (huge pages where the kernel offers them); not for
+ * qbt_realloc. */
+void *qbt_malloc_table(size_t n);
 void *qbt_realloc(void *p, size_t n);
 void qbt_mfree(void *p);
 /* Grows *arr so that it holds at least need elements of size elem; capacity grows by 1.5x. */

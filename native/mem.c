@@ -10,10 +10,14 @@
  * a table under churn never degrades). Load is kept at or below 3/4; the capacity is a power of
  * two. Keys are mixed with a 64-bit finaliser so sequential ids spread well.
  */
+#define _DEFAULT_SOURCE /* madvise under -std=c11; before any system header */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #ifdef QBT_DEBUG
 static size_t live_allocations;
@@ -45,6 +49,35 @@ void *qbt_malloc(size_t n) {
 #else
     return malloc(n ? n : 1);
 #endif
+}
+
+/* A table read at random all over (the alpha index): from TABLE_HUGE_BYTES on, it is aligned to
+ * and advised for 2 MiB pages where the kernel offers them (Linux: transparent huge pages in
+ * "madvise" or "always" mode; "never" turns this off). With 4 KiB pages every probe of a table of
+ * tens of MB missed the TLB: restoring a million callbacks took ~18% longer. Only a hint: the
+ * memory is the same, freed with qbt_mfree, and never passed to qbt_realloc. */
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+#define TABLE_HUGE_BYTES ((size_t)4 << 20)
+
+void *qbt_malloc_table(size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (n >= TABLE_HUGE_BYTES && n <= SIZE_MAX - HUGE_PAGE_BYTES) {
+        size_t rounded = (n + HUGE_PAGE_BYTES - 1) & ~(HUGE_PAGE_BYTES - 1);
+#ifdef QBT_DEBUG
+        if (should_fail())
+            return NULL;
+#endif
+        void *p = aligned_alloc(HUGE_PAGE_BYTES, rounded);
+        if (!p)
+            return NULL;
+#ifdef QBT_DEBUG
+        live_allocations++;
+#endif
+        (void)madvise(p, rounded, MADV_HUGEPAGE); /* a refusal leaves ordinary pages */
+        return p;
+    }
+#endif
+    return qbt_malloc(n);
 }
 
 void *qbt_realloc(void *p, size_t n) {
