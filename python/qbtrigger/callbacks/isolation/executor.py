@@ -274,8 +274,6 @@ class Worker:
         if os.getpid() != self.pid:  # the callback forked, and this is the copy: it ends here
             os._exit(0)
         sys.stdout, sys.stderr = saved
-        modules.pop("qb", None)
-        reaper.kill_all_children()  # what the callback started does not outlive its firing
         text = out.getvalue()
         output = _quote(_output_text(out) if len(text) > OUTPUT_LIMIT else text) if text else '""'
         pending = self.pending
@@ -286,6 +284,10 @@ class Worker:
         written = os.write(self.write_fd, data)
         if written != len(data):
             channel.write_all(self.write_fd, data[written:])
+        # The rest is done while the engine applies the actions: this worker reads no firing
+        # before what this one started is killed, so it does not outlive its firing.
+        modules.pop("qb", None)
+        reaper.kill_all_children()
 
     def serve(self) -> None:
         while True:
