@@ -85,6 +85,25 @@ def test_an_action_sent_ahead_that_fails_is_logged_with_its_line_and_stops_the_r
     assert f"qb.blockwork('{a}:nosuch') at line 3 failed: KeyError" in log
 
 
+def test_the_line_of_an_action_is_the_callbacks_whatever_the_form_of_the_call():
+    """Actions on one's own job by an int id or a 'jobid:workname' text take the worker's shortest
+    path: they give the same actions as in-process, and a failing one made inside a helper
+    function of the callback is reported at its line in the callback's code (the helper's)."""
+    isolated, in_process, a = run_both("""\
+        j = qb.jobid()
+        def helper(ref):
+            qb.unblockwork(ref)
+        helper(' %d :1' % j)
+        qb.block(j)
+        qb.unblock(j)
+        helper('%d:nosuch' % j)
+    """)
+    assert isolated.actions == in_process.actions
+    assert isolated.actions[:3] == [("unblock", a, "1"), ("block", a, None), ("unblock", a, None)]
+    [log] = isolated.logs[a]
+    assert f"qb.unblockwork('{a}:nosuch') at line 3 failed: KeyError" in log
+
+
 def test_digits_that_are_not_ascii_are_refused_at_the_call_site_as_in_process():
     isolated, in_process, a = run_both("""\
         try:

@@ -186,7 +186,16 @@ class Worker:
             return target is not None and (worker.admin or target == worker.jobid)
 
         def job_action(name: str):
+            head = f'["{name}",['  # what send_ahead writes for an action of this name
+
             def action(jobid: Any, *more: Any) -> None:
+                if not more and type(jobid) is int and (worker.admin or jobid == worker.jobid):
+                    # The usual call, one's own job by its int id: send_ahead's text made here.
+                    pending = worker.pending
+                    pending.append(f"{head}{int.__repr__(jobid)}],{{}},{_caller_line()}]")
+                    if len(pending) >= _MAX_PENDING:
+                        worker.call(None, (), {})
+                    return
                 targets = (jobid, *more)
                 if own(_job_id(jobid)) if not more else all(own(_job_id(t)) for t in targets):
                     worker.send_ahead(name, targets, {})
@@ -197,7 +206,20 @@ class Worker:
             return action
 
         def work_action(name: str):
+            head = f'["{name}",['
+
             def action(work: Any, *more: Any) -> None:
+                if not more and type(work) is str:
+                    # The usual call, 'jobid:workname' of one's own job: as _work_job reads it,
+                    # and send_ahead's text made here.
+                    job, _, item = work.partition(":")
+                    job = job.strip()
+                    if item and job.isdigit() and job.isascii() and (worker.admin or int(job) == worker.jobid):
+                        pending = worker.pending
+                        pending.append(f"{head}{_quote(work)}],{{}},{_caller_line()}]")
+                        if len(pending) >= _MAX_PENDING:
+                            worker.call(None, (), {})
+                        return
                 refs = (work, *more)
                 if not more:
                     target = _work_job(work)

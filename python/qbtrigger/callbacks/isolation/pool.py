@@ -499,7 +499,10 @@ class WorkerPool:
             if type(name) is not str or name not in _ACTIONS or type(args) is not list or type(kwargs) is not dict:
                 raise _ProtocolFault("a malformed action")
             try:
-                getattr(qb, name)(*args, **kwargs)
+                if kwargs:
+                    getattr(qb, name)(*args, **kwargs)
+                else:
+                    getattr(qb, name)(*args)
             except Exception as exc:  # noqa: BLE001 - the callback learns of it, the engine goes on
                 shown = ", ".join(repr(a) for a in args)
                 return _error_kind(exc), _error_text(exc), f"qb.{name}({shown}) at line {line}"
