@@ -296,6 +296,12 @@ class Worker:
         if os.getpid() != self.pid:  # the callback forked, and this is the copy: it ends here
             os._exit(0)
         sys.stdout, sys.stderr = saved
+        # What the callback started does not outlive its firing: killed before the answer, so that
+        # nothing of it can touch this worker once the engine has moved on (one waitpid if none).
+        try:
+            reaper.kill_all_children()
+        except OSError:
+            pass  # one it may not signal (a set-uid program): the warden cannot either
         text = out.getvalue()
         output = _quote(_output_text(out) if len(text) > OUTPUT_LIMIT else text) if text else '""'
         pending = self.pending
@@ -306,13 +312,7 @@ class Worker:
         written = os.write(self.write_fd, data)
         if written != len(data):
             channel.write_all(self.write_fd, data[written:])
-        # The rest is done while the engine applies the actions: this worker reads no firing
-        # before what this one started is killed, so it does not outlive its firing.
-        modules.pop("qb", None)
-        try:
-            reaper.kill_all_children()
-        except OSError:
-            pass  # one it may not signal (a set-uid program): the warden cannot either
+        modules.pop("qb", None)  # after the answer: the engine applies the actions meanwhile
 
     def serve(self) -> None:
         while True:

@@ -13,10 +13,9 @@ not import anything of qbtrigger.
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import signal
-from typing import Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional
 
 __all__ = ["become_subreaper", "kill_tree", "kill_all_children", "children", "reap_finished"]
 
@@ -123,14 +122,18 @@ def _reap(pid: int) -> None:
         pass
 
 
+_waitpid: Optional[Callable[..., int]] = None
+
+
 def _no_child_left() -> bool:
     """True when this process has no child at all (one ``waitpid(-1, WNOHANG)`` through libc:
     its ``ECHILD`` costs no Python exception). False when there are children, or one was just
-    reaped (there may be more)."""
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return bool(_libc.waitpid(-1, None, os.WNOHANG) == -1 and ctypes.get_errno() == errno.ECHILD)
+    reaped (there may be more). With ``WNOHANG`` and pid -1, ``ECHILD`` is the only failure
+    ``waitpid`` can have, so its -1 is read without asking errno (a second foreign call)."""
+    global _waitpid
+    if _waitpid is None:
+        _waitpid = ctypes.CDLL(None).waitpid
+    return _waitpid(-1, None, os.WNOHANG) == -1
 
 
 def kill_all_children() -> int:
