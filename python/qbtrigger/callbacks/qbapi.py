@@ -71,9 +71,6 @@ def _work_ref(value: Any) -> Tuple[int, str]:
     if isinstance(value, str):
         job, _, name = value.partition(":")
         if name:
-            # A few ASCII digits, the usual job id, read here at once (as _job_id reads them).
-            if job.isascii() and job.isdigit() and len(job) < _JOB_ID_DIGITS:
-                return int(job), name
             return _job_id(job), name
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         return _job_id(value[0]), str(value[1])

@@ -94,6 +94,12 @@ def _work_job(value: Any) -> Optional[int]:
     return None
 
 
+def _action_text(head: str, args: str, line: int) -> str:
+    """An action sent ahead, as JSON text: ``head`` is ``'["NAME",['`` and ``args`` the JSON of its
+    arguments without the brackets (no keywords)."""
+    return f"{head}{args}],{{}},{line}]"
+
+
 def _caller_line() -> int:
     frame = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename != _FILENAME:
@@ -167,14 +173,19 @@ class Worker:
                 parts = None
                 break
         if parts is not None and not kwargs and type(name) is str and name.isidentifier():
-            text = f'["{name}",[{",".join(parts)}],{{}},{line}]'
+            text = _action_text(f'["{name}",[', ",".join(parts), line)
         else:
             try:
                 text = json.dumps([name, list(args), kwargs, line], ensure_ascii=False, allow_nan=False)
             except (TypeError, ValueError) as error:
                 raise TypeError(f"qb.{name}: arguments must be plain data (str, int, list, dict...): {error}") from None
-        self.pending.append(text)
-        if len(self.pending) >= _MAX_PENDING:
+        self.queue(text)
+
+    def queue(self, text: str) -> None:
+        """Add an action's JSON text to those sent ahead (flushed once there are many)."""
+        pending = self.pending
+        pending.append(text)
+        if len(pending) >= _MAX_PENDING:
             self.call(None, (), {})
 
     # ------------------------------------------------------------------ qb
@@ -186,15 +197,12 @@ class Worker:
             return target is not None and (worker.admin or target == worker.jobid)
 
         def job_action(name: str):
-            head = f'["{name}",['  # what send_ahead writes for an action of this name
+            head = f'["{name}",['
 
             def action(jobid: Any, *more: Any) -> None:
                 if not more and type(jobid) is int and (worker.admin or jobid == worker.jobid):
-                    # The usual call, one's own job by its int id: send_ahead's text made here.
-                    pending = worker.pending
-                    pending.append(f"{head}{int.__repr__(jobid)}],{{}},{_caller_line()}]")
-                    if len(pending) >= _MAX_PENDING:
-                        worker.call(None, (), {})
+                    # The usual call, one's own job by its int id: send_ahead's text, made here.
+                    worker.queue(_action_text(head, int.__repr__(jobid), _caller_line()))
                     return
                 targets = (jobid, *more)
                 if own(_job_id(jobid)) if not more else all(own(_job_id(t)) for t in targets):
@@ -215,10 +223,7 @@ class Worker:
                     job, _, item = work.partition(":")
                     job = job.strip()
                     if item and job.isdigit() and job.isascii() and (worker.admin or int(job) == worker.jobid):
-                        pending = worker.pending
-                        pending.append(f"{head}{_quote(work)}],{{}},{_caller_line()}]")
-                        if len(pending) >= _MAX_PENDING:
-                            worker.call(None, (), {})
+                        worker.queue(_action_text(head, _quote(work), _caller_line()))
                         return
                 refs = (work, *more)
                 if not more:
@@ -304,14 +309,7 @@ class Worker:
             pass  # one it may not signal (a set-uid program): the warden cannot either
         text = out.getvalue()
         output = _quote(_output_text(out) if len(text) > OUTPUT_LIMIT else text) if text else '""'
-        pending = self.pending
-        # One frame in one write (the pid was checked above), as _write, without its call.
-        payload = f'["done",[{",".join(pending)}],{output}]'.encode("utf-8", "surrogatepass")
-        pending.clear()
-        data = _HEADER.pack(len(payload)) + payload
-        written = os.write(self.write_fd, data)
-        if written != len(data):
-            channel.write_all(self.write_fd, data[written:])
+        self._write(f'["done",[{self._flush_text()}],{output}]')  # the pid was checked above
         modules.pop("qb", None)  # after the answer: the engine applies the actions meanwhile
 
     def serve(self) -> None:

@@ -384,24 +384,11 @@ class WorkerPool:
                 self._died(inv, death.cause)
                 return
         fresh = code_id not in worker.codes
-        ev = inv.event
-        if ev is None:
-            event = None
-        else:
-            # (what _event gives, inline: this runs once per firing)
-            facts = self._facts.get(ev.jobid)
-            if facts is None:
-                event = self._event(inv)
-            else:
-                event = (ev.name, ev.type, ev.jobid, ev.extra, facts[0], facts[1], inv.text or str(ev))
-        payload = marshal.dumps(("run", code_id, code if fresh else None, callback.jobid, callback.count, event,
-                                 inv.firing or None, callback.admin), _MARSHAL_VERSION)
+        payload = marshal.dumps(("run", code_id, code if fresh else None, callback.jobid, callback.count,
+                                 self._event(inv), inv.firing or None, callback.admin), _MARSHAL_VERSION)
         deadline = time.monotonic() + self.limits.timeout
         try:
-            data = _HEADER.pack(len(payload)) + payload  # worker.send, inline
-            written = os.write(worker.to_w, data)
-            if written != len(data):
-                write_all(worker.to_w, data[written:])
+            worker.send(payload)
             if fresh:
                 worker.codes.add(code_id)
             output, failure = self._serve(worker, inv, deadline)
