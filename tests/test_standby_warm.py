@@ -20,7 +20,13 @@ from qbtrigger.supervisor import Simulator
 from qbtrigger.supervisor.standby import Follower, StoreReader, WarmStandby
 from qbtrigger.supervisor.store import SCHEMA_VERSION, Batch
 from stores import query
-from test_store_postgres import ENV, ROOT, finished_outcome, read_line, same_work, stop, uninterrupted, wait_for_journal
+from test_store_postgres import (
+    ENV,
+    ROOT,
+    finished_outcome,
+    standby_finishes_after_a_kill,
+    uninterrupted,
+)
 from test_supervisor_persist import SIM, chain, open_sup
 
 
@@ -193,31 +199,13 @@ WARM_CHILD = textwrap.dedent("""
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_warm_standby_finishes_a_run_whose_active_supervisor_was_killed(dsn, seed):
-    from test_store_postgres import child
+    code = WARM_CHILD.format(tests=str(ROOT / "tests"), db=dsn)
 
-    expected = uninterrupted()
-    total = len(expected["events"])
-    active = child(dsn)
-    standby = None
-    try:
-        assert read_line(active) == "active"
-        wait_for_journal(dsn, active, 1)  # its submission is stored: there is something to follow
-        code = WARM_CHILD.format(tests=str(ROOT / "tests"), db=dsn)
-        standby = subprocess.Popen([sys.executable, "-c", code], env=ENV, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert read_line(standby).startswith("standby: waiting for the active supervisor on ")
-        moment = random.Random(seed).randint(total // 10, total * 9 // 10)  # a random moment of the run
-        wait_for_journal(dsn, active, moment)
-        active.send_signal(signal.SIGKILL)
-        active.wait(10)
-        assert read_line(standby) == "warm True"
-        assert read_line(standby, timeout=120) == "finished", standby.stderr.read()
-        assert standby.wait(30) == 0
-    finally:
-        stop(active, *([standby] if standby else []))
-    got = finished_outcome(dsn)
-    assert got == expected, f"killed after {moment} of {total} journal lines"
-    same_work(got, expected)
+    def start_standby():
+        return subprocess.Popen([sys.executable, "-c", code], env=ENV, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    standby_finishes_after_a_kill(dsn, start_standby, "warm True", 0.9, random.Random(seed))
 
 
 # ============================================================================ change tracking

@@ -110,6 +110,35 @@ def stop(*procs):
         proc.wait(30)
 
 
+def standby_finishes_after_a_kill(db, start_standby, took_over, latest, rng=random):
+    """An active supervisor child runs the chain; ``start_standby()`` starts a standby child once
+    the submission is stored; the active one is killed (SIGKILL) when the journal reaches a random
+    line between a tenth and ``latest`` of an uninterrupted run's; the standby must say
+    ``took_over``, finish, and leave exactly what the uninterrupted run leaves."""
+    expected = uninterrupted()
+    total = len(expected["events"])
+    active = child(db)
+    standby = None
+    try:
+        assert read_line(active) == "active"
+        wait_for_journal(db, active, 1)  # its submission is stored: there is something to follow
+        standby = start_standby()
+        assert read_line(standby).startswith("standby: waiting for the active supervisor on ")
+        moment = rng.randint(total // 10, int(total * latest))  # a random moment of the run
+        wait_for_journal(db, active, moment)
+        active.send_signal(signal.SIGKILL)
+        active.wait(10)
+        assert read_line(standby) == took_over
+        assert read_line(standby, timeout=120) == "finished", standby.stderr.read()
+        assert standby.wait(30) == 0
+    finally:
+        stop(active, *([standby] if standby else []))
+    assert active.returncode == -signal.SIGKILL
+    got = finished_outcome(db)
+    assert got == expected, f"killed after {moment} of {total} journal lines"
+    same_work(got, expected)
+
+
 # ============================================================================ one active supervisor
 
 def test_a_second_active_supervisor_is_refused_and_writes_nothing(dsn):
@@ -152,27 +181,7 @@ def test_a_standby_waits_and_takes_over_when_the_active_one_closes(dsn):
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_the_standby_finishes_a_run_whose_active_supervisor_was_killed(dsn):
-    expected = uninterrupted()
-    total = len(expected["events"])
-    active = child(dsn)
-    standby = None
-    try:
-        assert read_line(active) == "active"
-        standby = child(dsn, standby=True, pause=0)
-        assert read_line(standby).startswith("standby: waiting for the active supervisor on ")
-        moment = random.randint(total // 10, total * 7 // 10)  # a random moment of the run
-        wait_for_journal(dsn, active, moment)
-        active.send_signal(signal.SIGKILL)
-        active.wait(10)
-        assert read_line(standby) == "active"
-        assert read_line(standby, timeout=120) == "finished", standby.stderr.read()
-        assert standby.wait(30) == 0
-    finally:
-        stop(active, *([standby] if standby else []))
-    assert active.returncode == -signal.SIGKILL
-    got = finished_outcome(dsn)
-    assert got == expected, f"killed after {moment} of {total} journal lines"
-    same_work(got, expected)
+    standby_finishes_after_a_kill(dsn, lambda: child(dsn, standby=True, pause=0), "active", 0.7)
 
 
 def test_simulate_standby_on_the_command_line(dsn, tmp_path):
