@@ -112,6 +112,13 @@ static size_t alpha_place(alpha_slot *slots, size_t cap, uint32_t hash) {
     return i;
 }
 
+/* Up to this many slots (1 MiB) the index is kept between 1/4 and 1/2 full, above it between 1/2
+ * and 3/4. A small network's events then mostly find their key in its home slot: at 1k callbacks
+ * a lookup took ~2.5 probes at 0.55 full, and whether the first one hits is a coin the branch
+ * predictor cannot call (same-run A/B of the C driver: -5% CPU at 1k, -9% at 10k). A big table
+ * would pay the doubling in memory, and in the cache misses it is there to avoid. */
+#define SPARSE_ALPHA_SLOTS ((size_t)1 << 16)
+
 static inline void filter_set(uint8_t *filter, size_t mask, uint32_t hash) {
     size_t bit = hash & mask;
     filter[bit >> 3] |= (uint8_t)(1u << (bit & 7));
@@ -121,9 +128,12 @@ static inline void filter_set(uint8_t *filter, size_t mask, uint32_t hash) {
  * rebuilds the key filter. */
 qbt_status alpha_reserve(qbt_net *net, size_t extra) {
     size_t need = net->alpha_live + net->alpha_tombs + extra;
-    if (need * 4 <= net->alpha_cap * 3)
+    bool sparse = net->alpha_cap <= SPARSE_ALPHA_SLOTS;
+    if (sparse ? need * 2 <= net->alpha_cap : need * 4 <= net->alpha_cap * 3)
         return QBT_OK;
-    size_t cap = (net->alpha_live + extra) * 2;
+    size_t cap = (net->alpha_live + extra) * 4;
+    if (cap > SPARSE_ALPHA_SLOTS) /* dense: half full, and past the limit so it stays dense */
+        cap = cap / 2 > SPARSE_ALPHA_SLOTS ? cap / 2 : SPARSE_ALPHA_SLOTS + 1;
     if (cap < 64)
         cap = 64;
     if (cap >= (size_t)1 << 31)

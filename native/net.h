@@ -100,7 +100,8 @@ _Static_assert(STR_NONE == 0 && NT_TOMB < (1u << NT_SHIFT), "NT_EMPTY and NT_TOM
 /* The alpha index: open addressing with the key inline, so a probe touches one slot. Deleting
  * leaves a tombstone, so a slot's index is stable between rehashes; a rehash re-points the first
  * latch of every entry and the clock heap at the new slots. Capacity is any size (the hash is
- * mapped by multiply-shift), grown by half, so the table stays between 1/2 and 3/4 full. */
+ * mapped by multiply-shift): a rehash makes it twice its entries, so it stays between 1/2 and 3/4
+ * full; up to 1 MiB of slots, four times, between 1/4 and 1/2 full (alpha.c's SPARSE_ALPHA_SLOTS). */
 typedef struct {
     uint32_t nametype; /* NT_EMPTY, NT_TOMB, or name << 4 | INHEAP | type */
     uint32_t ctx;
