@@ -1,9 +1,11 @@
 """The C core through its C API, no Python in the loop: ``python -m benchmarks.ccore [--sizes 1k,1M]``.
 
-Writes the farm workload to a temporary folder, compiles ``drive.c`` with ``native/*.c`` (``cc
--O2``), runs it once per size and prints a markdown table: ns/event of one ``qbt_feed_many`` pass
-over a freshly registered network (what ``benchmarks.compare`` times from Python), registration
-time and stats bytes per callback. The C floor is measured alongside, so the ratio is in one run.
+Writes the farm workload to a temporary folder, compiles ``drive.c`` with ``native/*.c`` and the C
+floor (``cc -O2``), runs it ``--runs`` times per size and prints a markdown table: ns/event of one
+``qbt_feed_many`` pass over a freshly registered network (what ``benchmarks.compare`` times from
+Python), registration time and stats bytes per callback. Each run of the driver also times the C
+floor on the same events, in the same process, right after the pass; the "× C floor" column is the
+median of those per-run ratios, so both sides of each ratio share the machine's moment.
 
 ``--baseline DIR`` also builds the driver against another copy of ``native/`` (an older commit's,
 say ``git archive OLD native | tar -x -C /tmp/old``, then ``--baseline /tmp/old/native``) and runs
@@ -22,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.cfloor import load as load_floor
+from qbtrigger.bench.floor import SOURCE as FLOOR_SOURCE
 from qbtrigger.workload import farm_workload, parse_size
 
 HERE = Path(__file__).resolve().parent
@@ -34,7 +36,7 @@ def build(workdir: Path, native: Path = NATIVE, name: str = "drive") -> Path:
     if compiler is None:
         sys.exit("benchmarks.ccore: no C compiler (cc) found")
     exe = workdir / name
-    sources = [str(HERE / "drive.c"), *sorted(str(p) for p in native.glob("*.c"))]
+    sources = [str(HERE / "drive.c"), str(FLOOR_SOURCE), *sorted(str(p) for p in native.glob("*.c"))]
     subprocess.run([compiler, "-std=c11", "-O2", f"-I{native}", *sources, "-o", str(exe)], check=True)
     return exe
 
@@ -55,6 +57,8 @@ def write_workload(n: int, folder: Path):
             f.write(f"{owner}\t{triggers}\n")
     with open(folder / "events.txt", "w") as f:
         f.write("\n".join(workload.events) + "\n")
+    with open(folder / "keys.txt", "w") as f:
+        f.write("\n".join(workload.keys()) + "\n")
     return workload
 
 
@@ -67,7 +71,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.baseline is not None and not any(args.baseline.glob("*.c")):
         parser.error(f"--baseline {args.baseline}: no C sources there")
-    floor = load_floor()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         exe = build(Path(tmp))
@@ -75,7 +78,7 @@ def main(argv=None) -> int:
         for size in args.sizes.split(","):
             n = parse_size(size)
             folder = Path(tmp) / size
-            workload = write_workload(n, folder)
+            write_workload(n, folder)
             runs, base_runs = [], []
             for _ in range(args.runs):
                 runs.append(run_driver(exe, folder))
@@ -83,15 +86,21 @@ def main(argv=None) -> int:
                     base_runs.append(run_driver(base_exe, folder))
             if base_runs and base_runs[0]["fired"] != runs[0]["fired"]:
                 sys.exit(f"benchmarks.ccore: the baseline fired {base_runs[0]['fired']} times, this build {runs[0]['fired']}")
-            floor_ns = statistics.median(floor.run(workload.events, workload.keys())[0] for _ in range(args.runs))
             ns = statistics.median(r["feed_many_ns_per_event"] for r in runs)
-            base_ns = statistics.median(r["feed_many_ns_per_event"] for r in base_runs) if base_runs else None
+            floor_ns = statistics.median(r["floor_ns_per_event"] for r in runs)
+            ratio = statistics.median(r["feed_many_ns_per_event"] / r["floor_ns_per_event"] for r in runs)
+            base = None
+            if base_runs:
+                base = (statistics.median(r["feed_many_ns_per_event"] for r in base_runs),
+                        statistics.median(r["feed_many_ns_per_event"] / r["floor_ns_per_event"] for r in base_runs))
             reg = statistics.median(r["register_ns_per_callback"] for r in runs)
-            rows.append((n, ns, floor_ns, reg, base_ns))
-            print(f"[{size}] {ns:.0f} ns/event, floor {floor_ns:.0f}"
-                  + (f", baseline {base_ns:.0f}" if base_ns is not None else ""), file=sys.stderr)
+            rows.append((n, ns, floor_ns, ratio, reg, base))
+            print(f"[{size}] {ns:.0f} ns/event, floor {floor_ns:.0f}, per-run ratios "
+                  + " ".join(f"{r['feed_many_ns_per_event'] / r['floor_ns_per_event']:.1f}" for r in runs)
+                  + (f"; baseline {base[0]:.0f}" if base is not None else ""), file=sys.stderr)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"median of {args.runs}; load average {load:.1f} at the end; {os.cpu_count()} cores")
+    print("× C floor: the median of each run's ratio (the floor timed in the driver, right after the pass)")
     print()
     head = "| callbacks | C core feed_many ns/event | C floor ns/event | × C floor | registration ns/callback |"
     rule = "|---:|---:|---:|---:|---:|"
@@ -100,9 +109,9 @@ def main(argv=None) -> int:
         rule += "---:|---:|"
     print(head)
     print(rule)
-    for n, ns, floor_ns, reg, base_ns in rows:
-        line = f"| {n:,} | {ns:.0f} | {floor_ns:.0f} | {ns / floor_ns:.1f}× | {reg:.0f} |"
-        if base_ns is not None:
-            line += f" {base_ns:.0f} | {base_ns / floor_ns:.1f}× |"
+    for n, ns, floor_ns, ratio, reg, base in rows:
+        line = f"| {n:,} | {ns:.0f} | {floor_ns:.0f} | {ratio:.1f}× | {reg:.0f} |"
+        if base is not None:
+            line += f" {base[0]:.0f} | {base[1]:.1f}× |"
         print(line)
     return 0

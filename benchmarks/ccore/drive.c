@@ -4,13 +4,17 @@
  * files), registers it, applies the events once with qbt_feed_many (the measured pass, on a fresh
  * network, like benchmarks.compare), and prints one JSON line.
  *
+ * When DIR holds keys.txt, the C floor (qbtrigger/bench/floor.c, linked in) runs right after the
+ * measured pass, in this process, on the same events: its figure shares the pass's moment, cache
+ * and CPU, so their ratio is far less moved by the machine than two figures taken apart.
+ *
  * An optional MODE after DIR drives more of the core, for instruction counts (valgrind
  * --tool=callgrind) rather than timings: `feed` applies the events one qbt_feed at a time; `aware`
  * makes a state-aware network, then registers every callback again (catch-up fires them), drains
  * the catch-up queue with its events, adds clock atoms per job and advances the clock, and
  * removes every job.
  *
- * Built at run time: cc -O2 -Inative drive.c native/*.c. */
+ * Built at run time: cc -O2 -Inative drive.c floor.c native/*.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "qbtrigger.h"
 
@@ -34,6 +38,9 @@ static double cpu_ns(void) {
 
 static size_t register_callbacks(qbt_net *net, const char *dir);
 
+/* floor.c */
+double qbt_floor_run(const char *events, size_t events_len, const char *keys, size_t keys_len, uint64_t *out);
+
 static FILE *open_or_die(const char *dir, const char *name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -43,6 +50,51 @@ static FILE *open_or_die(const char *dir, const char *name) {
         exit(2);
     }
     return f;
+}
+
+/* The whole of DIR/NAME in a malloc'd buffer (*len bytes, less a final newline); NULL if absent. */
+static char *slurp(const char *dir, const char *name, size_t *len) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
+    }
+    fclose(f);
+    if (!buf) {
+        fprintf(stderr, "drive: out of memory reading %s\n", path);
+        exit(3);
+    }
+    *len = n && buf[n - 1] == '\n' ? n - 1 : n;
+    return buf;
+}
+
+/* ns/event of the C floor on DIR's events and keys, -1 without keys.txt. */
+static double floor_ns(const char *dir) {
+    size_t events_len, keys_len;
+    char *keys = slurp(dir, "keys.txt", &keys_len);
+    if (!keys)
+        return -1.0;
+    char *events = slurp(dir, "events.txt", &events_len);
+    uint64_t out[3];
+    double ns = events ? qbt_floor_run(events, events_len, keys, keys_len, out) : -1.0;
+    free(events);
+    free(keys);
+    if (ns < 0) {
+        fprintf(stderr, "drive: the C floor could not run\n");
+        exit(3);
+    }
+    return ns;
 }
 
 /* The clock's part of the `aware` mode: a repeat and a one-shot time atom per job, then the clock
@@ -144,6 +196,7 @@ int main(int argc, char **argv) {
         qbt_output(net, &fired);
     }
     double feed_ns = now_ns() - t0, feed_cpu_ns = cpu_ns() - c0;
+    double floor = floor_ns(argv[1]);
     if (aware) {
         const qbt_catch_up_event *caught;
         if (register_callbacks(net, argv[1]) != ncallbacks || qbt_drain_catch_up_events(net, &caught, &count) != QBT_OK)
@@ -157,9 +210,10 @@ int main(int argc, char **argv) {
     qbt_stats stats;
     qbt_get_stats(net, &stats);
     printf("{\"callbacks\": %zu, \"events\": %zu, \"fired\": %zu, \"feed_many_ns_per_event\": %.1f, "
-           "\"feed_many_cpu_ns_per_event\": %.1f, \"register_ns_per_callback\": %.1f, \"bytes_per_callback\": %.1f}\n",
+           "\"feed_many_cpu_ns_per_event\": %.1f, \"register_ns_per_callback\": %.1f, \"bytes_per_callback\": %.1f, "
+           "\"floor_ns_per_event\": %.1f}\n",
            ncallbacks, n, fired, feed_ns / (double)n, feed_cpu_ns / (double)n, register_ns / (double)ncallbacks,
-           (double)stats.bytes / (double)ncallbacks);
+           (double)stats.bytes / (double)ncallbacks, floor);
     qbt_free(net);
     for (size_t i = 0; i < n; i++)
         free((void *)events[i]);
