@@ -14,7 +14,7 @@
  * the catch-up queue with its events, adds clock atoms per job and advances the clock, and
  * removes every job.
  *
- * Built at run time: cc -O2 -Inative drive.c floor.c native/*.c. */
+ * Built at run time: cc -O2 -Inative drive.c floor.c and the sources of native/. */
 #define _POSIX_C_SOURCE 200809L
 #include "qbtrigger.h"
 
