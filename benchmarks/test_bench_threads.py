@@ -100,3 +100,13 @@ def test_two_threads(benchmark, native_cls, entry_point):
 
     fired = benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
     _record(benchmark, entry_point, 2 * sum(map(len, batches)), fired)
+
+
+def test_interleaved_runner(native_cls):
+    """``python -m benchmarks.threads`` (one round here): its one-thread and two-thread sides fire
+    the same callbacks (measure() raises if not) and report a speed-up."""
+    from benchmarks.threads import batches_of, measure
+
+    workload = _impls.farm("1k")
+    result = measure(lambda: workload.network(native_cls), batches_of(workload.events)[:2], "feed_batch", rounds=1)
+    assert result["one_ms"] > 0 and result["two_ms"] > 0 and result["speedup"] > 0

@@ -1,0 +1,132 @@
+"""Two threads feeding two networks against one thread feeding both, interleaved round by round:
+``python -m benchmarks.threads [--rounds 15] [--entry feed_batch,feed_many]``.
+
+The same work as ``benchmarks/test_bench_threads.py`` (the 10k farm workload's event stream, about
+190k events per network in batches of 20,000, two freshly registered networks per measurement),
+measured so that a noisy machine moves the ratio as little as possible:
+
+- each round measures *one* and *two* back to back (their order alternating between rounds), and
+  the speed-up is the median of the rounds' ratios: on a shared virtual machine a single thread's
+  time for the same work moves by a quarter between consecutive rounds, far more than between the
+  two halves of one round;
+- the feeding threads are started before the clock and released together by a barrier, as a
+  supervisor's long-lived threads would be: *one* is one such thread feeding both networks in turn,
+  *two* is two of them, a network each. Creating and starting threads (and the GIL's part in a new
+  thread's start) is not feeding; the pytest-benchmark pair times it, this does not.
+
+Also printed: each side's CPU time (``time.thread_time`` of the feeding threads, summed), so that
+the cost of running two at once (shared caches and memory, the host) shows apart from waiting.
+Timings are only reported; nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from typing import Callable, List, Sequence, Tuple
+
+from qbtrigger.workload import farm_workload
+
+BATCH = 20_000
+EVENTS_PER_NETWORK = 200_000
+
+
+def batches_of(events: list) -> List[list]:
+    events = events * max(1, EVENTS_PER_NETWORK // len(events))
+    return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
+
+
+def feed_all(net, batches: Sequence[list], entry: str) -> int:
+    feed = getattr(net, entry)
+    return sum(len(feed(batch)) for batch in batches)
+
+
+def timed_threads(jobs: Sequence[Callable[[], int]]) -> Tuple[float, float, int]:
+    """Runs each job in a thread of its own, all started beforehand and released together by a
+    barrier. Returns (seconds from the release to the last job's end, CPU seconds of the jobs'
+    threads summed, firings)."""
+    start = threading.Barrier(len(jobs) + 1)
+    ends = [0.0] * len(jobs)
+    cpu = [0.0] * len(jobs)
+    fired = [0] * len(jobs)
+
+    def work(k: int) -> None:
+        start.wait()
+        c = time.thread_time()
+        fired[k] = jobs[k]()
+        cpu[k] = time.thread_time() - c
+        ends[k] = time.perf_counter()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(jobs))]
+    for t in threads:
+        t.start()
+    time.sleep(0.01)  # every thread waiting at the barrier
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return max(ends) - t0, sum(cpu), sum(fired)
+
+
+def measure(network_factory: Callable[[], object], batches: Sequence[list], entry: str, rounds: int) -> dict:
+    one_s, two_s, one_cpu, two_cpu, ratios = [], [], [], [], []
+    for r in range(rounds):
+        results = {}
+        for side in ("one", "two") if r % 2 == 0 else ("two", "one"):
+            nets = [network_factory(), network_factory()]
+            if side == "one":
+                jobs = [lambda nets=nets: sum(feed_all(net, batches, entry) for net in nets)]
+            else:
+                jobs = [lambda net=net: feed_all(net, batches, entry) for net in nets]
+            results[side] = timed_threads(jobs)
+            del nets, jobs
+        if results["one"][2] != results["two"][2]:
+            raise RuntimeError(f"one thread fired {results['one'][2]} times, two threads {results['two'][2]}")
+        one_s.append(results["one"][0])
+        two_s.append(results["two"][0])
+        one_cpu.append(results["one"][1])
+        two_cpu.append(results["two"][1])
+        ratios.append(results["one"][0] / results["two"][0])
+        print(f"[{entry}] round {r + 1}: one {one_s[-1] * 1e3:.1f} ms, two {two_s[-1] * 1e3:.1f} ms, "
+              f"x{ratios[-1]:.2f}", file=sys.stderr)
+    return {
+        "one_ms": statistics.median(one_s) * 1e3,
+        "two_ms": statistics.median(two_s) * 1e3,
+        "speedup": statistics.median(ratios),
+        "speedup_quartiles": statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3,
+        "cpu_two_over_one": statistics.median(t / o for t, o in zip(two_cpu, one_cpu)),
+    }
+
+
+def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.threads", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--entry", default="feed_batch,feed_many", help="entry points, comma-separated")
+    args = parser.parse_args(argv)
+    from qbtrigger._native import Network
+
+    workload = farm_workload(10_000)
+    batches = batches_of(workload.events)
+    events = 2 * sum(map(len, batches))
+    load = os.getloadavg()[0]
+    rows = [(entry, measure(lambda: workload.network(Network), batches, entry, args.rounds))
+            for entry in args.entry.split(",")]
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    print(f"10k farm workload, {events:,} events over two networks, batches of {BATCH:,}; {args.rounds} rounds\n")
+    print("| entry point | one thread ms | two threads ms | speed-up (median of rounds) | quartiles | CPU two / one |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for entry, m in rows:
+        q1, _, q3 = m["speedup_quartiles"]
+        print(f"| {entry} | {m['one_ms']:.1f} | {m['two_ms']:.1f} | {m['speedup']:.2f}× | {q1:.2f}-{q3:.2f} "
+              f"| {m['cpu_two_over_one']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
