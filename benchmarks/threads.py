@@ -22,14 +22,13 @@ Timings are only reported; nothing here asserts a speed.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import threading
 import time
 from typing import Callable, List, Sequence, Tuple
 
+from benchmarks.embedding import machine
 from qbtrigger.workload import farm_workload
 
 BATCH = 20_000
@@ -54,11 +53,15 @@ def timed_threads(jobs: Sequence[Callable[[], int]]) -> Tuple[float, float, int]
     ends = [0.0] * len(jobs)
     cpu = [0.0] * len(jobs)
     fired = [0] * len(jobs)
+    errors: List[BaseException] = []
 
     def work(k: int) -> None:
         start.wait()
         c = time.thread_time()
-        fired[k] = jobs[k]()
+        try:
+            fired[k] = jobs[k]()
+        except BaseException as exc:  # re-raised in the measuring thread, not lost in this one
+            errors.append(exc)
         cpu[k] = time.thread_time() - c
         ends[k] = time.perf_counter()
 
@@ -70,6 +73,8 @@ def timed_threads(jobs: Sequence[Callable[[], int]]) -> Tuple[float, float, int]
     t0 = time.perf_counter()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return max(ends) - t0, sum(cpu), sum(fired)
 
 
@@ -113,11 +118,10 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     workload = farm_workload(10_000)
     batches = batches_of(workload.events)
     events = 2 * sum(map(len, batches))
-    load = os.getloadavg()[0]
+    at_start = machine()
     rows = [(entry, measure(lambda: workload.network(Network), batches, entry, args.rounds))
             for entry in args.entry.split(",")]
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    print(f"machine at the start: {at_start}\nmachine at the end: {machine()}")
     print(f"10k farm workload, {events:,} events over two networks, batches of {BATCH:,}; {args.rounds} rounds\n")
     print("| entry point | one thread ms | two threads ms | speed-up (median of rounds) | quartiles | CPU two / one |")
     print("|---|---:|---:|---:|---:|---:|")
