@@ -14,9 +14,11 @@
  * the catch-up queue with its events, adds clock atoms per job and advances the clock, and
  * removes every job.
  *
- * Built at run time: cc -O2 -Inative drive.c floor.c and the sources of native/. */
+ * Built at run time: cc -O2 -Inative drive.c floor.c and the sources of native/ (workload.h reads
+ * DIR). */
 #define _POSIX_C_SOURCE 200809L
 #include "qbtrigger.h"
+#include "workload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,21 +38,8 @@ static double cpu_ns(void) {
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
-static size_t register_callbacks(qbt_net *net, const char *dir);
-
 /* floor.c */
 double qbt_floor_run(const char *events, size_t events_len, const char *keys, size_t keys_len, uint64_t *out);
-
-static FILE *open_or_die(const char *dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    return f;
-}
 
 /* The whole of DIR/NAME in a malloc'd buffer (*len bytes, less a final newline); NULL if absent. */
 static char *slurp(const char *dir, const char *name, size_t *len) {
@@ -131,54 +120,20 @@ int main(int argc, char **argv) {
     qbt_net *net = qbt_new(aware);
     if (!net)
         return 3;
-    unsigned *jobs = NULL;
-    size_t njobs = 0, jobs_cap = 0;
-    FILE *f = open_or_die(argv[1], "jobs.txt");
-    unsigned job, pgrp;
-    long pid;
-    char label[256];
-    while (fscanf(f, "%u %u %255s %ld", &job, &pgrp, label, &pid) == 4) {
-        int has_label = strcmp(label, "-") != 0;
-        if (qbt_add_job(net, job, pgrp, has_label ? label : NULL, has_label ? strlen(label) : 0,
-                        pid < 0 ? QBT_NO_PID : (uint32_t)pid) != QBT_OK)
-            return 4;
-        if (njobs == jobs_cap) {
-            jobs_cap = jobs_cap ? 2 * jobs_cap : 64;
-            jobs = realloc(jobs, jobs_cap * sizeof *jobs);
-            if (!jobs)
-                return 3;
-        }
-        jobs[njobs++] = job;
-    }
-    fclose(f);
-
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    size_t njobs;
+    unsigned *jobs = add_jobs(net, argv[1], &njobs);
+    if (!jobs)
+        return 4;
     double t0 = now_ns();
     size_t ncallbacks = register_callbacks(net, argv[1]);
     double register_ns = now_ns() - t0;
     if (!ncallbacks)
         return 5;
-
-    size_t n = 0, ecap = 1024;
-    const char **events = malloc(ecap * sizeof *events);
-    size_t *lens = malloc(ecap * sizeof *lens);
-    f = open_or_die(argv[1], "events.txt");
-    while (events && lens && (len = getline(&line, &cap, f)) > 0) {
-        if (n == ecap) {
-            ecap *= 2;
-            events = realloc(events, ecap * sizeof *events);
-            lens = realloc(lens, ecap * sizeof *lens);
-            if (!events || !lens)
-                return 3;
-        }
-        line[--len] = '\0';
-        events[n] = strdup(line);
-        lens[n++] = (size_t)len;
-    }
-    fclose(f);
-    free(line);
+    size_t n;
+    size_t *lens;
+    const char **events = read_events(argv[1], &n, &lens);
+    if (!events)
+        return 3;
 
     t0 = now_ns();
     double c0 = cpu_ns();
@@ -221,27 +176,4 @@ int main(int argc, char **argv) {
     free(lens);
     free(jobs);
     return 0;
-}
-
-/* Registers the callbacks of DIR/callbacks.txt; returns how many (0 on a failure). */
-static size_t register_callbacks(qbt_net *net, const char *dir) {
-    char *line = NULL;
-    size_t cap = 0, ncallbacks = 0;
-    ssize_t len;
-    uint64_t handle;
-    FILE *f = open_or_die(dir, "callbacks.txt");
-    while ((len = getline(&line, &cap, f)) > 0) {
-        line[--len] = '\0';
-        char *tab = strchr(line, '\t');
-        const char *expr = tab + 1;
-        size_t expr_len = strlen(expr);
-        if (qbt_add(net, &expr, &expr_len, 1, (uint32_t)strtoul(line, NULL, 10), 0, &handle) != QBT_OK) {
-            ncallbacks = 0;
-            break;
-        }
-        ncallbacks++;
-    }
-    free(line);
-    fclose(f);
-    return ncallbacks;
 }
