@@ -1,5 +1,5 @@
 """Two threads feeding two networks against one thread feeding both, interleaved round by round:
-``python -m benchmarks.threads [--rounds 15] [--entry feed_batch,feed_many]``.
+``python -m benchmarks.threads [--rounds 15] [--entry feed_batch,feed_text,feed_many]``.
 
 The same work as ``benchmarks/test_bench_threads.py`` (the 10k farm workload's event stream, about
 190k events per network in batches of 20,000, two freshly registered networks per measurement),
@@ -15,19 +15,26 @@ measured so that a noisy machine moves the ratio as little as possible:
   thread's start) is not feeding; the pytest-benchmark pair times it, this does not.
 
 Also printed: each side's CPU time (``time.thread_time`` of the feeding threads, summed), so that
-the cost of running two at once (shared caches and memory, the host) shows apart from waiting.
+the cost of running two at once (shared caches and memory, the host) shows apart from waiting; and
+the same measurement of the C core through its C API (``benchmarks/ccore/threads.c``: pthreads, no
+Python, no GIL), which tells the machine's and the C core's part from the binding's.
 Timings are only reported; nothing here asserts a speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Callable, List, Sequence, Tuple
 
+from benchmarks.ccore import build, write_workload
 from benchmarks.embedding import machine
 from qbtrigger.workload import farm_workload
 
@@ -40,7 +47,7 @@ def batches_of(events: list) -> List[list]:
     return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
 
 
-def feed_all(net, batches: Sequence[list], entry: str) -> int:
+def feed_all(net, batches: Sequence, entry: str) -> int:
     feed = getattr(net, entry)
     return sum(len(feed(batch)) for batch in batches)
 
@@ -108,10 +115,29 @@ def measure(network_factory: Callable[[], object], batches: Sequence[list], entr
     }
 
 
+def measure_c_core(size: int, rounds: int) -> dict:
+    """The C driver's speed-up of two pthreads over one on the farm workload of `size` callbacks
+    (benchmarks/ccore/threads.c: the same batches, rounds and barrier as measure())."""
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = build(Path(tmp), name="threads", program="threads")
+        write_workload(size, Path(tmp) / "workload")
+        out = subprocess.run([str(exe), str(Path(tmp) / "workload"), str(rounds)], check=True,
+                             capture_output=True, text=True).stdout
+    lines = [json.loads(line) for line in out.splitlines()]
+    summary = lines[-1]
+    return {
+        "one_ms": statistics.median(r["one_ms"] for r in lines[:-1]),
+        "two_ms": statistics.median(r["two_ms"] for r in lines[:-1]),
+        "speedup": summary["speedup"],
+        "speedup_quartiles": [summary["speedup_q1"], summary["speedup"], summary["speedup_q3"]],
+        "cpu_two_over_one": summary["cpu_two_over_one"],
+    }
+
+
 def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     parser = argparse.ArgumentParser(prog="python -m benchmarks.threads", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--entry", default="feed_batch,feed_many", help="entry points, comma-separated")
+    parser.add_argument("--entry", default="feed_batch,feed_text,feed_many", help="entry points, comma-separated")
     args = parser.parse_args(argv)
     from qbtrigger._native import Network
 
@@ -119,8 +145,11 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     batches = batches_of(workload.events)
     events = 2 * sum(map(len, batches))
     at_start = machine()
-    rows = [(entry, measure(lambda: workload.network(Network), batches, entry, args.rounds))
+    texts = [("\n".join(batch) + "\n").encode() for batch in batches]
+    rows = [(entry, measure(lambda: workload.network(Network), texts if entry == "feed_text" else batches, entry,
+                            args.rounds))
             for entry in args.entry.split(",")]
+    rows.append(("C core alone (C API, pthreads)", measure_c_core(len(workload.callbacks), args.rounds)))
     print(f"machine at the start: {at_start}\nmachine at the end: {machine()}")
     print(f"10k farm workload, {events:,} events over two networks, batches of {BATCH:,}; {args.rounds} rounds\n")
     print("| entry point | one thread ms | two threads ms | speed-up (median of rounds) | quartiles | CPU two / one |")

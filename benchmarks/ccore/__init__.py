@@ -31,12 +31,15 @@ HERE = Path(__file__).resolve().parent
 NATIVE = HERE.parent.parent / "native"
 
 
-def build(workdir: Path, native: Path = NATIVE, name: str = "drive") -> Path:
+def build(workdir: Path, native: Path = NATIVE, name: str = "drive", program: str = "drive") -> Path:
+    """Compiles one of the C drivers here (``drive``, with the C floor; or ``threads``) with
+    native/'s sources into workdir/name."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         sys.exit("benchmarks.ccore: no C compiler (cc) found")
     exe = workdir / name
-    sources = [str(HERE / "drive.c"), str(FLOOR_SOURCE), *sorted(str(p) for p in native.glob("*.c"))]
+    extra = [str(FLOOR_SOURCE)] if program == "drive" else ["-pthread"]
+    sources = [str(HERE / f"{program}.c"), *extra, *sorted(str(p) for p in native.glob("*.c"))]
     subprocess.run([compiler, "-std=c11", "-O2", f"-I{native}", *sources, "-o", str(exe)], check=True)
     return exe
 
