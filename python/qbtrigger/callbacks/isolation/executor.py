@@ -200,13 +200,12 @@ class Worker:
             head = f'["{name}",['
 
             def action(jobid: Any, *more: Any) -> None:
-                if not more and type(jobid) is int and (worker.admin or jobid == worker.jobid):
-                    # The usual call, one's own job by its int id: send_ahead's text, made here.
-                    worker.queue(_action_text(head, int.__repr__(jobid), _caller_line()))
-                    return
                 targets = (jobid, *more)
                 if own(_job_id(jobid)) if not more else all(own(_job_id(t)) for t in targets):
-                    worker.send_ahead(name, targets, {})
+                    if not more and type(jobid) is int:  # the usual call: send_ahead's text, made here
+                        worker.queue(_action_text(head, int.__repr__(jobid), _caller_line()))
+                    else:
+                        worker.send_ahead(name, targets, {})
                 else:
                     worker.call(name, targets, {})
             action.__name__ = name
@@ -217,22 +216,12 @@ class Worker:
             head = f'["{name}",['
 
             def action(work: Any, *more: Any) -> None:
-                if not more and type(work) is str:
-                    # The usual call, 'jobid:workname' of one's own job: as _work_job reads it,
-                    # and send_ahead's text made here.
-                    job, _, item = work.partition(":")
-                    job = job.strip()
-                    if item and job.isdigit() and job.isascii() and (worker.admin or int(job) == worker.jobid):
-                        worker.queue(_action_text(head, _quote(work), _caller_line()))
-                        return
                 refs = (work, *more)
-                if not more:
-                    target = _work_job(work)
-                    mine = target is not None and (worker.admin or target == worker.jobid)
-                else:
-                    mine = all(own(_work_job(r)) for r in refs)
-                if mine:
-                    worker.send_ahead(name, refs, {})
+                if own(_work_job(work)) if not more else all(own(_work_job(r)) for r in refs):
+                    if not more and type(work) is str:  # the usual 'jobid:workname': send_ahead's text
+                        worker.queue(_action_text(head, _quote(work), _caller_line()))
+                    else:
+                        worker.send_ahead(name, refs, {})
                 else:
                     worker.call(name, refs, {})
             action.__name__ = name
