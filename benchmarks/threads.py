@@ -76,8 +76,8 @@ def timed_threads(jobs: Sequence[Callable[[], int]]) -> Tuple[float, float, int]
     for t in threads:
         t.start()
     time.sleep(0.01)  # every thread waiting at the barrier
+    t0 = time.perf_counter()  # before the wait that opens the barrier: after it, it may be read late
     start.wait()
-    t0 = time.perf_counter()
     for t in threads:
         t.join()
     if errors:
