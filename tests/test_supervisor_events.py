@@ -65,6 +65,99 @@ def test_timelimit_fails_the_instances_of_a_cmdline_job():
         assert events.index(f"timeout-subjob-{jid}-{s}") < events.index(f"failed-subjob-{jid}-{s}")
 
 
+def test_timelimit_on_a_frame_job_ends_the_frame_its_subjob_runs_and_then_the_job():
+    sup = new()
+    [job] = sup.submit([{"agenda": ["1", "2", "3"], "cpus": 1, "timelimit": 30}])
+    report = Simulator(sup, workers=2, seed=1, frame_time=(100.0, 0.0)).run()
+    jid = job["id"]
+    assert [w["status"] for w in sup.job(jid)["agenda"]] == ["failed", "pending", "pending"]
+    assert sup.job(jid)["status"] == "failed"
+    events = sup.events(jid)
+    order = [f"timeout-subjob-{jid}-0", f"failed-subjob-{jid}-0", f"failed-work-{jid}-1", f"failed-job-{jid}"]
+    assert [events.index(e) for e in order] == sorted(events.index(e) for e in order)
+    assert f"complete-work-{jid}-1" not in events  # the frame died with its subjob's process
+    assert report.makespan == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize("verb, state", [("kill", "killed"), ("fail", "failed")])
+def test_ending_a_busy_subjob_ends_one_running_frame_the_others_go_on(verb, state):
+    sup = new()
+    [job] = sup.submit([{"agenda": ["1", "2", "3"], "cpus": 2}])
+    jid = job["id"]
+    sup.start(jid, "1")
+    sup.start(jid, "2")
+    sup.act(verb, jid, subjob=1)
+    assert [w["status"] for w in sup.job(jid)["agenda"]] == ["running", state, "pending"]
+    assert sup.job(jid)["status"] == "running"
+    sup.finish(jid, "1")
+    assert sup.pop_runnable() == (jid, 2)  # the subjob left runs the next frame
+    sup.start(jid, "3")
+    sup.finish(jid, "3")
+    assert sup.job(jid)["status"] == state
+
+
+def test_ending_an_idle_subjob_ends_no_frame():
+    sup = new()
+    [job] = sup.submit([{"agenda": ["1", "2"], "cpus": 2}])
+    jid = job["id"]
+    sup.start(jid, "1")  # one of the two subjobs runs it, the other has nothing to do
+    sup.act("kill", jid, subjob=1)
+    assert [w["status"] for w in sup.job(jid)["agenda"]] == ["running", "pending"]
+    sup.act("kill", jid, subjob=0)  # now the busy one
+    assert [w["status"] for w in sup.job(jid)["agenda"]] == ["killed", "pending"]
+    assert sup.job(jid)["status"] == "killed"  # no subjob left to run frame 2
+    assert [s["status"] for s in sup.job(jid)["subjobs"]] == ["killed", "killed"]
+
+
+def test_retrying_a_job_whose_subjobs_ended_runs_them_again():
+    sup = new()
+    [job] = sup.submit([{"agenda": ["1", "2"], "cpus": 1}])
+    jid = job["id"]
+    sup.start(jid, "1")
+    sup.act("fail", jid, subjob=0)
+    assert sup.job(jid)["status"] == "failed"
+    sup.act("retry", jid)
+    assert [s["status"] for s in sup.job(jid)["subjobs"]] == ["pending"]
+    assert [w["status"] for w in sup.job(jid)["agenda"]] == ["pending", "pending"]
+    Simulator(sup, workers=1, seed=1, frame_time=(10.0, 0.0)).run()
+    assert sup.job(jid)["status"] == "complete"
+
+
+def test_retrying_a_running_job_gives_it_back_its_failed_subjob():
+    sup = new()
+    [job] = sup.submit([{"agenda": ["1", "2", "3"], "cpus": 2}])
+    jid = job["id"]
+    sup.start(jid, "1")
+    sup.act("fail", jid, subjob=1)  # idle: frame 1 runs on the other one
+    assert [s["status"] for s in sup.job(jid)["subjobs"]] == ["running", "failed"]
+    sup.act("retry", jid)
+    assert sup.job(jid)["status"] == "running"
+    assert [s["status"] for s in sup.job(jid)["subjobs"]] == ["running", "running"]
+    assert sup.pop_runnable() == (jid, 1)  # two subjobs again: room for frame 2 beside frame 1
+
+
+@pytest.mark.parametrize("pause_after", [2, 5, 9])
+def test_a_frame_jobs_subjob_timelimit_survives_a_resume_exactly(store_db, pause_after):
+    def submission():
+        return [{"label": "t", "agenda": [str(n) for n in range(1, 7)], "cpus": 2, "timelimit": 75}]
+
+    def simulator(sup):
+        return Simulator(sup, workers=2, seed=4, frame_time=(30.0, 20.0))
+
+    reference = new()
+    reference.submit(submission())
+    simulator(reference).run()
+    first = new(db=store_db)
+    first.submit(submission())
+    simulator(first).run(max_steps=pause_after)
+    first.close()
+    resumed = Supervisor(db=store_db)
+    simulator(resumed).run()
+    assert resumed.events() == reference.events()
+    assert any(e.startswith("failed-subjob-") for e in reference.events())
+    assert any(e.startswith("failed-work-") for e in reference.events())  # a frame ended with its subjob
+
+
 def test_a_frame_retried_after_a_delay_waits_first():
     sup = new()
     [job] = sup.submit([{"agenda": ["1"], "retrywork": 1, "retrywork_delay": "60"}])

@@ -36,6 +36,9 @@ DEFAULT_PRIORITY = 9999
 _RUNNABLE = frozenset((PENDING, RUNNING))
 #: What a subjob verb that holds a subjob holds it in.
 _SUBJOB_HOLDS = {"block": BLOCKED, "fail": FAILED, "kill": KILLED, "suspend": SUSPENDED}
+#: Subjob verbs that end the subjob's process: a frame job's frame running on it ends too.
+_SUBJOB_ENDS = ("fail", "kill")
+_SUBJOB_ENDS_IN = frozenset(_SUBJOB_HOLDS[verb] for verb in _SUBJOB_ENDS)
 #: Verbs that move a running item to another worker: no hosts here, so subjobs ignore them.
 _HOST_VERBS = frozenset(("migrate", "preempt", "interrupt"))
 
@@ -376,11 +379,15 @@ class Farm:
                 to(j, i, PENDING, out)
             if j.hold == KILLED:
                 j.hold = None
+            if not j.anonymous:
+                self._release_ended_subjobs(j, out)
         elif verb == "requeue":
             for i in j.items_in((RUNNING, FAILED, KILLED)):
                 to(j, i, PENDING, out)
             if j.hold == KILLED:
                 j.hold = None
+            if not j.anonymous:
+                self._release_ended_subjobs(j, out)
         elif verb in _HOST_VERBS:
             for i in j.items_in((RUNNING,)):
                 to(j, i, PENDING, out)
@@ -440,7 +447,11 @@ class Farm:
             elif verb in _SUBJOB_HOLDS:
                 if held or state in TERMINAL_STATES:
                     continue
+                running = j.counts.get(RUNNING, 0)
+                ends_a_frame = verb in _SUBJOB_ENDS and running and running >= j.free
                 self._hold_subjob(j, s, True, _SUBJOB_HOLDS[verb], out)
+                if ends_a_frame:
+                    self._end_frame_of_subjob(j, _SUBJOB_HOLDS[verb], out)
                 continue
             elif verb in _HOST_VERBS:
                 continue  # no hosts in this supervisor: recorded no-ops
@@ -454,6 +465,21 @@ class Farm:
                     self._enlist(j)  # one more free subjob: room for one more frame
         if not was_runnable and j.runnable():
             self._push_pending(j)
+
+    def _end_frame_of_subjob(self, j: Job, state: str, out: List[str]) -> None:
+        """A frame job's subjob was failed or killed while every free subjob ran a frame: its
+        process ends, and the frame it ran ends with it, in the same state (a kill in Qube stops the
+        frame in progress). Which subjob runs which frame is not recorded, so the frame is the last
+        running one in agenda order: a choice made from the saved states alone, so that a resumed
+        run makes the same one (docs/supervisor.md)."""
+        self._set(j, j.items_in((RUNNING,))[-1], state, out)
+        self._refresh(j, out)
+
+    def _release_ended_subjobs(self, j: Job, out: List[str]) -> None:
+        """``retry`` or ``requeue`` of a frame job: its failed and killed subjobs run again."""
+        for s, held in enumerate(j.held):
+            if held and j.subs[s] in _SUBJOB_ENDS_IN:
+                self._hold_subjob(j, s, False, j.status, out)  # follows the job from here
 
     def _hold_subjob(self, j: Job, s: int, held: bool, state: str, out: List[str]) -> None:
         if j.held[s] != held:
@@ -587,6 +613,9 @@ class Farm:
         counts = j.counts
         if counts.get(RUNNING):
             return RUNNING
+        if not j.free and j.subs and not j.anonymous and all(held and sub in _SUBJOB_ENDS_IN for sub, held in zip(j.subs, j.held)):
+            # every subjob failed or was killed: nothing runs its frames any more, the job is over
+            return FAILED if FAILED in j.subs or counts.get(FAILED) else KILLED
         if j.status == RUNNING and counts.get(PENDING) and not j.anonymous:
             return RUNNING  # between two frames: its subjobs go on to the next pending frame
         failed = counts.get(FAILED, 0)
