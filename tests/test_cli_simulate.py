@@ -55,6 +55,26 @@ def test_log_and_report_json(tmp_path, capsys):
     assert comp["status"] == "complete" and len(comp["work_items"]) == 8
 
 
+def test_fields_the_run_cannot_show_are_said_before_it_and_kept_in_the_report(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([
+        {"label": "plates", "agenda": [{"name": "1"}, {"name": "2"}], "p_agenda": ["1"], "hosts": "node1"},
+        {"name": "comp", "agenda": [{"name": "1"}], "prioirty": 5},
+        {"label": "plain", "agenda": [{"name": "1"}]},
+    ]))
+    report = tmp_path / "report.json"
+    assert main(["simulate", str(jobs), "--report-json", str(report)]) == 0
+    out = capsys.readouterr().out
+    before_the_run = out[: out.index("job(s); makespan")]
+    assert ("job 1 (plates): ignored: p_agenda, hosts (qbtrigger does not model them); "
+            "this run goes as if they were not set") in before_the_run
+    assert "job 2 (comp): warning: unknown field 'prioirty'" in before_the_run and "'priority'" in before_the_run
+    assert "job 3" not in before_the_run
+    notes = json.loads(report.read_text())["field_notes"]
+    assert [(n["job"], n["level"]) for n in notes] == [(1, "ignored"), (2, "warning")]
+    assert notes[0]["message"] == "p_agenda, hosts (qbtrigger does not model them)"
+
+
 def test_a_json_submission_and_resume_from_the_store(tmp_path, capsys):
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps([

@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     from qbtrigger.callbacks.isolation import CallbackLimits
     from qbtrigger.supervisor import Simulator, Supervisor
 
-    from .simulate_report import Unblocks, print_report, write_report_json
+    from .simulate_report import Unblocks, field_notes, print_field_notes, print_report, write_report_json
     from .fingerprint import check_resume, fingerprint, record
 
     out = sys.stdout
@@ -260,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
             record(supervisor, submission)  # before the script runs: a store with its jobs always has it
             _load(args, supervisor)
             record(supervisor, submission, jobs=_titles(supervisor))
+        print_field_notes(field_notes(supervisor), supervisor, out)  # as check says them, before the run
         bar = _ProgressBar(sys.stderr.isatty() if args.progress is None else args.progress)
         with GracefulStop(simulator.stop) as guard:
             try:

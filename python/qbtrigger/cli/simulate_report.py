@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from qbtrigger.supervisor import CallbackWait, JobReport, SimReport, StuckItem, StuckJob, Supervisor
     from qbtrigger.supervisor.causes import Cause
 
-__all__ = ["LOG_LINES_SHOWN", "Unblocks", "print_report", "write_report_json"]
+__all__ = ["LOG_LINES_SHOWN", "Unblocks", "field_notes", "print_field_notes", "print_report", "write_report_json"]
 
 #: Lines of callback output shown in the report (``--report-json`` keeps all of them).
 LOG_LINES_SHOWN = 12
@@ -91,6 +91,28 @@ class Unblocks:
             return text
         name = job_title(int(parts[2]), (job or {}).get("label"), (job or {}).get("name"))
         return f"{name} {parts[1]} '{parts[3]}'" if len(parts) == 4 else f"{name}"
+
+
+def field_notes(supervisor: Supervisor) -> list[dict]:
+    """What ``check`` says of the jobs' fields, for the run too: fields qbtrigger keeps but does not
+    model (the run cannot show their effect) and unknown fields that look misspelt. One dict per
+    finding: ``job`` (id), ``level`` ("ignored" or "warning"), ``message``."""
+    from qbtrigger.callbacks.checks import review_fields
+
+    return [{"job": jobid, "level": finding.level, "message": finding.message}
+            for jobid in supervisor.job_ids(removed=True)
+            for finding in review_fields([supervisor.job_state(jobid).data])]
+
+
+def print_field_notes(notes: list[dict], supervisor: Supervisor, out: TextIO) -> None:
+    for note in notes:
+        job = supervisor.job_state(note["job"])
+        name = job.data.get("name")
+        title = job_title(job.id, job.label, name if isinstance(name, str) else None)
+        text = f"job {job.id} ({title}): {note['level']}: {note['message']}"
+        if note["level"] == "ignored":
+            text += "; this run goes as if they were not set"
+        print(text, file=out)
 
 
 def print_report(report: SimReport, supervisor: Supervisor, out: TextIO) -> None:
@@ -236,6 +258,7 @@ def write_report_json(path: str, report: SimReport, supervisor: Supervisor, unbl
         job["work_items"] = [{"name": w["name"], "status": w["status"]} for w in (info or {}).get("agenda", [])]
         job["callback_log"] = supervisor.callback_log(job["id"])
     data["global_callback_log"] = supervisor.callback_log(GLOBAL_JOB)
+    data["field_notes"] = field_notes(supervisor)
     data["captured_mail"] = supervisor.captured_mail()
     try:
         with open(path, "w", encoding="utf-8") as handle:
