@@ -6,7 +6,7 @@ import json
 import pytest
 
 from qbtrigger import TriggerSyntaxError, parse
-from qbtrigger.callbacks.checks import check_submission
+from qbtrigger.callbacks.checks import check_submission, review_fields
 from qbtrigger.callbacks.explain import explain_job
 from qbtrigger.callbacks.reach import SELF, SELF_WORK, code_reach
 from qbtrigger.cli import main
@@ -129,6 +129,17 @@ def test_a_label_that_differs_only_in_case():
                       "callbacks": [{"triggers": "complete-job-RIBGEN", "code": "unblock-self"}]}])
     assert text.startswith("job 'r', callback 0: label 'RIBGEN' names no job of this submission: did you mean 'ribGen'?")
     assert text.endswith("\n    complete-job-RIBGEN\n    ^")
+
+
+def test_a_label_a_trigger_cannot_name_is_said_where_it_is_defined_and_where_it_is_missed():
+    jobs = [{"label": "job A", "agenda": F}, {"label": "b", "agenda": F, "dependency": "link-complete-job-jobA"}]
+    (text,) = found(jobs)
+    assert text == ("job 'b': dependency: label 'jobA' names no job of this submission: did you mean 'job A'? "
+                    "A trigger cannot name that label (a label there is [A-Za-z_][A-Za-z0-9_.]*): rename it")
+    assert [str(f) for f in review_fields(jobs)] == [
+        "job 'job A': warning: label 'job A' cannot be named by a trigger or a dependency (a label there is "
+        "[A-Za-z_][A-Za-z0-9_.]*): nothing can wait on this job by its label"]
+    assert review_fields([{"label": "shot_010.v2", "agenda": F}]) == []  # dots, digits, underscores: fine
 
 
 @pytest.mark.parametrize("text, column, message", [

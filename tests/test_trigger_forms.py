@@ -175,6 +175,20 @@ def test_problems_after_an_info_entry_point_at_their_own_columns():
     assert [_caret_at(p) for p in problems] == [len(QUBE_INFO) + 2, len(QUBE_INFO) + 3]
 
 
+@pytest.mark.parametrize("text, hint", [
+    ("link-complete-jobA", "did you mean 'link-complete-job-A'?"),
+    ("link-done-workrender", "did you mean 'link-done-work-render'?"),
+    ("complete-subjob7", "did you mean 'link-complete-subjob-7'?"),
+    ("link-complete-job", ""),  # a type with nothing run into it: no guess
+    ("link-rendered-jobA", ""),  # not a state: no guess
+])
+def test_a_type_run_into_its_context_gets_the_missing_dash(text, hint):
+    _entries, _info, [problem] = parse_dependency(text)
+    first = problem.splitlines()[0]
+    assert first.startswith(f"bad dependency: '{text}' is not a job id, link-STATE-TYPE-CTX or info-...")
+    assert first.endswith(f"...: {hint}" if hint else "...")
+
+
 def test_a_job_with_an_info_dependency_waits_for_its_links_only():
     sup = new()
     up, down = sup.submit([

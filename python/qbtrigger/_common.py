@@ -37,6 +37,8 @@ __all__ = [
     "number_value",
     "time_value",
     "repeat_value",
+    "LABEL_SYNTAX",
+    "is_label",
 ]
 
 MAX_DEPTH = 256
@@ -54,10 +56,18 @@ TYPES = EVENT_TYPES
 STATE_NAMES = frozenset(STATES)
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z", re.ASCII)
-_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z", re.ASCII)
+#: What a label is where a trigger or a dependency names one (SPEC §2): a job's label of any other
+#: form is still its label, but nothing can wait on the job by it.
+LABEL_SYNTAX = "[A-Za-z_][A-Za-z0-9_.]*"
+_LABEL = re.compile(LABEL_SYNTAX + r"\Z", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+\Z", re.ASCII)
 _WHITESPACE = " \t\n\r\f\v"
 _WORD_END = _WHITESPACE + "()&|"
+
+
+def is_label(text: str) -> bool:
+    """Whether a trigger or a dependency can name ``text`` as a label."""
+    return _LABEL.match(text) is not None
 _NOT_MESSAGE = "there is no NOT: events are edges, and 'did not happen' has no moment to fire at"
 #: The two-field clock forms ``globaltime-T`` and ``globalrepeat-T-I`` (PipelineFX's Perl example
 #: writes them): the first field is the type and the event is named ``dummy``, Qube's name for time

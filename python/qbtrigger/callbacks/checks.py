@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from .._common import LABEL_SYNTAX, is_label
 from ..vocabulary import DEFAULT_LANGUAGE_FLAGS
 from .explain import explain_job
 from .fields import normalize_job
@@ -115,19 +116,31 @@ def _unknown_labels(views: Jobs, units: List[Unit]) -> List[Finding]:
         for atom in atoms(unit.tree):
             if atom.context == "label" and resolve(atom, unit.job, views) is None:
                 what = f"label '{atom.label}' names no job of {_pgrp_text(unit.job)}"
-                near = _same_but_case(atom.label, unit.job.pgrp, views)
+                near = _near_label(atom.label, unit.job.pgrp, views)
                 if near is not None:
                     what += f": did you mean '{near}'?"
+                    if not is_label(near):
+                        what += f" A trigger cannot name that label (a label there is {LABEL_SYNTAX}): rename it"
                 out.append(atom_finding(unit, atom, what))
     return out
 
 
-def _same_but_case(label: Optional[str], pgrp: int, views: Jobs) -> Optional[str]:
-    """A label of the pgrp that differs from ``label`` only in case (labels are case-sensitive)."""
+def _near_label(label: Optional[str], pgrp: int, views: Jobs) -> Optional[str]:
+    """A label of the pgrp that differs from ``label`` only in case (labels are case-sensitive), or
+    also in characters a trigger cannot hold ('job A' for 'jobA')."""
     if label is None:
         return None
-    folded = label.casefold()
-    return next((v.label for v in views if v.pgrp == pgrp and v.label is not None and v.label.casefold() == folded), None)
+    labels = [v.label for v in views if v.pgrp == pgrp and v.label is not None]
+    for fold in (str.casefold, _trigger_fold):
+        folded = fold(label)
+        near = next((other for other in labels if fold(other) == folded), None)
+        if near is not None:
+            return near
+    return None
+
+
+def _trigger_fold(label: str) -> str:
+    return "".join(c for c in label.casefold() if c.isalnum() or c in "_.")
 
 
 def _pgrp_text(job: Any) -> str:

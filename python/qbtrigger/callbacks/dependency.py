@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from typing import List, NamedTuple, Optional, Tuple
 
 from .. import MAX_JOB_ID
+from .._common import LABEL_SYNTAX
 from ..vocabulary import COMPLETE, DONE_STATES, ITEM_TYPES
 
 __all__ = ["DependencyEntry", "DependencyCallback", "DependencyPlan", "parse_dependency", "compile_dependency"]
 
 _STATES = DONE_STATES
 _TYPES = ITEM_TYPES
-_CONTEXT = re.compile(r"(?:[0-9]+|[A-Za-z_][A-Za-z0-9_.]*)\Z", re.ASCII)
+_CONTEXT = re.compile(r"(?:[0-9]+|" + LABEL_SYNTAX + r")\Z", re.ASCII)
 #: A job id: ASCII digits only ('²' and '١٢٣' are not numbers here), at most MAX_JOB_ID.
 _JOB_ID = re.compile(r"[0-9]+\Z", re.ASCII)
 _WORK_NAME_FORBIDDEN = re.compile(r"[\s()&|]")
@@ -179,9 +180,8 @@ def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[
         if parts[0].lower() == "link":
             parts = parts[1:]
         if len(parts) != 3:
-            problems.append(
-                _caret(text, start, f"'{item}' is not a job id, link-STATE-TYPE-CTX or info-...")
-            )
+            problems.append(_caret(text, start, f"'{item}' is not a job id, link-STATE-TYPE-CTX or info-..."
+                                   + _glued_type_hint(parts)))
             continue
         state, type_, context = parts[0].lower(), parts[1].lower(), parts[2]
         if state not in _STATES:
@@ -195,6 +195,15 @@ def parse_dependency(text: str) -> Tuple[List[DependencyEntry], List[str], List[
         else:
             entries.append(DependencyEntry(state, type_, _job_id(context) or context, start))
     return entries, info, problems
+
+
+def _glued_type_hint(parts: List[str]) -> str:
+    """``link-complete-jobA``: a TYPE run into its CTX, the one dash missing."""
+    if len(parts) == 2 and parts[0].lower() in _STATES:
+        for type_ in _TYPES:
+            if parts[1].lower().startswith(type_) and len(parts[1]) > len(type_):
+                return f": did you mean 'link-{parts[0]}-{parts[1][:len(type_)]}-{parts[1][len(type_):]}'?"
+    return ""
 
 
 def compile_dependency(

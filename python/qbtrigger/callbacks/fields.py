@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import MAX_JOB_ID, MAX_TIME
+from .._common import LABEL_SYNTAX, is_label
 
 __all__ = [
     "JobReview", "normalize_job", "NUMERIC_FIELDS", "MODELLED_FIELDS", "UNMODELLED_FIELDS", "PAYLOAD_FIELDS",
@@ -124,6 +125,10 @@ def normalize_job(job: Dict[str, Any]) -> JobReview:
         else:
             job[key] = number
     _expand_shorthands(job, review)
+    label = job.get("label")
+    if isinstance(label, str) and label and not is_label(label):
+        review.warnings.append(f"label '{label}' cannot be named by a trigger or a dependency (a label there is "
+                               f"{LABEL_SYNTAX}): nothing can wait on this job by its label")
     for key, value in job.items():
         if key in MODELLED_FIELDS or key in PAYLOAD_FIELDS:
             continue
