@@ -227,10 +227,33 @@ def test_license_status(smtp):
     assert "Event:" in body and "(none" in body
 
 
-def test_missing_mailaddress_is_logged(smtp):
+def test_without_a_mailaddress_the_owner_is_mailed_as_in_qube(smtp):
     host = FakeHost(make_jobs(), settings_for(smtp.port))
+    assert send_status_mail(invocation(host, jobid=1236), "status")
+    [(envelope, msg)] = received(smtp)
+    assert envelope.rcpt_tos == ["alice"] and msg["To"] == "alice"
+
+
+def test_the_mail_domain_completes_bare_user_names_only(smtp):
+    jobs = make_jobs()
+    jobs[1]["mailaddress"] = "bob, carol@studio.example"
+    settings = MailSettings(host="127.0.0.1", port=smtp.port, sender="farm@example.com", domain="farm.example")
+    host = FakeHost(jobs, settings)
+    assert send_status_mail(invocation(host, jobid=1236), "status")  # the owner
+    assert send_status_mail(invocation(host, jobid=1235), "status")
+    deadline = time.monotonic() + 5
+    while len(smtp.handler.envelopes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [e.rcpt_tos for e in smtp.handler.envelopes] == [["alice@farm.example"],
+                                                             ["bob@farm.example", "carol@studio.example"]]
+
+
+def test_no_mailaddress_and_no_owner_is_logged(smtp):
+    jobs = make_jobs()
+    del jobs[2]["user"]
+    host = FakeHost(jobs, settings_for(smtp.port))
     assert send_status_mail(invocation(host, jobid=1236), "status") is False
-    assert "no mailaddress; mail not sent" in host.log_text()
+    assert "no mailaddress and no owner; mail not sent" in host.log_text()
     assert smtp.handler.envelopes == []
 
 

@@ -112,6 +112,16 @@ def test_simulate_smtp_sends_for_real(tmp_path, capsys, smtp):
     assert [env.rcpt_tos for env in smtp.handler.envelopes] == [["ann@example.com"]]
 
 
+def test_simulate_mails_the_owner_of_a_job_without_mailaddress_with_the_mail_domain(tmp_path, capsys):
+    jobs, report = tmp_path / "jobs.json", tmp_path / "report.json"
+    jobs.write_text(json.dumps([{"label": "r", "agenda": ["1"], "user": "ann",
+                                 "callbacks": [{"triggers": "complete-job-self", "language": "mail"}]}]))
+    assert main(["simulate", str(jobs), "--languages", "qube,mail,dependency", "--mail-domain", "studio.example",
+                 "--report-json", str(report)]) == 0
+    [captured] = json.loads(report.read_text())["captured_mail"]
+    assert captured["to"] == ["ann@studio.example"]
+
+
 @pytest.mark.parametrize("text", ["host:", ":25", "host:0", "host:x"])
 def test_a_bad_smtp_address_is_a_usage_error(text, capsys):
     with pytest.raises(SystemExit):

@@ -49,6 +49,9 @@ class MailSettings:
     port: int = 25
     sender: str = "qbtrigger@localhost"
     timeout: float = 10.0
+    #: Qube's ``mail_domain``: appended (after an '@') to a recipient that is a bare user name, as
+    #: the job's owner is when the job has no ``mailaddress``.
+    domain: Optional[str] = None
 
 
 class Host:

@@ -107,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--smtp", metavar="HOST[:PORT]", type=_smtp,
         help="send status mails (mail callbacks, mail-* keywords) through this SMTP server; "
              "without it they are captured into the report and --report-json, and nothing is sent")
+    add("--mail-domain", metavar="DOMAIN",
+        help="Qube's mail_domain: appended to a recipient that is a bare user name (a job without a"
+             " mailaddress mails its owner)")
     add("--html", metavar="PATH",
         help="write the run as a self-contained HTML page: timeline, dependency graph, numbers (needs qbtrigger[report])")
     add("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -148,13 +151,13 @@ def _checkpoint_options(every: int | None) -> dict:
     return {} if every is None else {"checkpoint_every": max(0, every)}
 
 
-def _mail_options(smtp: tuple[str, int] | None) -> dict:
-    """Capture status mails, or send them through ``--smtp``."""
+def _mail_options(smtp: tuple[str, int] | None, domain: str | None) -> dict:
+    """Capture status mails, or send them through ``--smtp``; ``--mail-domain`` either way."""
     from qbtrigger.callbacks import MailSettings
 
     if smtp is None:
-        return {"capture_mail": True}
-    return {"mail_settings": MailSettings(host=smtp[0], port=smtp[1])}
+        return {"capture_mail": True, "mail_settings": MailSettings(domain=domain)}
+    return {"mail_settings": MailSettings(host=smtp[0], port=smtp[1], domain=domain)}
 
 
 def _titles(supervisor: Supervisor) -> list[str]:
@@ -228,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         return Supervisor(db=db, language_flags=args.languages, universal=args.universal,
                           default_user=args.user, clock=args.clock, perl_timeout=args.callback_timeout,
                           callback_limits=limits, in_process_python=args.in_process_python,
-                          **_checkpoint_options(args.checkpoint_every), **_mail_options(args.smtp))
+                          **_checkpoint_options(args.checkpoint_every), **_mail_options(args.smtp, args.mail_domain))
 
     try:
         supervisor = _standby(args, make) if args.standby else make(store)  # last: a standby waits here

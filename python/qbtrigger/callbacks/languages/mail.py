@@ -7,7 +7,7 @@ and ``mail-license-status``. It composes a message to the owning job's ``mailadd
 it to the host (:meth:`Host.send_mail`), which sends it with :func:`smtp_send` through its
 :class:`MailSettings` (a plain host at once; the reference supervisor on a thread of its own, so
 a slow server never holds up matching, or not at all when it captures mail). A job without an
-address, a refused connection or a timeout is written to the job's callback log and never
+address or owner, a refused connection or a timeout is written to the job's callback log and never
 raised: a notification must not stop the engine.
 """
 
@@ -123,11 +123,14 @@ def send_status_mail(inv: Invocation, kind: str, note: str = "") -> bool:
     if job is None:
         inv.log(f"mail: job {inv.jobid} not found; mail not sent\n")
         return False
-    to = _addresses(job.get("mailaddress"))
-    if not to:
-        inv.log(f"mail: job {inv.jobid} has no mailaddress; mail not sent\n")
-        return False
     settings: MailSettings = getattr(inv.host, "mail_settings", None) or MailSettings()
+    # as Qube: the job's mailaddress, else its owner; a bare user name gets the mail domain
+    to = _addresses(job.get("mailaddress")) or _addresses(job.get("user"))
+    if not to:
+        inv.log(f"mail: job {inv.jobid} has no mailaddress and no owner; mail not sent\n")
+        return False
+    if settings.domain:
+        to = [a if "@" in a else f"{a}@{settings.domain}" for a in to]
     try:
         subject, body = _compose(inv, job, kind, note or "")
         msg = EmailMessage()
