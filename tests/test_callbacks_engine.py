@@ -59,6 +59,19 @@ def test_python_code_that_does_not_compile_is_rejected_with_its_line():
     assert "job 'x', callback 0: python code: line 2: python code does not compile" in str(error)
 
 
+@pytest.mark.parametrize("code", ["print 'done'\n", "try:\n    pass\nexcept Exception, e:\n    pass\n"])
+def test_python_2_callback_code_is_named_as_such(code):
+    farm = FarmHost(language_flags=ALL)
+    error = rejected(farm, [{"label": "x", "callbacks": [py("complete-job-self", code)]}])
+    assert "(it looks like Python 2: callbacks run with Python 3)" in str(error)
+
+
+def test_python_3_code_with_another_syntax_error_gets_no_python_2_hint():
+    farm = FarmHost(language_flags=ALL)
+    error = rejected(farm, [{"label": "x", "callbacks": [py("complete-job-self", "if True\n    pass\n")]}])
+    assert "does not compile" in str(error) and "Python 2" not in str(error)
+
+
 def test_the_dependency_field_needs_its_flag():
     farm = FarmHost(language_flags="qube")
     error = rejected(farm, [{"dependency": "1234"}])

@@ -11,7 +11,20 @@ from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 from ..errors import Error
 
-__all__ = ["Problem", "SubmissionError", "CodeError", "UniversalConfigError"]
+__all__ = ["Problem", "SubmissionError", "CodeError", "UniversalConfigError", "looks_like_python2"]
+
+#: What Python 3's compiler says of the commonest Python 2 lines: code that gets one of these is
+#: told it looks like Python 2 (submit scripts and python callbacks alike).
+_PYTHON2_MESSAGES = (
+    "Missing parentheses in call to 'print'",
+    "multiple exception types must be parenthesized",
+    "Missing parentheses in call to 'exec'",
+)
+
+
+def looks_like_python2(message: str) -> bool:
+    """Whether a ``SyntaxError`` message is one Python 2 code typically gets from Python 3."""
+    return any(hint in message for hint in _PYTHON2_MESSAGES)
 
 
 class Problem(NamedTuple):

@@ -31,18 +31,11 @@ import tokenize
 import types
 from typing import Any, Dict, Optional, Sequence
 
-from ..callbacks.errors import SubmissionError
+from ..callbacks.errors import SubmissionError, looks_like_python2
 from .errors import QbError, QbPermissionError, SubmitScriptError
 from .qbmodule import QBDIR, StandIn
 
 __all__ = ["QBDIR", "run_python_script", "format_syntax_error"]
-
-
-_PYTHON2_HINTS = (
-    "Missing parentheses in call to 'print'",
-    "multiple exception types must be parenthesized",
-    "Missing parentheses in call to 'exec'",
-)
 
 
 def format_syntax_error(path: str, error: SyntaxError) -> str:
@@ -57,7 +50,7 @@ def format_syntax_error(path: str, error: SyntaxError) -> str:
         shown = text.expandtabs(8) if "\t" in text else text
         prefix = text[: max(column - 1, 0)].expandtabs(8) if "\t" in text else text[: max(column - 1, 0)]
         out += [f"    {shown}", f"    {' ' * len(prefix)}^"]
-    if any(hint in message for hint in _PYTHON2_HINTS):
+    if looks_like_python2(message):
         out.append("(the script looks like Python 2; qbtrigger runs submit scripts with Python 3)")
     return "\n".join(out)
 

@@ -23,7 +23,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Dict, Optional
 
-from ..errors import CodeError
+from ..errors import CodeError, looks_like_python2
 from . import Invocation, Language, LanguageContext, Runner
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +58,8 @@ class PythonLanguage(Language):
             try:
                 compiled = compile(code, _FILENAME, "exec")
             except SyntaxError as error:
-                raise CodeError(f"python code does not compile: {error.msg}", error.lineno) from None
+                hint = " (it looks like Python 2: callbacks run with Python 3)" if looks_like_python2(error.msg) else ""
+                raise CodeError(f"python code does not compile: {error.msg}{hint}", error.lineno) from None
             except ValueError as error:  # NUL bytes, say
                 raise CodeError(f"python code does not compile: {error}") from None
             workers = self._workers
