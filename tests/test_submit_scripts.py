@@ -148,6 +148,30 @@ def test_script_failures_are_one_line(tmp_path, capsys, monkeypatch, content, me
     assert message in err and "Traceback" not in err
 
 
+def test_a_script_that_submits_from_a_child_process_is_told_so(tmp_path, capsys):
+    child = write(tmp_path, "payload.py", "import qb\nqb.submit({'name': 'x'})\n")
+    script = write(tmp_path, "launch.py", f"""
+        import os, subprocess, sys
+        subprocess.run([sys.executable, {str(child)!r}], capture_output=True)  # its qb is not ours: it fails
+        os.system("true")
+    """)
+    assert main(["check", str(script)]) == 1
+    err = capsys.readouterr().err
+    assert "the script submitted no jobs (no qb.submit call ran); it started 2 processes " in err
+    assert f"'{sys.executable} {child}', 'true'" in err
+    assert "a job submitted from another process does not reach qbtrigger" in err
+
+
+def test_a_script_that_starts_processes_and_submits_is_fine(tmp_path, capsys):
+    script = write(tmp_path, "ok.py", """
+        import subprocess, qb
+        subprocess.run(["true"])
+        qb.submit({'name': 'x', 'agenda': qb.genframes('1-2')})
+    """)
+    assert main(["check", str(script)]) == 0
+    assert "process" not in capsys.readouterr().err
+
+
 def test_an_error_raised_in_a_module_of_the_script_names_both_lines(tmp_path, capsys):
     write(tmp_path, "helpers.py", "def frames():\n    return [][0]\n")
     script = write(tmp_path, "s.py", "import qb, helpers\n\nqb.genframes(helpers.frames())\n")

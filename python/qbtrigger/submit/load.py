@@ -76,6 +76,10 @@ def run_script(
     return stand_in
 
 
+def _count(processes: List[str]) -> str:
+    return "a process" if len(processes) == 1 else f"{len(processes)} processes"
+
+
 def _read_json(path: str) -> List[List[Dict[str, Any]]]:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -119,7 +123,12 @@ def load_submissions(
             if stand_in.archived:
                 files = ", ".join(stand_in.archived)
                 archived = f"; it wrote {files} with qb.archivejob: give that file to qbtrigger instead"
-            raise SubmitScriptError(f"{path}: the script submitted no jobs (no qb.submit call ran){archived}")
+            started = ""
+            if stand_in.processes:
+                started = (f"; it started {_count(stand_in.processes)} ({', '.join(map(repr, stand_in.processes))}): "
+                           "a job submitted from another process does not reach qbtrigger, so give qbtrigger "
+                           "the script that calls qb.submit")
+            raise SubmitScriptError(f"{path}: the script submitted no jobs (no qb.submit call ran){archived}{started}")
         return stand_in.batches
     if argv:
         raise SubmitScriptError(f"{path}: arguments after -- are for a submit script (.py, .pl); "

@@ -236,6 +236,10 @@ class StandIn:
         self.batches: List[List[Dict[str, Any]]] = []
         self.callbacks: List[Dict[str, Any]] = []
         self.archived: List[str] = []
+        #: Commands the script started (a Python script's, the first few): a job submitted from
+        #: another process never reaches the stand-in, and saying so explains a script that
+        #: "submitted no jobs".
+        self.processes: List[str] = []
         self._note = note
 
     def note(self, text: str) -> None:

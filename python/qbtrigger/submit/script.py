@@ -29,13 +29,63 @@ import sys
 import sysconfig
 import tokenize
 import types
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..callbacks.errors import SubmissionError, looks_like_python2
 from .errors import QbError, QbPermissionError, SubmitScriptError
 from .qbmodule import QBDIR, StandIn
 
 __all__ = ["QBDIR", "run_python_script", "format_syntax_error"]
+
+
+class _ProcessWatch:
+    """Notes the commands a running script starts (``subprocess``, ``os.system``, ``os.exec*``,
+    ``os.posix_spawn``), through one audit hook, added the first time a script runs: an audit hook
+    cannot be removed, so it stays, and does nothing while no script runs. Only calls made from
+    the script's folder count, not a process the target starts meanwhile (a callback worker)."""
+
+    SHOWN = 5
+    _active: "Optional[_ProcessWatch]" = None
+    _hooked = False
+
+    def __init__(self, started: List[str], folder: str) -> None:
+        self.started = started
+        self.folder = os.path.join(folder, "")
+
+    @classmethod
+    def start(cls, started: List[str], folder: str) -> "_ProcessWatch":
+        watch = cls(started, folder)
+        if not cls._hooked:
+            sys.addaudithook(cls._audit)
+            cls._hooked = True
+        cls._active = watch
+        return watch
+
+    def stop(self) -> None:
+        if _ProcessWatch._active is self:
+            _ProcessWatch._active = None
+
+    @staticmethod
+    def _audit(event: str, args: tuple) -> None:
+        watch = _ProcessWatch._active
+        if watch is None or event not in _PROCESS_EVENTS or len(watch.started) >= _ProcessWatch.SHOWN:
+            return
+        frame: Optional[types.FrameType] = sys._getframe(1)
+        while frame is not None and (not frame.f_code.co_filename.startswith(watch.folder)
+                                     or frame.f_code.co_filename.startswith(_PACKAGE)):
+            frame = frame.f_back
+        if frame is None:
+            return
+        command = args[0] if event == "os.system" else args[1]
+        if isinstance(command, (list, tuple)):
+            command = " ".join(map(os.fsdecode, command))
+        watch.started.append(os.fsdecode(command) if isinstance(command, (str, bytes)) else str(command))
+
+
+#: qbtrigger's own files, which a script's folder may hold (a checkout): their calls are not the script's.
+_PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
+#: Audit events of a new process (their command: ``args[1]``, or ``args[0]`` for ``os.system``).
+_PROCESS_EVENTS = frozenset(("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"))
 
 
 def format_syntax_error(path: str, error: SyntaxError) -> str:
@@ -190,6 +240,7 @@ def run_python_script(path: str, stand_in: StandIn, argv: Sequence[str] = ()) ->
     sys.modules["__main__"] = main
     sys.argv = [path, *argv]
     sys.path.insert(0, folder)
+    watch = _ProcessWatch.start(stand_in.processes, folder)
     try:
         exec(code, main.__dict__)
     except SystemExit as exit_:
@@ -202,6 +253,7 @@ def run_python_script(path: str, stand_in: StandIn, argv: Sequence[str] = ()) ->
     except Exception as error:  # the user's script: any error becomes one clear message
         raise SubmitScriptError(_describe(path, error, script)) from error
     finally:
+        watch.stop()
         sys.argv, sys.path[:] = saved_argv, saved_path
         if saved_qbdir is None:
             os.environ.pop("QBDIR", None)
