@@ -75,6 +75,17 @@ def test_fields_the_run_cannot_show_are_said_before_it_and_kept_in_the_report(tm
     assert notes[0]["message"] == "p_agenda, hosts (qbtrigger does not model them)"
 
 
+def test_a_field_note_shared_by_many_jobs_is_one_line(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"name": f"shot{n}", "agenda": [{"name": "1"}], "cluster": "/gpu"} for n in range(5)]
+                               + [{"name": "plain", "agenda": [{"name": "1"}]},
+                                  {"name": "last", "agenda": [{"name": "1"}], "cluster": "/gpu"}]))
+    assert main(["simulate", str(jobs)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ignored: cluster") == 1
+    assert "jobs 1-5, 7: ignored: cluster (qbtrigger does not model them); this run goes as if they were not set" in out
+
+
 def test_a_json_submission_and_resume_from_the_store(tmp_path, capsys):
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps([

@@ -105,12 +105,22 @@ def field_notes(supervisor: Supervisor) -> list[dict]:
 
 
 def print_field_notes(notes: list[dict], supervisor: Supervisor, out: TextIO) -> None:
+    """One line per distinct note, naming the jobs it is about (a farm's jobs often share one)."""
+    jobs_of: dict[tuple[str, str], list[int]] = {}
     for note in notes:
-        job = supervisor.job_state(note["job"])
-        name = job.data.get("name")
-        title = job_title(job.id, job.label, name if isinstance(name, str) else None)
-        text = f"job {job.id} ({title}): {note['level']}: {note['message']}"
-        if note["level"] == "ignored":
+        jobs_of.setdefault((note["level"], note["message"]), []).append(note["job"])
+    for (level, message), ids in jobs_of.items():
+        if len(ids) == 1:
+            job = supervisor.job_state(ids[0])
+            name = job.data.get("name")
+            whose = f"job {job.id} ({job_title(job.id, job.label, name if isinstance(name, str) else None)})"
+        else:
+            ranges = _ranges(ids).split(", ")
+            whose = f"jobs {', '.join(ranges[:FAILED_ITEMS_SHOWN])}"
+            if len(ranges) > FAILED_ITEMS_SHOWN:
+                whose += f" and {len(ranges) - FAILED_ITEMS_SHOWN} more ranges (--report-json lists them)"
+        text = f"{whose}: {level}: {message}"
+        if level == "ignored":
             text += "; this run goes as if they were not set"
         print(text, file=out)
 
