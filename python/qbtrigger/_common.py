@@ -63,11 +63,6 @@ _LABEL = re.compile(LABEL_SYNTAX + r"\Z", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+\Z", re.ASCII)
 _WHITESPACE = " \t\n\r\f\v"
 _WORD_END = _WHITESPACE + "()&|"
-
-
-def is_label(text: str) -> bool:
-    """Whether a trigger or a dependency can name ``text`` as a label."""
-    return _LABEL.match(text) is not None
 _NOT_MESSAGE = "there is no NOT: events are edges, and 'did not happen' has no moment to fire at"
 #: The two-field clock forms ``globaltime-T`` and ``globalrepeat-T-I`` (PipelineFX's Perl example
 #: writes them): the first field is the type and the event is named ``dummy``, Qube's name for time
@@ -251,6 +246,11 @@ class _Parser:
         if self.tok == _RPAREN:
             self.fail(self.tok_col, "unmatched ')'")
         return tree
+
+
+def is_label(text: str) -> bool:
+    """Whether a trigger or a dependency can name ``text`` as a label."""
+    return _LABEL.match(text) is not None
 
 
 def _ascii_lower(text: str) -> str:

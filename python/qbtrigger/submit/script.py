@@ -70,16 +70,23 @@ class _ProcessWatch:
         watch = _ProcessWatch._active
         if watch is None or event not in _PROCESS_EVENTS or len(watch.started) >= _ProcessWatch.SHOWN:
             return
-        frame: Optional[types.FrameType] = sys._getframe(1)
-        while frame is not None and (not frame.f_code.co_filename.startswith(watch.folder)
+        try:
+            watch._note(event, args)
+        except Exception:  # an exception here would fail the script's own call: a hint is not worth that
+            pass
+
+    def _note(self, event: str, args: tuple) -> None:
+        frame: Optional[types.FrameType] = sys._getframe(2)
+        while frame is not None and (not frame.f_code.co_filename.startswith(self.folder)
                                      or frame.f_code.co_filename.startswith(_PACKAGE)):
             frame = frame.f_back
         if frame is None:
             return
         command = args[0] if event == "os.system" else args[1]
         if isinstance(command, (list, tuple)):
-            command = " ".join(map(os.fsdecode, command))
-        watch.started.append(os.fsdecode(command) if isinstance(command, (str, bytes)) else str(command))
+            command = " ".join(os.fsdecode(part) if isinstance(part, (str, bytes, os.PathLike)) else str(part)
+                               for part in command)
+        self.started.append(os.fsdecode(command) if isinstance(command, (str, bytes, os.PathLike)) else str(command))
 
 
 #: qbtrigger's own files, which a script's folder may hold (a checkout): their calls are not the script's.
