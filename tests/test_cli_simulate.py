@@ -86,6 +86,15 @@ def test_a_field_note_shared_by_many_jobs_is_one_line(tmp_path, capsys):
     assert "jobs 1-5, 7: ignored: cluster (qbtrigger does not model them); this run goes as if they were not set" in out
 
 
+def test_a_frame_job_ended_by_its_subjobs_time_limit_says_so(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"label": "slow", "agenda": [{"name": str(n)} for n in (1, 2, 3)], "timelimit": 5}]))
+    assert main(["simulate", str(jobs), "--frame-time", "10"]) == 3
+    out = capsys.readouterr().out
+    assert ("job 1 slow failed: 1 of 3 work item(s) failed with no retries (retrywork 0): 2; "
+            "subjob 0 failed, 1 frame(s) never ran") in out
+
+
 def test_a_json_submission_and_resume_from_the_store(tmp_path, capsys):
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps([

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from qbtrigger.callbacks import GLOBAL_JOB
 from qbtrigger.supervisor.report import format_duration, job_title
-from qbtrigger.vocabulary import FAILED, KILLED
+from qbtrigger.vocabulary import COMPLETE, FAILED, KILLED
 
 from .common import CLIError
 
@@ -217,15 +217,33 @@ def _print_failed(failed: list[JobReport], supervisor: Supervisor, out: TextIO) 
         if not agenda:  # an agenda-less job: its subjobs are its work
             agenda, what = [{"name": s["id"], "status": s["status"]} for s in info.get("subjobs", [])], "subjob(s)"
         bad = [w for w in agenda if w["status"] in (FAILED, KILLED)]
+        subjobs = _ended_subjobs(info) if what == "work item(s)" else ""
         if not bad:
-            print(f"  job {job.id} {job.title} {job.status}", file=out)
+            print(f"  job {job.id} {job.title} {job.status}{': ' + subjobs if subjobs else ''}", file=out)
             continue
         names = ", ".join(str(w["name"]) for w in bad[:FAILED_ITEMS_SHOWN])
         more = f" and {len(bad) - FAILED_ITEMS_SHOWN} more" if len(bad) > FAILED_ITEMS_SHOWN else ""
         retries = info.get("retrywork", 0) or 0
         tried = f"after {retries} retr{'y' if retries == 1 else 'ies'} each" if retries else "with no retries (retrywork 0)"
         print(f"  job {job.id} {job.title} {job.status}: {len(bad)} of {len(agenda)} {what} "
-              f"{'failed' if job.status == FAILED else 'failed or killed'} {tried}: {names}{more}", file=out)
+              f"{'failed' if job.status == FAILED else 'failed or killed'} {tried}: {names}{more}"
+              f"{'; ' + subjobs if subjobs else ''}", file=out)
+
+
+def _ended_subjobs(info: dict) -> str:
+    """A frame job's failed and killed subjobs, and the frames no subjob was left to run:
+    "subjob 0 failed, 2 frame(s) never ran"."""
+    ended: dict[str, list[int]] = {}
+    for sub in info.get("subjobs", []):
+        if sub["status"] in (FAILED, KILLED):
+            ended.setdefault(sub["status"], []).append(sub["id"])
+    if not ended:
+        return ""
+    parts = [f"subjob{'s' if len(ids) > 1 else ''} {_ranges(ids)} {state}" for state, ids in ended.items()]
+    left = sum(1 for w in info.get("agenda") or [] if w["status"] not in (COMPLETE, FAILED, KILLED))
+    if left:
+        parts.append(f"{left} frame(s) never ran")
+    return ", ".join(parts)
 
 
 def _states(jobs: list[JobReport]) -> str:
