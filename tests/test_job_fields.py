@@ -93,6 +93,14 @@ def test_waitfor_becomes_a_done_link():
     assert normalize_job(job).problems == ["'waitfor' takes job ids, not 'soon'"]
 
 
+def test_a_field_many_jobs_leave_unmodelled_is_one_note_naming_them():
+    jobs = [{"label": f"shot{n}", "cluster": "/gpu"} for n in range(7)] + [{"cluster": "/gpu"}, {"hosts": "n1"}]
+    assert [str(f) for f in review_fields(jobs)] == [
+        "jobs 'shot0', 'shot1', 'shot2', 'shot3', 'shot4' and 3 more: ignored: cluster (qbtrigger does not model them)",
+        "job #8: ignored: hosts (qbtrigger does not model them)",
+    ]
+
+
 def test_unknown_fields_are_kept_and_likely_misspellings_named():
     sup = new()
     jobs = [{"label": "r", "dependancy": "link-complete-job-x", "mail_address": "a@b", "studio_shot": "sh010",

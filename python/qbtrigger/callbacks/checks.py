@@ -20,7 +20,7 @@ every finding names jobs by label, ``name`` or index instead.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .._common import LABEL_SYNTAX, is_label
 from ..vocabulary import DEFAULT_LANGUAGE_FLAGS
@@ -99,6 +99,7 @@ def review_fields(jobs: Sequence[Any]) -> List[Finding]:
     if not isinstance(jobs, (list, tuple)):
         return []
     out: List[Finding] = []
+    ignored: Dict[str, List[str]] = {}  # message -> the names of the jobs it is about: one line for a farm's many jobs
     for index, job in enumerate(jobs):
         if not isinstance(job, dict):
             continue
@@ -106,8 +107,18 @@ def review_fields(jobs: Sequence[Any]) -> List[Finding]:
         name = job_name(job, index)
         out += [Finding(name, None, w, level="warning") for w in review.warnings]
         if review.ignored:
-            out.append(Finding(name, None, f"{', '.join(review.ignored)} (qbtrigger does not model them)", level="ignored"))
+            ignored.setdefault(f"{', '.join(review.ignored)} (qbtrigger does not model them)", []).append(name)
+    for message, names in ignored.items():
+        out.append(Finding(_jobs_named(names), None, message, level="ignored"))
     return out
+
+
+def _jobs_named(names: List[str], shown: int = 5) -> str:
+    """``job 'a'``, or ``jobs 'a', 'b' and 3 more``."""
+    if len(names) == 1:
+        return names[0]
+    listed = ", ".join(n[len("job "):] for n in names[:shown])
+    return f"jobs {listed}" + (f" and {len(names) - shown:,} more" if len(names) > shown else "")
 
 
 def _unknown_labels(views: Jobs, units: List[Unit]) -> List[Finding]:
