@@ -95,6 +95,15 @@ def test_a_frame_job_ended_by_its_subjobs_time_limit_says_so(tmp_path, capsys):
             "subjob 0 failed, 1 frame(s) never ran") in out
 
 
+def test_a_frame_ended_by_its_subjob_is_not_said_to_have_spent_its_retries(tmp_path, capsys):
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"label": "slow", "agenda": [{"name": str(n)} for n in (1, 2, 3)], "timelimit": 5,
+                                 "retrywork": 1}]))
+    assert main(["simulate", str(jobs), "--frame-time", "10"]) == 3
+    assert ("job 1 slow failed: 1 of 3 work item(s) failed; 1 ended by an action with retries left: 2; "
+            "subjob 0 failed, 1 frame(s) never ran") in capsys.readouterr().out
+
+
 def test_a_json_submission_and_resume_from_the_store(tmp_path, capsys):
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps([

@@ -221,13 +221,25 @@ def _print_failed(failed: list[JobReport], supervisor: Supervisor, out: TextIO) 
         if not bad:
             print(f"  job {job.id} {job.title} {job.status}{': ' + subjobs if subjobs else ''}", file=out)
             continue
-        names = ", ".join(str(w["name"]) for w in bad[:FAILED_ITEMS_SHOWN])
-        more = f" and {len(bad) - FAILED_ITEMS_SHOWN} more" if len(bad) > FAILED_ITEMS_SHOWN else ""
         retries = info.get("retrywork", 0) or 0
+        # an item failed or killed by an action (a callback's, its subjob's end) had retries left
+        spent = [w for w in bad if (w.get("retries") or 0) >= retries]
+        acted = [w for w in bad if (w.get("retries") or 0) < retries]
         tried = f"after {retries} retr{'y' if retries == 1 else 'ies'} each" if retries else "with no retries (retrywork 0)"
-        print(f"  job {job.id} {job.title} {job.status}: {len(bad)} of {len(agenda)} {what} "
-              f"{'failed' if job.status == FAILED else 'failed or killed'} {tried}: {names}{more}"
-              f"{'; ' + subjobs if subjobs else ''}", file=out)
+        parts = [f"{len(bad)} of {len(agenda)} {what} {'failed' if job.status == FAILED else 'failed or killed'}"]
+        if spent:
+            parts[0] += f" {tried}: {_some(spent)}"
+        if acted:
+            parts.append(f"{len(acted)} ended by an action with retries left: {_some(acted)}")
+        if subjobs:
+            parts.append(subjobs)
+        print(f"  job {job.id} {job.title} {job.status}: {'; '.join(parts)}", file=out)
+
+
+def _some(items: list[dict]) -> str:
+    """The names of the first failed items, and how many more."""
+    names = ", ".join(str(w["name"]) for w in items[:FAILED_ITEMS_SHOWN])
+    return names + (f" and {len(items) - FAILED_ITEMS_SHOWN} more" if len(items) > FAILED_ITEMS_SHOWN else "")
 
 
 def _ended_subjobs(info: dict) -> str:
