@@ -116,9 +116,9 @@ def print_field_notes(notes: list[dict], supervisor: Supervisor, out: TextIO) ->
             whose = f"job {job.id} ({job_title(job.id, job.label, name if isinstance(name, str) else None)})"
         else:
             ranges = _ranges(ids).split(", ")
-            whose = f"jobs {', '.join(ranges[:FAILED_ITEMS_SHOWN])}"
+            whose = f"jobs {_names(ranges, FAILED_ITEMS_SHOWN)}"
             if len(ranges) > FAILED_ITEMS_SHOWN:
-                whose += f" and {len(ranges) - FAILED_ITEMS_SHOWN} more ranges (--report-json lists them)"
+                whose += " ranges (--report-json lists them)"
         text = f"{whose}: {level}: {message}"
         if level == "ignored":
             text += "; this run goes as if they were not set"
@@ -191,9 +191,9 @@ def _alike(items: list[StuckItem]) -> list[tuple[StuckItem, list[str]]]:
     return list(groups.values())
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:FRAMES_NAMED])
-    return shown + (f" and {len(names) - FRAMES_NAMED} more" if len(names) > FRAMES_NAMED else "")
+def _names(names: list[str], shown: int = FRAMES_NAMED) -> str:
+    """The first ``shown`` names, and how many more."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _ranges(ids: list[int]) -> str:
@@ -228,18 +228,16 @@ def _print_failed(failed: list[JobReport], supervisor: Supervisor, out: TextIO) 
         tried = f"after {retries} retr{'y' if retries == 1 else 'ies'} each" if retries else "with no retries (retrywork 0)"
         parts = [f"{len(bad)} of {len(agenda)} {what} {'failed' if job.status == FAILED else 'failed or killed'}"]
         if spent:
-            parts[0] += f" {tried}: {_some(spent)}"
+            parts[0] += f" {tried}: {_failed_names(spent)}"
         if acted:
-            parts.append(f"{len(acted)} ended by an action with retries left: {_some(acted)}")
+            parts.append(f"{len(acted)} ended by an action with retries left: {_failed_names(acted)}")
         if subjobs:
             parts.append(subjobs)
         print(f"  job {job.id} {job.title} {job.status}: {'; '.join(parts)}", file=out)
 
 
-def _some(items: list[dict]) -> str:
-    """The names of the first failed items, and how many more."""
-    names = ", ".join(str(w["name"]) for w in items[:FAILED_ITEMS_SHOWN])
-    return names + (f" and {len(items) - FAILED_ITEMS_SHOWN} more" if len(items) > FAILED_ITEMS_SHOWN else "")
+def _failed_names(items: list[dict]) -> str:
+    return _names([str(w["name"]) for w in items], FAILED_ITEMS_SHOWN)
 
 
 def _ended_subjobs(info: dict) -> str:
